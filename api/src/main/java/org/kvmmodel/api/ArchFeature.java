@@ -1,0 +1,26 @@
+package org.kvmmodel.api;
+
+/**
+ * Capabilities a plugin declares; suites that need one are skipped on plugins that lack it,
+ * never silently passed.
+ */
+public enum ArchFeature {
+  /** A fault path that runs without the mmu_lock notifier protection (x86 fast_page_fault). */
+  LOCKLESS_FAST_PATH,
+  /** A "fast" path that runs under the mmu_lock spinlock (LoongArch, MIPS). */
+  LOCKED_FAST_PATH,
+  /** The retry check filters by gfn ({@code mmu_invalidate_retry_gfn}). */
+  GFN_RANGED_RETRY,
+  /** Huge (block) stage-2 mappings. */
+  HUGE_PAGES,
+  /** More than one page at the root of the stage-2 table (arm64 and RISC-V concatenation). */
+  CONCATENATED_ROOTS,
+  /** Hardware-managed accessed bits at stage 2. */
+  HARDWARE_ACCESSED,
+  /** Hardware-managed dirty bits at stage 2. */
+  HARDWARE_DIRTY,
+  /** Dirty logging for memslots. */
+  DIRTY_LOGGING,
+  /** Several roots per VM (x86 TDP MMU). */
+  MULTIPLE_ROOTS
+}

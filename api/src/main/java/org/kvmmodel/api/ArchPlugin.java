@@ -1,0 +1,53 @@
+package org.kvmmodel.api;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An architecture plugin: what {@code arch/<arch>/kvm/} contributes to KVM's MMU. Found with
+ * {@link java.util.ServiceLoader}; core adapts it into each VM's object graph.
+ *
+ * <p>A plugin declares what it models (its configurations, the kernel versions, its features)
+ * so that a user can see it with {@code kvmmodel list} before running anything.
+ */
+public interface ArchPlugin {
+
+  /** The name used in configuration and on the command line, lower case, e.g. {@code x86}. */
+  String name();
+
+  /** The plugin's own version. */
+  String version();
+
+  /** One line saying what the plugin models. */
+  String description();
+
+  /** The capabilities of this architecture's KVM MMU. */
+  Set<ArchFeature> features();
+
+  /** The kernel versions whose behaviour this plugin models, oldest first. */
+  List<KvmVersion> kvmVersions();
+
+  /**
+   * The configurations the plugin models; they cover every value of each axis and every pair
+   * of values KVM allows, not the full product. The first is the default.
+   */
+  List<ArchConfiguration> configurations();
+
+  /** The flavour of mmu_lock ({@code KVM_HAVE_MMU_RWLOCK} or not). */
+  MmuLockKind mmuLockKind();
+
+  /** The configuration called {@code name}, or an exception listing the known names. */
+  default ArchConfiguration configuration(String name) {
+    for (ArchConfiguration c : configurations()) {
+      if (c.name().equals(name)) {
+        return c;
+      }
+    }
+    StringBuilder known = new StringBuilder();
+    for (ArchConfiguration c : configurations()) {
+      known.append(known.length() == 0 ? "" : ", ").append(c.name());
+    }
+    throw new IllegalArgumentException(
+        "arch " + name() + " has no configuration '" + name + "' (known: " + known + ")");
+  }
+}

@@ -1,0 +1,75 @@
+package org.kvmmodel.arch.x86;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchFeature;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+
+/**
+ * The x86 plugin: Intel EPT tables built by the TDP MMU ({@code arch/x86/kvm/mmu/}).
+ *
+ * <p>Configurations span the two axes KVM chooses at VM creation: the EPT walk length
+ * ({@code kvm_mmu_get_tdp_level}: 4 or 5) and whether EPT accessed/dirty bits are enabled
+ * ({@code enable_ept_ad_bits}; without them KVM tracks access by clearing RWX).
+ */
+public final class X86Plugin implements ArchPlugin {
+
+  private static final List<ArchConfiguration> CONFIGURATIONS =
+      List.of(
+          configuration("ept4-ad", 4, true),
+          configuration("ept4-noad", 4, false),
+          configuration("ept5-ad", 5, true),
+          configuration("ept5-noad", 5, false));
+
+  private static ArchConfiguration configuration(String name, int levels, boolean ad) {
+    return new ArchConfiguration(
+        name, Map.of("levels", Integer.toString(levels), "ad-bits", ad ? "on" : "off"));
+  }
+
+  @Override
+  public String name() {
+    return "x86";
+  }
+
+  @Override
+  public String version() {
+    return "0.1.0";
+  }
+
+  @Override
+  public String description() {
+    return "Intel EPT, TDP MMU (arch/x86/kvm/mmu)";
+  }
+
+  @Override
+  public Set<ArchFeature> features() {
+    return EnumSet.of(
+        ArchFeature.LOCKLESS_FAST_PATH,
+        ArchFeature.GFN_RANGED_RETRY,
+        ArchFeature.HUGE_PAGES,
+        ArchFeature.HARDWARE_ACCESSED,
+        ArchFeature.HARDWARE_DIRTY,
+        ArchFeature.DIRTY_LOGGING,
+        ArchFeature.MULTIPLE_ROOTS);
+  }
+
+  @Override
+  public List<KvmVersion> kvmVersions() {
+    return List.of(KvmVersion.DEFAULT);
+  }
+
+  @Override
+  public List<ArchConfiguration> configurations() {
+    return CONFIGURATIONS;
+  }
+
+  @Override
+  public MmuLockKind mmuLockKind() {
+    return MmuLockKind.RWLOCK;
+  }
+}

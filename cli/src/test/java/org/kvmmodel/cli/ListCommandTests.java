@@ -1,0 +1,35 @@
+package org.kvmmodel.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+class ListCommandTests {
+
+  @Test
+  void listsTheX86PluginWithItsConfigurations() {
+    StringWriter out = new StringWriter();
+    assertEquals(0, Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "list"));
+    String text = out.toString();
+    assertTrue(text.startsWith("x86 "), text);
+    assertTrue(text.contains("mmu_lock: rwlock"), text);
+    assertTrue(text.contains("ept5-noad    ad-bits=off levels=5"), text);
+  }
+
+  @Test
+  void noVerbIsUsageError() {
+    assertEquals(Main.EXIT_USAGE, Main.run(quiet(), quiet()));
+  }
+
+  @Test
+  void unknownVerbIsUsageError() {
+    assertEquals(Main.EXIT_USAGE, Main.run(quiet(), quiet(), "frobnicate"));
+  }
+
+  private static PrintWriter quiet() {
+    return new PrintWriter(new StringWriter());
+  }
+}
