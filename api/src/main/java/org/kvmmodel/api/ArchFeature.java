@@ -22,5 +22,10 @@ public enum ArchFeature {
   /** Dirty logging for memslots. */
   DIRTY_LOGGING,
   /** Several roots per VM (x86 TDP MMU). */
-  MULTIPLE_ROOTS
+  MULTIPLE_ROOTS,
+  /**
+   * {@code CONFIG_KVM_ELIDE_TLB_FLUSH_IF_YOUNG}: the clear_flush_young notifier does not flush
+   * the TLB after aging (x86 selects it).
+   */
+  ELIDE_TLB_FLUSH_IF_YOUNG
 }

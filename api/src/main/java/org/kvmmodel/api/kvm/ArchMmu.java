@@ -1,0 +1,44 @@
+package org.kvmmodel.api.kvm;
+
+/**
+ * The hooks an architecture's KVM MMU gives common code for one VM: the {@code kvm_arch_*}
+ * and {@code kvm_*_gfn*} functions that {@code virt/kvm/kvm_main.c} calls from mmu_notifier
+ * callbacks, memslot updates and dirty-log ioctls.
+ */
+public interface ArchMmu {
+
+  /**
+   * {@code kvm_unmap_gfn_range}: remove every stage-2 mapping of the range. Called with
+   * mmu_lock held for write, inside an invalidation. Returns whether a TLB flush is needed
+   * (common code flushes before dropping the lock).
+   */
+  boolean unmapGfnRange(GfnRange range);
+
+  /** {@code kvm_age_gfn}: test and clear young over the range; returns whether any was young. */
+  boolean ageGfn(GfnRange range);
+
+  /** {@code kvm_test_age_gfn}: whether any mapping of the range is young; changes nothing. */
+  boolean testAgeGfn(GfnRange range);
+
+  /**
+   * {@code kvm_arch_prepare_memory_region}: validate and allocate for a change; 0 or a negative
+   * errno, in which case the change is abandoned and nothing may have been modified.
+   */
+  int prepareMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change);
+
+  /** {@code kvm_arch_commit_memory_region}: after the new memslots are visible. */
+  void commitMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change);
+
+  /** {@code kvm_arch_flush_shadow_memslot}: drop all mappings of a slot being deleted/moved. */
+  void flushShadowMemslot(MemorySlot slot);
+
+  /** {@code kvm_arch_flush_shadow_all}: drop every mapping (notifier release, VM teardown). */
+  void flushShadowAll();
+
+  /**
+   * {@code kvm_arch_mmu_enable_log_dirty_pt_masked}: re-protect the gfns
+   * {@code slot.baseGfn() + gfnOffset + i} for each bit {@code i} set in {@code mask}, so the
+   * next write is logged. Called with mmu_lock held for write.
+   */
+  void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask);
+}

@@ -1,0 +1,80 @@
+package org.kvmmodel.api.kvm;
+
+import org.kvmmodel.api.KvmVersion;
+
+/**
+ * What common KVM ({@code virt/kvm/}) gives an architecture's MMU code for one VM: mmu_lock,
+ * the mmu_notifier sequence and its retry checks, memslots, faultin and the page release API,
+ * dirty logging and remote TLB flushes. A plugin reaches host memory only through these, so it
+ * cannot bypass the model's checks.
+ */
+public interface Kvm {
+
+  /** The kernel version whose behaviour is modelled. */
+  KvmVersion version();
+
+  /** {@code kvm->mmu_lock}. */
+  MmuLock mmuLock();
+
+  /**
+   * A snapshot of {@code kvm->mmu_invalidate_seq} followed by a read barrier ({@code smp_rmb}),
+   * taken before faultin.
+   */
+  long mmuInvalidateSeq();
+
+  /**
+   * {@code mmu_invalidate_retry}: whole-VM check, true if an invalidation is in progress or the
+   * sequence moved since {@code seq}. Callers hold mmu_lock (Book3S HV excepted).
+   */
+  boolean mmuInvalidateRetry(long seq);
+
+  /**
+   * {@code mmu_invalidate_retry_gfn}: asserts mmu_lock is held; retries only if an in-progress
+   * invalidation's merged range covers {@code gfn}, or the sequence moved.
+   */
+  boolean mmuInvalidateRetryGfn(long seq, long gfn);
+
+  /**
+   * {@code mmu_invalidate_retry_gfn_unsafe}: the lockless pre-check; may be wrong either way and
+   * must be followed by the locked check.
+   */
+  boolean mmuInvalidateRetryGfnUnsafe(long seq, long gfn);
+
+  /** {@code gfn_to_memslot} / {@code __gfn_to_memslot}: the active slot, or null. */
+  MemorySlot gfnToMemslot(int asId, long gfn);
+
+  /** The generation of the active memslots of {@code asId} ({@code slots->generation}). */
+  long memslotsGeneration(int asId);
+
+  /**
+   * {@code __kvm_faultin_pfn}: resolve {@code gfn} in {@code slot} through the host's page
+   * tables with the GUP {@link Foll} flags. Always asks for a writable mapping, so a read fault
+   * may come back writable. Returns a pfn or a {@link KvmPfn} error; {@code out} receives
+   * {@code writable} and the refcounted page.
+   */
+  long faultinPfn(MemorySlot slot, long gfn, int foll, FaultinResult out);
+
+  /** {@code kvm_release_page_clean}: mark accessed, drop the reference. NULL-safe. */
+  void releasePageClean(long page);
+
+  /** {@code kvm_release_page_dirty}: mark dirty and accessed, drop the reference. */
+  void releasePageDirty(long page);
+
+  /** {@code kvm_release_page_unused}: drop the reference and touch nothing else. */
+  void releasePageUnused(long page);
+
+  /**
+   * {@code kvm_release_faultin_page}: mmu_lock must be held unless {@code unused}; then
+   * unused, dirty or clean release.
+   */
+  void releaseFaultinPage(long page, boolean unused, boolean dirty);
+
+  /** {@code mark_page_dirty_in_slot}: dirty logging only, never the folio. */
+  void markPageDirtyInSlot(MemorySlot slot, long gfn);
+
+  /** {@code kvm_flush_remote_tlbs}. */
+  void flushRemoteTlbs();
+
+  /** {@code kvm_flush_remote_tlbs_range}. */
+  void flushRemoteTlbsRange(long startGfn, long pages);
+}

@@ -1,0 +1,59 @@
+package org.kvmmodel.core.kvm;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+/**
+ * Sleepable RCU as {@code kvm->srcu} uses it: memslot readers enter a read section, and an
+ * updater that has published new memslots waits in {@link #synchronize()} until every reader
+ * that might still see the old ones has left. Two counters and two flips, as classic SRCU
+ * does, so a reader that races with the first flip is caught by the second.
+ */
+public final class Srcu {
+
+  private final AtomicIntegerArray readers = new AtomicIntegerArray(2);
+  private final ThreadLocal<int[]> nesting = ThreadLocal.withInitial(() -> new int[1]);
+  private volatile int index;
+  private long gracePeriods;
+
+  /** {@code srcu_read_lock}: returns the index to hand back to {@link #readUnlock(int)}. */
+  public int readLock() {
+    int idx = index & 1;
+    readers.incrementAndGet(idx);
+    nesting.get()[0]++;
+    return idx;
+  }
+
+  /** {@code srcu_read_unlock}. */
+  public void readUnlock(int idx) {
+    if (readers.decrementAndGet(idx) < 0) {
+      throw new IllegalStateException("srcu_read_unlock without srcu_read_lock");
+    }
+    nesting.get()[0]--;
+  }
+
+  /** Whether the calling actor is inside a read section ({@code srcu_read_lock_held}). */
+  public boolean readLockHeld() {
+    return nesting.get()[0] > 0;
+  }
+
+  /** {@code synchronize_srcu}: waits for every read section begun before the call to end. */
+  public synchronized void synchronize() {
+    if (readLockHeld()) {
+      throw new IllegalStateException("synchronize_srcu inside an SRCU read section: deadlock");
+    }
+    for (int flip = 0; flip < 2; flip++) {
+      int old = index & 1;
+      index = old ^ 1;
+      while (readers.get(old) != 0) {
+        Thread.onSpinWait();
+        Thread.yield();
+      }
+    }
+    gracePeriods++;
+  }
+
+  /** How many grace periods have completed. */
+  public synchronized long gracePeriods() {
+    return gracePeriods;
+  }
+}
