@@ -1,0 +1,28 @@
+package org.kvmmodel.core.sched;
+
+/**
+ * A reader-writer lock owned by actors, that the scheduler can see waiting on. An exclusive-only
+ * lock (a spinlock or mutex) simply never takes the shared side. Not recursive: acquiring a lock
+ * the actor already holds throws, as lockdep would report the deadlock.
+ */
+public interface SchedLock {
+
+  String name();
+
+  void acquireExclusive();
+
+  void releaseExclusive();
+
+  void acquireShared();
+
+  void releaseShared();
+
+  /** Whether the calling actor holds it shared. */
+  boolean heldShared();
+
+  /** Whether the calling actor holds it exclusively. */
+  boolean heldExclusive();
+
+  /** Whether any actor holds it exclusively. */
+  boolean isWriteLocked();
+}

@@ -1,0 +1,23 @@
+package org.kvmmodel.core.sched;
+
+/**
+ * Where the model can be preempted or raced. Every point at which KVM could be interrupted by
+ * another CPU (lock acquire and release, an SPTE cmpxchg, between faultin and taking mmu_lock,
+ * RCU sections, notifier start and end) calls {@link #point}, and every lock is made by the
+ * scheduler, so that a deterministic scheduler can choose who runs next at each of them and a
+ * free scheduler can let real threads race.
+ */
+public interface Scheduler {
+
+  /** A point at which another actor may run before this one continues. */
+  void point(String label);
+
+  /** A lock whose waiting is visible to the scheduler ({@code rwlock_t}, a mutex, a spinlock). */
+  SchedLock newLock(String name);
+
+  /** The name of the actor running this code, for messages and events. */
+  String currentActor();
+
+  /** Whether one actor runs at a time with choices drawn from a seed. */
+  boolean isDeterministic();
+}
