@@ -1,27 +1,27 @@
 package org.kvmmodel.core.kvm;
 
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.sched.SchedLock;
+import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * {@code kvm->mmu_lock} as {@code virt/kvm/kvm_mm.h} picks it: an rwlock where the arch defines
- * {@code KVM_HAVE_MMU_RWLOCK}, else a spinlock. Neither Linux lock is recursive, so taking it
- * again while holding it is reported as the deadlock it would be.
+ * {@code KVM_HAVE_MMU_RWLOCK}, else a spinlock (exclusive only). It is made by the scheduler,
+ * so acquiring and releasing it are race points and a deterministic run decides who waits.
+ * Neither Linux lock is recursive; taking it again while holding it is reported as the
+ * deadlock it would be.
  */
 public final class KvmMmuLock implements MmuLock {
 
   private final MmuLockKind kind;
-  private final ReentrantReadWriteLock rwlock;
-  private final ReentrantLock spinlock;
+  private final SchedLock lock;
   private final LongAdder acquisitions = new LongAdder();
 
-  public KvmMmuLock(MmuLockKind kind) {
+  public KvmMmuLock(MmuLockKind kind, Scheduler scheduler) {
     this.kind = kind;
-    this.rwlock = kind == MmuLockKind.RWLOCK ? new ReentrantReadWriteLock() : null;
-    this.spinlock = kind == MmuLockKind.SPINLOCK ? new ReentrantLock() : null;
+    this.lock = scheduler.newLock("mmu_lock");
   }
 
   @Override
@@ -32,55 +32,45 @@ public final class KvmMmuLock implements MmuLock {
   @Override
   public void lock() {
     checkNotHeld(kind == MmuLockKind.RWLOCK ? "write_lock" : "spin_lock");
-    if (rwlock != null) {
-      rwlock.writeLock().lock();
-    } else {
-      spinlock.lock();
-    }
+    lock.acquireExclusive();
     acquisitions.increment();
   }
 
   @Override
   public void unlock() {
-    if (!isHeldExclusive()) {
+    if (!lock.heldExclusive()) {
       throw new IllegalStateException(
           (kind == MmuLockKind.RWLOCK ? "write_unlock" : "spin_unlock") + " of mmu_lock not held");
     }
-    if (rwlock != null) {
-      rwlock.writeLock().unlock();
-    } else {
-      spinlock.unlock();
-    }
+    lock.releaseExclusive();
   }
 
   @Override
   public void readLock() {
-    if (rwlock == null) {
+    if (kind != MmuLockKind.RWLOCK) {
       throw new IllegalStateException("read_lock on mmu_lock, which is a spinlock on this arch");
     }
     checkNotHeld("read_lock");
-    rwlock.readLock().lock();
+    lock.acquireShared();
     acquisitions.increment();
   }
 
   @Override
   public void readUnlock() {
-    if (rwlock == null || rwlock.getReadHoldCount() == 0) {
+    if (kind != MmuLockKind.RWLOCK || !lock.heldShared()) {
       throw new IllegalStateException("read_unlock of mmu_lock not held for read");
     }
-    rwlock.readLock().unlock();
+    lock.releaseShared();
   }
 
   @Override
   public boolean isHeld() {
-    return rwlock != null
-        ? rwlock.getReadHoldCount() > 0 || rwlock.isWriteLockedByCurrentThread()
-        : spinlock.isHeldByCurrentThread();
+    return lock.heldShared() || lock.heldExclusive();
   }
 
   @Override
   public boolean isHeldExclusive() {
-    return rwlock != null ? rwlock.isWriteLockedByCurrentThread() : spinlock.isHeldByCurrentThread();
+    return lock.heldExclusive();
   }
 
   /** How many times the lock was taken, in any mode. */

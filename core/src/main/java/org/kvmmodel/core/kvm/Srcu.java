@@ -1,6 +1,7 @@
 package org.kvmmodel.core.kvm;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * Sleepable RCU as {@code kvm->srcu} uses it: memslot readers enter a read section, and an
@@ -10,13 +11,19 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  */
 public final class Srcu {
 
+  private final Scheduler scheduler;
   private final AtomicIntegerArray readers = new AtomicIntegerArray(2);
   private final ThreadLocal<int[]> nesting = ThreadLocal.withInitial(() -> new int[1]);
   private volatile int index;
   private long gracePeriods;
 
+  public Srcu(Scheduler scheduler) {
+    this.scheduler = scheduler;
+  }
+
   /** {@code srcu_read_lock}: returns the index to hand back to {@link #readUnlock(int)}. */
   public int readLock() {
+    scheduler.point("srcu_read_lock");
     int idx = index & 1;
     readers.incrementAndGet(idx);
     nesting.get()[0]++;
@@ -29,6 +36,7 @@ public final class Srcu {
       throw new IllegalStateException("srcu_read_unlock without srcu_read_lock");
     }
     nesting.get()[0]--;
+    scheduler.point("srcu_read_unlock");
   }
 
   /** Whether the calling actor is inside a read section ({@code srcu_read_lock_held}). */
@@ -37,7 +45,7 @@ public final class Srcu {
   }
 
   /** {@code synchronize_srcu}: waits for every read section begun before the call to end. */
-  public synchronized void synchronize() {
+  public void synchronize() {
     if (readLockHeld()) {
       throw new IllegalStateException("synchronize_srcu inside an SRCU read section: deadlock");
     }
@@ -45,11 +53,13 @@ public final class Srcu {
       int old = index & 1;
       index = old ^ 1;
       while (readers.get(old) != 0) {
-        Thread.onSpinWait();
+        scheduler.point("synchronize_srcu");
         Thread.yield();
       }
     }
-    gracePeriods++;
+    synchronized (this) {
+      gracePeriods++;
+    }
   }
 
   /** How many grace periods have completed. */

@@ -7,12 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.core.sched.FreeScheduler;
 
 class KvmMmuLockTests {
 
   @Test
   void spinlockHasNoReadSide() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.SPINLOCK);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.SPINLOCK, FreeScheduler.INSTANCE);
     IllegalStateException e = assertThrows(IllegalStateException.class, lock::readLock);
     assertEquals("read_lock on mmu_lock, which is a spinlock on this arch", e.getMessage());
     lock.lock();
@@ -23,7 +24,7 @@ class KvmMmuLockTests {
 
   @Test
   void recursionIsADeadlock() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
     lock.readLock();
     IllegalStateException e = assertThrows(IllegalStateException.class, lock::lock);
     assertEquals("write_lock of mmu_lock already held by this actor: deadlock", e.getMessage());
@@ -35,7 +36,7 @@ class KvmMmuLockTests {
 
   @Test
   void unlockingAnUnheldLockIsCaught() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
     assertThrows(IllegalStateException.class, lock::unlock);
     assertThrows(IllegalStateException.class, lock::readUnlock);
   }

@@ -7,15 +7,16 @@ import static org.mockito.Mockito.mock;
 import java.util.ArrayList;
 import java.util.List;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.api.kvm.ArchMmu;
 
 /** The memslot, notifier and dirty-log machinery of one VM over a mocked arch. */
 final class MemslotFixture {
 
   final ArchMmu arch = mock(ArchMmu.class);
-  final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK);
-  final Srcu srcu = new Srcu();
-  final MnActiveInvalidations mnActive = new MnActiveInvalidations();
+  final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+  final Srcu srcu = new Srcu(FreeScheduler.INSTANCE);
+  final MnActiveInvalidations mnActive = new MnActiveInvalidations(FreeScheduler.INSTANCE);
   final KvmMemslots memslots;
   final MmuInvalidate invalidate = new MmuInvalidate(lock);
   final SetMemoryRegion setMemoryRegion;

@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.core.sched.FreeScheduler;
 
 class MmuInvalidateTests {
 
-  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK);
+  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
   private final MmuInvalidate inv = new MmuInvalidate(lock);
 
   private void locked(Runnable r) {
