@@ -1,0 +1,1585 @@
+package org.kvmmodel.core.mm;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A process address space: {@code struct mm_struct} with its VMAs, its stage-1 page table,
+ * its {@code mmap_lock} (a read-write lock), its page-table lock {@code ptl} and its
+ * mmu_notifier subscriptions. Host operations on it raise invalidations where Linux does,
+ * with the page-table change between start and end.
+ *
+ * <p>Lock order: {@code mmap_lock} → a folio mapping's lock (anon_vma / i_mmap) →
+ * {@code ptl}. Notifier start and end are called with no page-table lock held.
+ */
+public final class MmStruct {
+
+  /** gup_fast could not do it locklessly; the caller falls back to the slow path. */
+  public static final long GUP_FAST_FAILED = -1L << 40;
+
+  static final int FAULT_FLAG_WRITE = 1;
+  static final int FAULT_FLAG_RETRY_NOWAIT = 2;
+  static final int FAULT_FLAG_UNSHARE = 4;
+  static final int FAULT_FLAG_INTERRUPTIBLE = 8;
+
+  /** What a reverse-map visit does to the entries of one VMA that map a folio. */
+  enum RmapOp {
+    /** page_mkclean_one. */
+    MKCLEAN,
+    /** try_to_unmap_one for reclaim: swap entries for anon, none for file. */
+    UNMAP,
+    /** try_to_migrate_one. */
+    MIGRATE,
+    /** try_to_unmap_one with TTU_HWPOISON. */
+    HWPOISON,
+    /** folio_referenced_one. */
+    REFERENCED,
+    /** remove_migration_pte. */
+    REMOVE_MIGRATION
+  }
+
+  private static final long PAGE_SIZE = HostMemory.PAGE_SIZE;
+  private static final int MAX_FAULT_RETRIES = 8;
+
+  private final HostMemory memory;
+  private final PageTable pt = new PageTable();
+  private final TreeMap<Long, Vma> vmas = new TreeMap<>();
+  private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
+  private final ReentrantLock ptl = new ReentrantLock();
+  private final CopyOnWriteArrayList<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
+  private final AtomicLong tlbFlushes = new AtomicLong();
+  private volatile boolean signalPending;
+  private volatile boolean exited;
+
+  /** A new, empty address space on {@code memory}. */
+  public MmStruct(HostMemory memory) {
+    this.memory = memory;
+  }
+
+  /** The host memory backing this address space. */
+  public HostMemory memory() {
+    return memory;
+  }
+
+  // ---- locks ------------------------------------------------------------------------------
+
+  /** mmap_read_lock. */
+  public void mmapReadLock() {
+    mmapLock.readLock().lock();
+  }
+
+  /** mmap_read_unlock. */
+  public void mmapReadUnlock() {
+    mmapLock.readLock().unlock();
+  }
+
+  /** Whether the current thread holds mmap_lock for read or write. */
+  public boolean mmapLockHeld() {
+    return mmapLock.getReadHoldCount() > 0 || mmapLock.isWriteLockedByCurrentThread();
+  }
+
+  private void mmapWriteLock() {
+    mmapLock.writeLock().lock();
+  }
+
+  private void mmapWriteUnlock() {
+    mmapLock.writeLock().unlock();
+  }
+
+  private void assertMmapLocked() {
+    if (!mmapLockHeld()) {
+      throw new IllegalStateException("mmap_lock not held");
+    }
+  }
+
+  /** The page-table lock, for callers that must observe entries stably. */
+  ReentrantLock ptl() {
+    return ptl;
+  }
+
+  /** Sets or clears a pending signal on the task owning this mm (for FOLL_INTERRUPTIBLE). */
+  public void setSignalPending(boolean pending) {
+    this.signalPending = pending;
+  }
+
+  // ---- notifiers --------------------------------------------------------------------------
+
+  /** mmu_notifier_register: subscribe {@code notifier} to this mm. */
+  public void registerNotifier(MmuNotifier notifier) {
+    mmapWriteLock();
+    try {
+      if (exited) {
+        throw new IllegalStateException("mm has exited");
+      }
+      notifiers.add(notifier);
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  /** mmu_notifier_unregister: calls {@code release} on the subscriber, then removes it. */
+  public void unregisterNotifier(MmuNotifier notifier) {
+    if (notifiers.remove(notifier)) {
+      notifier.release(this);
+    }
+  }
+
+  private int invalidateStart(MmuNotifierRange range) {
+    List<MmuNotifier> started = new ArrayList<>();
+    for (MmuNotifier n : notifiers) {
+      int rc = n.invalidateRangeStart(range);
+      if (rc != 0) {
+        if (range.blockable() || rc != -Errno.EAGAIN) {
+          throw new IllegalStateException(
+              String.format(
+                  Locale.US, "invalidate_range_start returned %d for %s", rc, range));
+        }
+        for (MmuNotifier s : started) {
+          s.invalidateRangeEnd(range);
+        }
+        return rc;
+      }
+      started.add(n);
+    }
+    return 0;
+  }
+
+  private void invalidateEnd(MmuNotifierRange range) {
+    for (MmuNotifier n : notifiers) {
+      n.invalidateRangeEnd(range);
+    }
+  }
+
+  private MmuNotifierRange range(long start, long end, MmuNotifierEvent event) {
+    return new MmuNotifierRange(this, start, end, event, true);
+  }
+
+  /** flush_tlb_range: the host CPUs drop translations of the range. */
+  private void flushTlbRange() {
+    tlbFlushes.incrementAndGet();
+  }
+
+  /** Host TLB flushes issued so far; a notifier can read it to check flush-before-end. */
+  public long tlbFlushCount() {
+    return tlbFlushes.get();
+  }
+
+  // ---- VMAs -------------------------------------------------------------------------------
+
+  /** vma_lookup: the VMA containing {@code address}, or null. Caller holds mmap_lock. */
+  public Vma findVma(long address) {
+    assertMmapLocked();
+    return vmaAt(address);
+  }
+
+  private Vma vmaAt(long address) {
+    Map.Entry<Long, Vma> e = vmas.floorEntry(address);
+    return e != null && e.getValue().end > address ? e.getValue() : null;
+  }
+
+  /** Every VMA, in address order (a snapshot). */
+  public List<Vma> vmas() {
+    mmapReadLock();
+    try {
+      return List.copyOf(vmas.values());
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /**
+   * mmap of anonymous, THP, hugetlb or ZONE_DEVICE memory at the fixed {@code address}
+   * (MAP_FIXED_NOREPLACE). {@code prot} is {@link Vma#VM_READ} | {@link Vma#VM_WRITE}.
+   * Returns {@code address} or a negative errno.
+   */
+  public long mmap(long address, long length, int prot, VmaKind kind) {
+    switch (kind) {
+      case ANON:
+      case ANON_THP:
+        return insertVma(address, length, prot, kind, address >>> HostMemory.PAGE_SHIFT, null);
+      case HUGETLB_2M:
+      case HUGETLB_1G:
+        return insertVma(
+            address, length, prot | Vma.VM_HUGETLB, kind, address >>> HostMemory.PAGE_SHIFT,
+            null);
+      case ZONE_DEVICE:
+        return insertVma(address, length, prot | Vma.VM_SHARED, kind, 0, null);
+      default:
+        return -Errno.EINVAL;
+    }
+  }
+
+  /** mmap(MAP_SHARED) of {@code file} from page {@code pgoff}; write-notify applies. */
+  public long mmapFile(long address, long length, int prot, HostFile file, long pgoff) {
+    if (pgoff < 0 || pgoff + (length >>> HostMemory.PAGE_SHIFT) > file.sizePages()) {
+      return -Errno.EINVAL;
+    }
+    return insertVma(address, length, prot | Vma.VM_SHARED, VmaKind.FILE_SHARED, pgoff, file);
+  }
+
+  /**
+   * A driver's mmap of IO memory (remap_pfn_range done lazily through its fault handler):
+   * a shared VM_IO | VM_PFNMAP VMA mapping IO pfns from {@code pfnBase}.
+   */
+  public long mmapPfn(long address, long length, int prot, long pfnBase) {
+    long pages = length >>> HostMemory.PAGE_SHIFT;
+    if (!memory.isIoPfn(pfnBase) || !memory.isIoPfn(pfnBase + pages - 1)) {
+      return -Errno.EINVAL;
+    }
+    return insertVma(
+        address, length, prot | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP, VmaKind.PFNMAP,
+        pfnBase, null);
+  }
+
+  private long insertVma(
+      long address, long length, int flags, VmaKind kind, long pgoff, HostFile file) {
+    long align = kind == VmaKind.HUGETLB_1G ? PageTable.PUD_SIZE
+        : kind == VmaKind.HUGETLB_2M ? PageTable.PMD_SIZE : PAGE_SIZE;
+    if (length <= 0 || (address & (align - 1)) != 0 || (length & (align - 1)) != 0
+        || address < 0 || address + length > PageTable.TASK_SIZE
+        || (flags & ~(Vma.VM_READ | Vma.VM_WRITE | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP
+            | Vma.VM_MIXEDMAP | Vma.VM_HUGETLB)) != 0) {
+      return -Errno.EINVAL;
+    }
+    mmapWriteLock();
+    try {
+      if (exited) {
+        return -Errno.EINVAL;
+      }
+      Map.Entry<Long, Vma> below = vmas.lowerEntry(address + length);
+      if (below != null && below.getValue().end > address) {
+        return -Errno.EEXIST;
+      }
+      boolean anon = kind == VmaKind.ANON || kind == VmaKind.ANON_THP
+          || kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
+      AnonVma av = anon ? memory.createAnonVma() : null;
+      Vma vma = new Vma(this, address, address + length, flags, kind, pgoff, file, av);
+      link(vma, av == null ? List.of() : List.of(av));
+      vmas.put(address, vma);
+      return address;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  private void link(Vma vma, List<AnonVma> chain) {
+    for (AnonVma av : chain) {
+      synchronized (av) {
+        av.vmas.add(vma);
+      }
+      vma.anonVmaChain.add(av);
+    }
+    if (vma.file != null) {
+      synchronized (vma.file) {
+        vma.file.vmas.add(vma);
+      }
+    }
+  }
+
+  private void unlink(Vma vma) {
+    for (AnonVma av : vma.anonVmaChain) {
+      synchronized (av) {
+        av.vmas.remove(vma);
+      }
+    }
+    if (vma.file != null) {
+      synchronized (vma.file) {
+        vma.file.vmas.remove(vma);
+      }
+    }
+  }
+
+  /**
+   * __split_vma: splits the VMA containing {@code at} so that a VMA starts there. The new
+   * upper half joins the same reverse-map lists; both halves are updated under their locks.
+   */
+  private void splitVma(long at) {
+    Vma vma = vmaAt(at);
+    if (vma == null || vma.start == at) {
+      return;
+    }
+    Vma upper = new Vma(this, at, vma.end, vma.flags, vma.kind,
+        vma.pgoff + ((at - vma.start) >>> HostMemory.PAGE_SHIFT), vma.file, vma.anonVma);
+    List<Object> locks = new ArrayList<>(vma.anonVmaChain);
+    if (vma.file != null) {
+      locks.add(vma.file);
+    }
+    lockAll(locks, 0, () -> {
+      vma.end = at;
+      for (AnonVma av : vma.anonVmaChain) {
+        av.vmas.add(upper);
+        upper.anonVmaChain.add(av);
+      }
+      if (vma.file != null) {
+        vma.file.vmas.add(upper);
+      }
+    });
+    vmas.put(at, upper);
+  }
+
+  private static void lockAll(List<Object> locks, int i, Runnable body) {
+    if (i == locks.size()) {
+      body.run();
+      return;
+    }
+    synchronized (locks.get(i)) {
+      lockAll(locks, i + 1, body);
+    }
+  }
+
+  private List<Vma> vmasIn(long start, long end) {
+    List<Vma> out = new ArrayList<>();
+    Map.Entry<Long, Vma> first = vmas.floorEntry(start);
+    long from = first != null && first.getValue().end > start ? first.getKey() : start;
+    for (Vma v : vmas.subMap(from, true, end, false).values()) {
+      out.add(v);
+    }
+    return out;
+  }
+
+  private static boolean badRange(long start, long length) {
+    return length <= 0 || (start & (PAGE_SIZE - 1)) != 0 || start < 0
+        || start + length > PageTable.TASK_SIZE;
+  }
+
+  private static boolean hugetlbMisaligned(List<Vma> list, long start, long end) {
+    for (Vma v : list) {
+      long size = v.hugePageSize();
+      if ((Math.max(start, v.start) & (size - 1)) != 0
+          || (Math.min(end, v.end) & (size - 1)) != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- munmap / madvise / mprotect / exit -------------------------------------------------
+
+  /**
+   * munmap: removes every mapping in {@code [start, start + length)}. One invalidation of
+   * type UNMAP covers the range (unmap_vmas); the folios' references are dropped after the
+   * TLB flush (tlb_finish_mmu), which follows the invalidation's end as in Linux.
+   */
+  public int munmap(long start, long length) {
+    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (badRange(start, pageLen)) {
+      return -Errno.EINVAL;
+    }
+    long end = start + pageLen;
+    mmapWriteLock();
+    try {
+      List<Vma> list = vmasIn(start, end);
+      if (list.isEmpty()) {
+        return 0;
+      }
+      if (hugetlbMisaligned(list, start, end)) {
+        return -Errno.EINVAL;
+      }
+      splitVma(start);
+      splitVma(end);
+      list = vmasIn(start, end);
+      MmuGather gather = new MmuGather();
+      MmuNotifierRange r = range(start, end, MmuNotifierEvent.UNMAP);
+      invalidateStart(r);
+      for (Vma v : list) {
+        zapVmaRange(v, v.start, v.end, gather);
+      }
+      invalidateEnd(r);
+      flushTlbRange();
+      gather.release(memory);
+      for (Vma v : list) {
+        vmas.remove(v.start);
+        unlink(v);
+      }
+      ptl.lock();
+      try {
+        pt.freeEmptyTables(start, end);
+      } finally {
+        ptl.unlock();
+      }
+      return 0;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  /**
+   * madvise(MADV_DONTNEED): zaps the range, keeping the VMAs (zap_page_range_single with
+   * MMU_NOTIFY_CLEAR per VMA). Refused with -EINVAL on VM_PFNMAP / VM_IO VMAs; -ENOMEM when
+   * part of the range is unmapped.
+   */
+  public int madviseDontneed(long start, long length) {
+    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (badRange(start, pageLen)) {
+      return -Errno.EINVAL;
+    }
+    long end = start + pageLen;
+    mmapReadLock();
+    try {
+      List<Vma> list = vmasIn(start, end);
+      long covered = start;
+      for (Vma v : list) {
+        if (v.start > covered) {
+          return -Errno.ENOMEM;
+        }
+        covered = v.end;
+        if (v.has(Vma.VM_PFNMAP) || v.has(Vma.VM_IO)) {
+          return -Errno.EINVAL;
+        }
+      }
+      if (covered < end) {
+        return -Errno.ENOMEM;
+      }
+      if (hugetlbMisaligned(list, start, end)) {
+        return -Errno.EINVAL;
+      }
+      for (Vma v : list) {
+        long s = Math.max(start, v.start);
+        long e = Math.min(end, v.end);
+        MmuGather gather = new MmuGather();
+        MmuNotifierRange r = range(s, e, MmuNotifierEvent.CLEAR);
+        invalidateStart(r);
+        zapVmaRange(v, s, e, gather);
+        invalidateEnd(r);
+        flushTlbRange();
+        gather.release(memory);
+      }
+      return 0;
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /**
+   * zap_pte_range over one VMA: clears every entry, moving a dirty or young PTE's state into a
+   * file folio (anonymous folios need no dirty bit: they are written to swap anyway), and
+   * dropping the mapcount. References go to {@code gather}. THP PMDs cut by the range are
+   * split first. Caller raised the invalidation.
+   */
+  private void zapVmaRange(Vma vma, long start, long end, MmuGather gather) {
+    if (vma.kind == VmaKind.ANON_THP) {
+      splitHugePmdAt(vma, start);
+      splitHugePmdAt(vma, end);
+    }
+    ptl.lock();
+    try {
+      pt.walk(start, end, (a, e) -> {
+        if (HostPte.mapsPfn(e) && !HostPte.isSpecial(e)) {
+          long pfn = HostPte.pfn(e);
+          if (!memory.isAnon(pfn)) {
+            if (HostPte.isDirty(e)) {
+              memory.setPageDirty(pfn);
+            }
+            if (HostPte.isYoung(e)) {
+              memory.markPageAccessed(pfn);
+            }
+          }
+          memory.addMapcount(pfn, -1);
+          gather.add(pfn);
+        }
+        return 0;
+      });
+    } finally {
+      ptl.unlock();
+    }
+  }
+
+  /**
+   * __split_huge_pmd: if a THP PMD maps the 2 MiB region around {@code address} and
+   * {@code address} is not its start, replace it by 512 PTEs mapping the same folio
+   * (mapcount and refcount rise by 511), inside a CLEAR invalidation of the region.
+   */
+  private void splitHugePmdAt(Vma vma, long address) {
+    long haddr = address & ~(PageTable.PMD_SIZE - 1);
+    if (haddr == address || haddr < vma.start || haddr + PageTable.PMD_SIZE > vma.end) {
+      return;
+    }
+    splitHugePmd(haddr);
+  }
+
+  private void splitHugePmd(long haddr) {
+    long e = pt.lookup(haddr);
+    if (HostPte.level(e) != HostPte.LEVEL_PMD) {
+      return;
+    }
+    MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
+    invalidateStart(r);
+    ptl.lock();
+    try {
+      long cur = pt.lookup(haddr);
+      if (HostPte.level(cur) == HostPte.LEVEL_PMD) {
+        pt.set(haddr, HostPte.LEVEL_PMD, 0);
+        long base = HostPte.pfn(cur);
+        for (int i = 0; i < PageTable.ENTRIES; i++) {
+          long a = haddr + ((long) i << HostMemory.PAGE_SHIFT);
+          long sub;
+          if (HostPte.mapsPfn(cur)) {
+            sub = (cur & ~(3L << 5) & ((1L << 12) - 1)) | (base + i) << 12
+                | ((long) HostPte.LEVEL_4K << 5);
+          } else {
+            sub = HostPte.makeSwp(HostPte.swpType(cur), base + i, HostPte.LEVEL_4K, cur);
+          }
+          pt.set(a, HostPte.LEVEL_4K, sub);
+        }
+        if (HostPte.mapsPfn(cur)) {
+          memory.addMapping(base, PageTable.ENTRIES - 1);
+        }
+        flushTlbRange();
+      }
+    } finally {
+      ptl.unlock();
+    }
+    invalidateEnd(r);
+  }
+
+  /**
+   * mprotect: sets VM_READ / VM_WRITE on the range, splitting VMAs at its edges. Removing
+   * write permission write-protects the entries (and turns write migration entries into read
+   * ones); removing read makes them PROT_NONE. No entry gains write permission: the next
+   * write fault decides. Raises PROTECTION_VMA for each VMA with page tables in the range.
+   */
+  public int mprotect(long start, long length, int prot) {
+    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (badRange(start, pageLen) || (prot & ~(Vma.VM_READ | Vma.VM_WRITE)) != 0) {
+      return -Errno.EINVAL;
+    }
+    long end = start + pageLen;
+    mmapWriteLock();
+    try {
+      List<Vma> list = vmasIn(start, end);
+      long covered = start;
+      for (Vma v : list) {
+        if (v.start > covered) {
+          return -Errno.ENOMEM;
+        }
+        covered = v.end;
+      }
+      if (list.isEmpty() || covered < end) {
+        return -Errno.ENOMEM;
+      }
+      if (hugetlbMisaligned(list, start, end)) {
+        return -Errno.EINVAL;
+      }
+      splitVma(start);
+      splitVma(end);
+      for (Vma v : vmasIn(start, end)) {
+        v.flags = (v.flags & ~(Vma.VM_READ | Vma.VM_WRITE)) | prot;
+        if (v.kind == VmaKind.ANON_THP) {
+          splitHugePmdAt(v, v.start);
+          splitHugePmdAt(v, v.end);
+        }
+        if (!hasEntries(v.start, v.end)) {
+          continue;
+        }
+        MmuNotifierRange r = range(v.start, v.end, MmuNotifierEvent.PROTECTION_VMA);
+        invalidateStart(r);
+        boolean canRead = (prot & Vma.VM_READ) != 0;
+        boolean canWrite = (prot & Vma.VM_WRITE) != 0;
+        ptl.lock();
+        try {
+          pt.walk(v.start, v.end, (a, e) -> {
+            long n = e;
+            if (HostPte.mapsPfn(e)) {
+              if (!canWrite) {
+                n &= ~HostPte.WRITE;
+              }
+              if (!canRead) {
+                n = (n & ~HostPte.PRESENT) | HostPte.PROTNONE;
+              } else if (HostPte.isProtNone(n)) {
+                n = (n & ~HostPte.PROTNONE) | HostPte.PRESENT;
+              }
+            } else if (HostPte.isMigrationWrite(e) && !canWrite) {
+              n = HostPte.makeSwp(
+                  HostPte.SWP_MIGRATION_READ, HostPte.pfn(e), HostPte.level(e), e);
+            }
+            return n;
+          });
+          flushTlbRange();
+        } finally {
+          ptl.unlock();
+        }
+        invalidateEnd(r);
+      }
+      return 0;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  private boolean hasEntries(long start, long end) {
+    boolean[] any = new boolean[1];
+    ptl.lock();
+    try {
+      pt.walk(start, end, (a, e) -> {
+        any[0] = true;
+        return e;
+      });
+    } finally {
+      ptl.unlock();
+    }
+    return any[0];
+  }
+
+  /**
+   * exit_mmap: calls every subscriber's {@code release} (mmu_notifier_release) and drops the
+   * subscriptions, then unmaps everything and frees the page tables.
+   */
+  public void exitMmap() {
+    for (MmuNotifier n : notifiers) {
+      n.release(this);
+    }
+    notifiers.clear();
+    mmapWriteLock();
+    try {
+      exited = true;
+      List<Vma> list = new ArrayList<>(vmas.values());
+      if (!list.isEmpty()) {
+        MmuGather gather = new MmuGather();
+        MmuNotifierRange r = range(0, PageTable.TASK_SIZE, MmuNotifierEvent.UNMAP);
+        invalidateStart(r);
+        for (Vma v : list) {
+          zapVmaRange(v, v.start, v.end, gather);
+        }
+        invalidateEnd(r);
+        flushTlbRange();
+        gather.release(memory);
+      }
+      for (Vma v : list) {
+        unlink(v);
+      }
+      vmas.clear();
+      ptl.lock();
+      try {
+        pt.freeEmptyTables(0, PageTable.TASK_SIZE);
+      } finally {
+        ptl.unlock();
+      }
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  /** Whether {@link #exitMmap} has run. */
+  public boolean hasExited() {
+    return exited;
+  }
+
+  /** Linked PTE tables (4 KiB of entries each). */
+  public long pteTableCount() {
+    ptl.lock();
+    try {
+      return pt.pteTableCount();
+    } finally {
+      ptl.unlock();
+    }
+  }
+
+  // ---- fork -------------------------------------------------------------------------------
+
+  /**
+   * fork's dup_mmap: a child address space with a copy of every VMA. copy_page_range copies
+   * entries of private anonymous, hugetlb and PFNMAP VMAs (others refault in the child). For a
+   * copy-on-write VMA the parent raises PROTECTION_PAGE around the copy, and writable entries
+   * are write-protected in both; the child's entries are old. A folio that may be DMA-pinned
+   * is copied for the child at once (copy_present_page) so the pin stays coherent.
+   */
+  public MmStruct fork() {
+    MmStruct child = new MmStruct(memory);
+    mmapWriteLock();
+    try {
+      if (exited) {
+        throw new IllegalStateException("fork of an exited mm");
+      }
+      for (Vma v : vmas.values()) {
+        AnonVma own = v.anonVma == null ? null : memory.createAnonVma();
+        Vma c = new Vma(child, v.start, v.end, v.flags, v.kind, v.pgoff, v.file, own);
+        List<AnonVma> chain = new ArrayList<>(v.anonVmaChain);
+        if (own != null) {
+          chain.add(own);
+        }
+        child.link(c, chain);
+        child.vmas.put(c.start, c);
+        boolean copy = v.anonVma != null || v.kind == VmaKind.PFNMAP;
+        if (copy) {
+          copyPageRange(child, v);
+        }
+      }
+      return child;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  private void copyPageRange(MmStruct child, Vma v) {
+    boolean cow = v.isCowMapping();
+    if (cow && v.kind == VmaKind.ANON_THP) {
+      for (long a = v.start; a < v.end; a += PageTable.PMD_SIZE) {
+        long e = pt.lookup(a);
+        if (HostPte.level(e) == HostPte.LEVEL_PMD && HostPte.mapsPfn(e)
+            && memory.isPinned(HostPte.pfn(e))) {
+          splitHugePmd(a & ~(PageTable.PMD_SIZE - 1));
+        }
+      }
+    }
+    MmuNotifierRange r = cow ? range(v.start, v.end, MmuNotifierEvent.PROTECTION_PAGE) : null;
+    if (r != null) {
+      invalidateStart(r);
+    }
+    List<long[]> copies = new ArrayList<>();
+    ptl.lock();
+    child.ptl.lock();
+    try {
+      pt.walk(v.start, v.end, (a, e) -> {
+        int level = HostPte.level(e);
+        if (HostPte.mapsPfn(e)) {
+          long pfn = HostPte.pfn(e);
+          if (!HostPte.isSpecial(e) && cow && memory.isPinned(pfn)) {
+            copies.add(new long[] {a, e});
+            return e;
+          }
+          long src = e;
+          if (cow) {
+            src &= ~HostPte.WRITE;
+            if (!HostPte.isSpecial(e)) {
+              memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
+            }
+          }
+          long dst = src & ~HostPte.YOUNG;
+          if (v.has(Vma.VM_SHARED)) {
+            dst &= ~HostPte.DIRTY;
+          }
+          if (!HostPte.isSpecial(e)) {
+            memory.addMapping(pfn, 1);
+          }
+          child.pt.set(a, level, dst);
+          return src;
+        }
+        long n = e;
+        if (HostPte.isMigrationWrite(e) && cow) {
+          n = HostPte.makeSwp(HostPte.SWP_MIGRATION_READ, HostPte.pfn(e), level, e);
+        }
+        child.pt.set(a, level, n);
+        return n;
+      });
+      if (r != null) {
+        flushTlbRange();
+      }
+    } finally {
+      child.ptl.unlock();
+      ptl.unlock();
+    }
+    for (long[] c : copies) {
+      copyPinnedForChild(child, v, c[0], c[1]);
+    }
+    if (r != null) {
+      invalidateEnd(r);
+    }
+  }
+
+  /** copy_present_page: the child gets its own copy of a pinned folio, mapped writable. */
+  private void copyPinnedForChild(MmStruct child, Vma v, long a, long e) {
+    int level = HostPte.level(e);
+    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER
+        : level == HostPte.LEVEL_PMD ? HostMemory.PMD_ORDER : 0;
+    long pfn = newAnonFolio(child.vmaAt(a), a, order, v.kind);
+    if (pfn < 0) {
+      return;
+    }
+    long bits = HostPte.YOUNG | HostPte.DIRTY | (v.has(Vma.VM_WRITE) ? HostPte.WRITE : 0);
+    child.ptl.lock();
+    try {
+      child.pt.set(a, level, HostPte.make(pfn, level, bits));
+      memory.addMapcount(pfn, 1);
+    } finally {
+      child.ptl.unlock();
+    }
+  }
+
+  /**
+   * Allocates an anonymous folio for {@code vma} at {@code address}: anon, uptodate,
+   * exclusive, on the LRU (hugetlb folios are not), owned by the VMA's anon_vma.
+   * Returns the pfn with one reference (to become the mapping's), or -1.
+   */
+  private long newAnonFolio(Vma vma, long address, int order, VmaKind kind) {
+    boolean hugetlb = kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
+    int flags = HostMemory.PG_ANON | HostMemory.PG_UPTODATE | HostMemory.PG_ANON_EXCLUSIVE
+        | (hugetlb ? HostMemory.PG_HUGETLB : HostMemory.PG_LRU);
+    long pfn = memory.allocFolio(order, flags);
+    if (pfn >= 0) {
+      long base = address & ~((PAGE_SIZE << order) - 1);
+      memory.setOwner(pfn, vma.anonVma.id, vma.linearPageIndex(base));
+    }
+    return pfn;
+  }
+
+  // ---- page faults ------------------------------------------------------------------------
+
+  /**
+   * handle_mm_fault for {@code address} in {@code vma}, caller holding mmap_lock for read.
+   * Returns 0 when the caller should look at the entry again, or a negative errno: -EFAULT
+   * (SIGBUS/SIGSEGV), -EHWPOISON, -ENOMEM, -EAGAIN (page under migration, or IO needed and
+   * the fault may not wait), -EINTR (IO needed with a signal pending and the fault
+   * interruptible).
+   */
+  int handleMmFault(Vma vma, long address, int faultFlags) {
+    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
+    boolean unshare = (faultFlags & FAULT_FLAG_UNSHARE) != 0;
+    long e = pt.lookup(address);
+    if (e == 0) {
+      return faultNone(vma, address, faultFlags);
+    }
+    if (!HostPte.mapsPfn(e)) {
+      if (HostPte.isMigration(e)) {
+        return -Errno.EAGAIN;
+      }
+      if (HostPte.isHwpoison(e)) {
+        return -Errno.EHWPOISON;
+      }
+      return doSwapPage(vma, address, e, faultFlags);
+    }
+    if (HostPte.isProtNone(e)) {
+      return -Errno.EFAULT;
+    }
+    if ((write && !HostPte.isWritable(e)) || unshare) {
+      return doWpPage(vma, address, e, write);
+    }
+    return 0;
+  }
+
+  private int faultNone(Vma vma, long address, int faultFlags) {
+    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
+    switch (vma.kind) {
+      case ANON:
+        return doAnonymousPage(vma, address, write);
+      case ANON_THP:
+        int rc = doHugePmdAnonymousPage(vma, address);
+        return rc == 1 ? doAnonymousPage(vma, address, write) : rc;
+      case HUGETLB_2M:
+      case HUGETLB_1G:
+        return hugetlbNoPage(vma, address, write);
+      case FILE_SHARED:
+        return doSharedFault(vma, address, faultFlags);
+      case PFNMAP:
+        return pfnmapFault(vma, address, write);
+      case ZONE_DEVICE:
+        return deviceFault(vma, address, write);
+      default:
+        throw new IllegalStateException("unknown VMA kind " + vma.kind);
+    }
+  }
+
+  /** do_anonymous_page: the zero page for a read, a new exclusive folio for a write. */
+  private int doAnonymousPage(Vma vma, long address, boolean write) {
+    long a = address & ~(PAGE_SIZE - 1);
+    if (!write) {
+      ptl.lock();
+      try {
+        if (pt.lookup(a) == 0) {
+          pt.set(a, HostPte.LEVEL_4K,
+              HostPte.make(memory.zeroPfn(), HostPte.LEVEL_4K, HostPte.SPECIAL));
+        }
+      } finally {
+        ptl.unlock();
+      }
+      return 0;
+    }
+    long pfn = newAnonFolio(vma, a, 0, vma.kind);
+    if (pfn < 0) {
+      return -Errno.ENOMEM;
+    }
+    ptl.lock();
+    try {
+      if (pt.lookup(a) == 0) {
+        long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        memory.addMapcount(pfn, 1);
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * do_huge_pmd_anonymous_page: a 2 MiB folio mapped by a PMD when the aligned region lies in
+   * the VMA and nothing is mapped there (transparent_hugepage/use_zero_page off). Returns 1 to
+   * fall back to 4 KiB pages.
+   */
+  private int doHugePmdAnonymousPage(Vma vma, long address) {
+    long haddr = address & ~(PageTable.PMD_SIZE - 1);
+    if (haddr < vma.start || haddr + PageTable.PMD_SIZE > vma.end || !pt.pmdRegionEmpty(haddr)) {
+      return 1;
+    }
+    long pfn = newAnonFolio(vma, haddr, HostMemory.PMD_ORDER, vma.kind);
+    if (pfn < 0) {
+      return 1;
+    }
+    ptl.lock();
+    try {
+      if (pt.pmdRegionEmpty(haddr)) {
+        long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(haddr, HostPte.LEVEL_PMD, HostPte.make(pfn, HostPte.LEVEL_PMD, bits));
+        memory.addMapcount(pfn, 1);
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * hugetlb_no_page for a private mapping: a new huge folio, read-only for a read fault,
+   * writable and dirty for a write (hugetlb_wp reusing the exclusive folio). An empty pool
+   * is SIGBUS.
+   */
+  private int hugetlbNoPage(Vma vma, long address, boolean write) {
+    long size = vma.hugePageSize();
+    long haddr = address & ~(size - 1);
+    int level = size == PageTable.PUD_SIZE ? HostPte.LEVEL_PUD : HostPte.LEVEL_PMD;
+    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER : HostMemory.PMD_ORDER;
+    long pfn = newAnonFolio(vma, haddr, order, vma.kind);
+    if (pfn < 0) {
+      return -Errno.EFAULT;
+    }
+    ptl.lock();
+    try {
+      if (pt.lookup(haddr) == 0) {
+        long bits = HostPte.YOUNG
+            | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(haddr, level, HostPte.make(pfn, level, bits));
+        memory.addMapcount(pfn, 1);
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * do_read_fault / do_shared_fault on a shared file mapping: finds or reads the page-cache
+   * folio (IO), then maps it. Write-notify: a read maps it read-only and clean; a write runs
+   * page_mkwrite (folio_mark_dirty) and maps it writable and dirty.
+   */
+  private int doSharedFault(Vma vma, long address, int faultFlags) {
+    long a = address & ~(PAGE_SIZE - 1);
+    long pgoff = vma.linearPageIndex(a);
+    if (pgoff >= vma.file.sizePages()) {
+      return -Errno.EFAULT;
+    }
+    long pfn = vma.file.findGet(pgoff);
+    if (pfn < 0) {
+      if ((faultFlags & FAULT_FLAG_RETRY_NOWAIT) != 0) {
+        return -Errno.EAGAIN;
+      }
+      if ((faultFlags & FAULT_FLAG_INTERRUPTIBLE) != 0 && signalPending) {
+        return -Errno.EINTR;
+      }
+      pfn = vma.file.readPageGet(pgoff);
+      if (pfn < 0) {
+        return -Errno.ENOMEM;
+      }
+    }
+    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
+    ptl.lock();
+    try {
+      if (pt.lookup(a) == 0) {
+        long bits = HostPte.YOUNG;
+        if (write && vma.has(Vma.VM_WRITE)) {
+          memory.setPageDirty(pfn);
+          bits |= HostPte.WRITE | HostPte.DIRTY;
+        }
+        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        memory.addMapcount(pfn, 1);
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /** A PFNMAP driver's vm_ops->fault: vmf_insert_pfn of the IO pfn, a special entry. */
+  private int pfnmapFault(Vma vma, long address, boolean write) {
+    long a = address & ~(PAGE_SIZE - 1);
+    long pfn = vma.linearPageIndex(a);
+    ptl.lock();
+    try {
+      if (pt.lookup(a) == 0) {
+        long bits = HostPte.SPECIAL | HostPte.YOUNG
+            | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
+            | (write ? HostPte.DIRTY : 0);
+        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+      }
+    } finally {
+      ptl.unlock();
+    }
+    return 0;
+  }
+
+  /** A ZONE_DEVICE mapping's fault: a device page from the driver's pool, mapped shared. */
+  private int deviceFault(Vma vma, long address, boolean write) {
+    long a = address & ~(PAGE_SIZE - 1);
+    long pfn = memory.allocDevicePage(HostMemory.PG_UPTODATE);
+    if (pfn < 0) {
+      return -Errno.EFAULT;
+    }
+    ptl.lock();
+    try {
+      if (pt.lookup(a) == 0) {
+        long bits = HostPte.YOUNG
+            | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
+            | (write ? HostPte.DIRTY : 0);
+        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        memory.addMapcount(pfn, 1);
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * do_swap_page: reading the page back is IO; the data lands in a newly allocated exclusive
+   * folio (its identity is not the one swapped out), writable only for a write fault.
+   */
+  private int doSwapPage(Vma vma, long address, long entry, int faultFlags) {
+    if ((faultFlags & FAULT_FLAG_RETRY_NOWAIT) != 0) {
+      return -Errno.EAGAIN;
+    }
+    if ((faultFlags & FAULT_FLAG_INTERRUPTIBLE) != 0 && signalPending) {
+      return -Errno.EINTR;
+    }
+    long a = address & ~(PAGE_SIZE - 1);
+    long pfn = newAnonFolio(vma, a, 0, vma.kind);
+    if (pfn < 0) {
+      return -Errno.ENOMEM;
+    }
+    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
+    ptl.lock();
+    try {
+      if (pt.lookup(a) == entry) {
+        long bits = HostPte.YOUNG
+            | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        memory.addMapcount(pfn, 1);
+        memory.countSwapIn();
+        return 0;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * do_wp_page (and do_huge_pmd_wp_page, hugetlb_wp): a write (or a FOLL_PIN unshare) to a
+   * read-only entry. Shared mappings get write permission (page_mkwrite for files). Private
+   * ones reuse an exclusive folio, or one only this entry references; otherwise the page is
+   * copied (wp_page_copy) inside a CLEAR invalidation. A shared PMD-mapped THP is split and
+   * its 4 KiB page copied.
+   */
+  private int doWpPage(Vma vma, long address, long e, boolean write) {
+    int level = HostPte.level(e);
+    long size = HostPte.levelSize(level);
+    long base = address & ~(size - 1);
+    if (!vma.isCowMapping()) {
+      if (!write || !vma.has(Vma.VM_WRITE)) {
+        return -Errno.EFAULT;
+      }
+      ptl.lock();
+      try {
+        long cur = pt.lookup(base);
+        if (cur == e) {
+          if (!HostPte.isSpecial(e)) {
+            memory.setPageDirty(HostPte.pfn(e));
+          }
+          pt.set(base, level, e | HostPte.WRITE | HostPte.DIRTY | HostPte.YOUNG);
+        }
+      } finally {
+        ptl.unlock();
+      }
+      return 0;
+    }
+    long pfn = HostPte.pfn(e) + ((address - base) >>> HostMemory.PAGE_SHIFT);
+    boolean zero = HostPte.isSpecial(e) && memory.isZeroPfn(HostPte.pfn(e));
+    if (!zero) {
+      long head = memory.folioHead(pfn);
+      boolean small = memory.folioOrder(head) == 0;
+      boolean exclusive = memory.isAnonExclusive(HostPte.pfn(e));
+      boolean soleUser = memory.refcount(head) == 1 && memory.mapcount(head) == 1
+          && (small || level != HostPte.LEVEL_4K);
+      if (exclusive || soleUser) {
+        ptl.lock();
+        try {
+          if (pt.lookup(base) == e) {
+            if (!exclusive) {
+              memory.setPageFlagOnFolio(head, HostMemory.PG_ANON_EXCLUSIVE, true);
+            }
+            if (write && vma.has(Vma.VM_WRITE)) {
+              pt.set(base, level, e | HostPte.WRITE | HostPte.DIRTY | HostPte.YOUNG);
+            }
+          }
+        } finally {
+          ptl.unlock();
+        }
+        return 0;
+      }
+      if (level == HostPte.LEVEL_PMD && !memory.isHugetlb(head)) {
+        splitHugePmd(base);
+        return 0;
+      }
+    }
+    return wpPageCopy(vma, address, e, write);
+  }
+
+  private int wpPageCopy(Vma vma, long address, long e, boolean write) {
+    int level = HostPte.level(e);
+    long size = HostPte.levelSize(level);
+    long base = address & ~(size - 1);
+    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER
+        : level == HostPte.LEVEL_PMD ? HostMemory.PMD_ORDER : 0;
+    long pfn = newAnonFolio(vma, base, order, vma.kind);
+    if (pfn < 0) {
+      return order == 0 ? -Errno.ENOMEM : -Errno.EFAULT;
+    }
+    MmuNotifierRange r = range(base, base + size, MmuNotifierEvent.CLEAR);
+    invalidateStart(r);
+    boolean installed = false;
+    ptl.lock();
+    try {
+      if (pt.lookup(base) == e) {
+        long bits = HostPte.YOUNG
+            | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(base, level, HostPte.make(pfn, level, bits));
+        memory.addMapcount(pfn, 1);
+        flushTlbRange();
+        if (!HostPte.isSpecial(e)) {
+          memory.addMapping(HostPte.pfn(e), -1);
+        }
+        installed = true;
+      }
+    } finally {
+      ptl.unlock();
+    }
+    invalidateEnd(r);
+    if (!installed) {
+      memory.putPage(pfn);
+    }
+    return 0;
+  }
+
+  // ---- user accesses ----------------------------------------------------------------------
+
+  /**
+   * A load by the owning process: faults the page in as needed, then sets the entry young
+   * as the CPU does. Returns 0, or a negative errno for the signal the access would raise
+   * (-EFAULT for SIGSEGV/SIGBUS, -EHWPOISON for a poisoned page, -EAGAIN while the page is
+   * under migration, where the task would sleep in migration_entry_wait).
+   */
+  public int userRead(long address) {
+    return userAccess(address, false);
+  }
+
+  /** A store by the owning process; sets the entry young and dirty. See {@link #userRead}. */
+  public int userWrite(long address) {
+    return userAccess(address, true);
+  }
+
+  private int userAccess(long address, boolean write) {
+    mmapReadLock();
+    try {
+      Vma vma = vmaAt(address);
+      if (vma == null || !vma.has(write ? Vma.VM_WRITE : Vma.VM_READ)) {
+        return -Errno.EFAULT;
+      }
+      for (int attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+        long e = pt.lookup(address);
+        if (HostPte.isPresent(e) && (!write || HostPte.isWritable(e))) {
+          long set = HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
+          if ((e & set) == set || pt.compareAndSet(address, e, e | set)) {
+            return 0;
+          }
+          continue;
+        }
+        int rc = handleMmFault(vma, address, write ? FAULT_FLAG_WRITE : 0);
+        if (rc < 0) {
+          return rc;
+        }
+      }
+      throw new IllegalStateException(
+          String.format(Locale.US, "fault at 0x%x did not settle", address));
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /** The current stage-1 entry translating {@code address} (lockless read), 0 if none. */
+  public long hostPte(long address) {
+    return pt.lookup(address);
+  }
+
+  // ---- GUP --------------------------------------------------------------------------------
+
+  private static final long NEED_FAULT = Long.MIN_VALUE;
+  private static final long NEED_UNSHARE = Long.MIN_VALUE + 1;
+
+  /**
+   * get_user_page_fast_only / pin_user_pages_fast: a lockless walk that succeeds only on a
+   * present, non-special entry, writable if FOLL_WRITE is set, whose folio it can reference
+   * (or pin, with FOLL_PIN) and whose entry is unchanged afterwards. Returns the pfn with the
+   * reference or pin taken, else {@link #GUP_FAST_FAILED}; never faults.
+   */
+  public long getUserPagesFastOnly(long address, int foll) {
+    boolean write = (foll & FollFlags.FOLL_WRITE) != 0;
+    boolean pin = (foll & FollFlags.FOLL_PIN) != 0;
+    long e = pt.lookup(address);
+    if (!HostPte.isPresent(e) || HostPte.isSpecial(e) || (write && !HostPte.isWritable(e))) {
+      return GUP_FAST_FAILED;
+    }
+    long pfn = subPfn(e, address);
+    if (!memory.pfnValid(pfn)) {
+      return GUP_FAST_FAILED;
+    }
+    if (pin && !write && memory.isAnon(pfn) && !memory.isAnonExclusive(pfn)) {
+      return GUP_FAST_FAILED;
+    }
+    if (!memory.tryGetFolio(pfn, pin)) {
+      return GUP_FAST_FAILED;
+    }
+    if (pt.lookup(address) != e) {
+      if (pin) {
+        memory.unpinUserPage(pfn);
+      } else {
+        memory.putPage(pfn);
+      }
+      return GUP_FAST_FAILED;
+    }
+    return pfn;
+  }
+
+  private static long subPfn(long e, long address) {
+    long size = HostPte.levelSize(HostPte.level(e));
+    return HostPte.pfn(e) + ((address & (size - 1)) >>> HostMemory.PAGE_SHIFT);
+  }
+
+  /**
+   * get_user_pages_unlocked (pin_user_pages_unlocked with FOLL_PIN): takes mmap_lock for
+   * read, faults as needed (zero page, COW break, THP and hugetlb folios, page-cache IO,
+   * page_mkwrite) and returns the pfn with a reference (FOLL_GET, implied) or a pin
+   * (FOLL_PIN). Errors: -EFAULT (no VMA, access the VMA forbids, VM_IO | VM_PFNMAP),
+   * -EHWPOISON (poisoned, with FOLL_HWPOISON), -EAGAIN (page under migration, or IO needed
+   * with FOLL_NOWAIT), -EINTR (IO needed, FOLL_INTERRUPTIBLE, signal pending), -ENOMEM,
+   * -EINVAL (FOLL_GET with FOLL_PIN). Where Linux would sleep for a migration to finish
+   * this returns -EAGAIN for the caller to retry.
+   */
+  public long getUserPages(long address, int foll) {
+    if ((foll & FollFlags.FOLL_PIN) != 0 && (foll & FollFlags.FOLL_GET) != 0) {
+      return -Errno.EINVAL;
+    }
+    boolean write = (foll & FollFlags.FOLL_WRITE) != 0;
+    mmapReadLock();
+    try {
+      Vma vma = vmaAt(address);
+      if (vma == null || vma.has(Vma.VM_IO | Vma.VM_PFNMAP)
+          || !vma.has(write ? Vma.VM_WRITE : Vma.VM_READ)) {
+        return -Errno.EFAULT;
+      }
+      int faultFlags = (write ? FAULT_FLAG_WRITE : 0)
+          | ((foll & FollFlags.FOLL_NOWAIT) != 0 ? FAULT_FLAG_RETRY_NOWAIT : 0)
+          | ((foll & FollFlags.FOLL_INTERRUPTIBLE) != 0 ? FAULT_FLAG_INTERRUPTIBLE : 0);
+      for (int attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+        long r = followPage(vma, address, foll);
+        if (r >= 0 || (r != NEED_FAULT && r != NEED_UNSHARE)) {
+          return r;
+        }
+        int rc = handleMmFault(
+            vma, address, faultFlags | (r == NEED_UNSHARE ? FAULT_FLAG_UNSHARE : 0));
+        if (rc < 0) {
+          return rc;
+        }
+      }
+      throw new IllegalStateException(
+          String.format(Locale.US, "GUP at 0x%x did not settle", address));
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /** follow_page_mask with FOLL_TOUCH, under the page-table lock. */
+  private long followPage(Vma vma, long address, int foll) {
+    boolean write = (foll & FollFlags.FOLL_WRITE) != 0;
+    boolean pin = (foll & FollFlags.FOLL_PIN) != 0;
+    ptl.lock();
+    try {
+      long e = pt.lookup(address);
+      if (e == 0) {
+        return NEED_FAULT;
+      }
+      if (!HostPte.mapsPfn(e)) {
+        if (HostPte.isMigration(e)) {
+          return -Errno.EAGAIN;
+        }
+        if (HostPte.isHwpoison(e)) {
+          return (foll & FollFlags.FOLL_HWPOISON) != 0 ? -Errno.EHWPOISON : -Errno.EFAULT;
+        }
+        return NEED_FAULT;
+      }
+      if (HostPte.isProtNone(e)) {
+        return -Errno.EFAULT;
+      }
+      if (write && !HostPte.isWritable(e)) {
+        return NEED_FAULT;
+      }
+      long pfn = subPfn(e, address);
+      if (HostPte.isSpecial(e)) {
+        if (!memory.isZeroPfn(pfn)) {
+          return -Errno.EFAULT;
+        }
+        if (!pin) {
+          memory.getPage(pfn);
+        }
+        return pfn;
+      }
+      if (pin && !write && memory.isAnon(pfn) && !memory.isAnonExclusive(pfn)) {
+        return NEED_UNSHARE;
+      }
+      if (pin) {
+        memory.pinUserPage(pfn);
+      } else {
+        memory.getPage(pfn);
+      }
+      if (HostPte.level(e) != HostPte.LEVEL_4K) {
+        long touched = e | HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
+        if (touched != e) {
+          pt.compareAndSet(address, e, touched);
+        }
+      }
+      if (write && !HostPte.isDirty(e) && !memory.isDirty(pfn)) {
+        memory.setPageDirty(pfn);
+      }
+      memory.markPageAccessed(pfn);
+      return pfn;
+    } finally {
+      ptl.unlock();
+    }
+  }
+
+  /**
+   * follow_pfnmap_start on a VM_IO / VM_PFNMAP VMA: the pfn mapped at {@code address} and
+   * whether the entry is writable, or null when nothing is mapped there yet. Caller holds
+   * mmap_lock; a VMA of another kind is the kernel's -EINVAL, an argument error here.
+   */
+  public PfnmapEntry followPfnmap(long address) {
+    assertMmapLocked();
+    Vma vma = vmaAt(address);
+    if (vma == null || !vma.has(Vma.VM_IO | Vma.VM_PFNMAP)) {
+      throw new IllegalArgumentException(
+          String.format(Locale.US, "0x%x is not in a VM_IO | VM_PFNMAP VMA", address));
+    }
+    long e = pt.lookup(address);
+    if (!HostPte.isPresent(e)) {
+      return null;
+    }
+    return new PfnmapEntry(subPfn(e, address), HostPte.isWritable(e));
+  }
+
+  /**
+   * fixup_user_fault: faults {@code address} in for a read or write, as the VMA permits.
+   * Caller holds mmap_lock. Returns 0 or a negative errno (-EFAULT if not permitted).
+   */
+  public int fixupUserFault(long address, boolean write) {
+    assertMmapLocked();
+    Vma vma = vmaAt(address);
+    if (vma == null || !vma.has(write ? Vma.VM_WRITE : Vma.VM_READ)) {
+      return -Errno.EFAULT;
+    }
+    for (int attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+      long e = pt.lookup(address);
+      if (HostPte.isPresent(e) && (!write || HostPte.isWritable(e))) {
+        return 0;
+      }
+      int rc = handleMmFault(vma, address, write ? FAULT_FLAG_WRITE : 0);
+      if (rc < 0) {
+        return rc;
+      }
+    }
+    throw new IllegalStateException(
+        String.format(Locale.US, "fault at 0x%x did not settle", address));
+  }
+
+  /**
+   * host_pfn_mapping_level: 1 (4 KiB), 2 (2 MiB) or 3 (1 GiB), the level of the present
+   * leaf translating {@code address}, from a lockless walk; 1 when nothing is present.
+   */
+  public int hostMappingLevel(long address) {
+    long e = pt.lookup(address);
+    return HostPte.isPresent(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+  }
+
+  // ---- access-bit aging -------------------------------------------------------------------
+
+  /**
+   * Aging without reclaim (page_idle, MGLRU look-around): test-and-clear young on every entry
+   * in the range (ptep_test_and_clear_young, no flush) and mmu_notifier_clear_young on the
+   * range. Returns whether anything was young.
+   */
+  public boolean clearYoungNotify(long start, long end) {
+    boolean[] young = new boolean[1];
+    ptl.lock();
+    try {
+      pt.walk(start, end, (a, e) -> {
+        if (HostPte.isPresent(e) && HostPte.isYoung(e)) {
+          young[0] = true;
+          return e & ~HostPte.YOUNG;
+        }
+        return e;
+      });
+      for (MmuNotifier n : notifiers) {
+        young[0] |= n.clearYoung(this, start, end);
+      }
+    } finally {
+      ptl.unlock();
+    }
+    return young[0];
+  }
+
+  /** Whether {@code address} was accessed, by the host entry or any secondary MMU (test_young). */
+  public boolean testYoungNotify(long address) {
+    long e = pt.lookup(address);
+    if (HostPte.isPresent(e) && HostPte.isYoung(e)) {
+      return true;
+    }
+    for (MmuNotifier n : notifiers) {
+      if (n.testYoung(this, address)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- reverse-map visits -----------------------------------------------------------------
+
+  /**
+   * One VMA's part of a reverse-map walk over the folio {@code [head, head + nr)}: the
+   * entries in {@code [start, end)} mapping it get {@code op}. Invalidating ops raise their
+   * event before taking the page-table lock and end it after the flush. {@code arg} is the
+   * swap slot for UNMAP of an anonymous folio and the new head pfn for REMOVE_MIGRATION.
+   * Returns how many entries were affected (for REFERENCED: how many were young).
+   */
+  int rmapOne(Vma vma, long start, long end, long head, int nr, RmapOp op, long arg) {
+    MmuNotifierEvent event;
+    switch (op) {
+      case MKCLEAN:
+        event = MmuNotifierEvent.PROTECTION_PAGE;
+        break;
+      case UNMAP:
+      case MIGRATE:
+      case HWPOISON:
+        event = MmuNotifierEvent.CLEAR;
+        break;
+      default:
+        event = null;
+        break;
+    }
+    MmuNotifierRange r = event == null ? null : range(start, end, event);
+    if (r != null) {
+      invalidateStart(r);
+    }
+    int[] count = new int[1];
+    boolean anon = memory.isAnon(head);
+    ptl.lock();
+    try {
+      pt.walk(start, end, (a, e) -> {
+        boolean maps = HostPte.mapsPfn(e) && !HostPte.isSpecial(e)
+            && HostPte.pfn(e) >= head && HostPte.pfn(e) < head + nr;
+        int level = HostPte.level(e);
+        switch (op) {
+          case MKCLEAN:
+            if (maps && (e & (HostPte.WRITE | HostPte.DIRTY)) != 0) {
+              if (HostPte.isDirty(e)) {
+                memory.setPageDirty(head);
+              }
+              count[0]++;
+              return e & ~(HostPte.WRITE | HostPte.DIRTY);
+            }
+            return e;
+          case UNMAP:
+          case MIGRATE:
+          case HWPOISON:
+            if (!maps) {
+              return e;
+            }
+            if (HostPte.isDirty(e)) {
+              memory.setPageDirty(head);
+            }
+            memory.addMapping(head, -1);
+            count[0]++;
+            if (op == RmapOp.UNMAP) {
+              return anon ? HostPte.makeSwp(HostPte.SWP_SWAP, arg, level, 0) : 0;
+            }
+            if (op == RmapOp.MIGRATE) {
+              int type = HostPte.isWritable(e)
+                  ? HostPte.SWP_MIGRATION_WRITE : HostPte.SWP_MIGRATION_READ;
+              return HostPte.makeSwp(type, HostPte.pfn(e), level, e);
+            }
+            return HostPte.makeSwp(HostPte.SWP_HWPOISON, HostPte.pfn(e), level, 0);
+          case REFERENCED:
+            if (!maps) {
+              return e;
+            }
+            boolean young = HostPte.isYoung(e);
+            for (MmuNotifier n : notifiers) {
+              young |= n.clearFlushYoung(this, a, a + HostPte.levelSize(level));
+            }
+            if (young) {
+              count[0]++;
+            }
+            return e & ~HostPte.YOUNG;
+          case REMOVE_MIGRATION:
+            if (!HostPte.isMigration(e) || HostPte.pfn(e) < head || HostPte.pfn(e) >= head + nr) {
+              return e;
+            }
+            long pfn = arg + (HostPte.pfn(e) - head);
+            long bits = (e & (HostPte.YOUNG | HostPte.DIRTY))
+                | (HostPte.isMigrationWrite(e) && vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0);
+            memory.addMapping(arg, 1);
+            count[0]++;
+            return HostPte.make(pfn, level, bits);
+          default:
+            throw new IllegalStateException("unknown rmap op " + op);
+        }
+      });
+      if (count[0] > 0 && op != RmapOp.REMOVE_MIGRATION) {
+        flushTlbRange();
+      }
+    } finally {
+      ptl.unlock();
+    }
+    if (r != null) {
+      invalidateEnd(r);
+    }
+    return count[0];
+  }
+
+  @Override
+  public String toString() {
+    return String.format(Locale.US, "MmStruct@%x", System.identityHashCode(this));
+  }
+}

@@ -1,0 +1,175 @@
+package org.kvmmodel.core.mm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class AnonymousMemoryTests {
+
+  private static final long BASE = 0x7f00_0000_0000L;
+  private static final int RW = Vma.VM_READ | Vma.VM_WRITE;
+
+  @Test
+  void readMapsTheZeroPageThenWriteCopiesIt() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    assertEquals(BASE, mm.mmap(BASE, 1 << 20, RW, VmaKind.ANON));
+    long zero = mem.zeroPfn();
+    int zeroRefs = mem.refcount(zero);
+
+    assertEquals(0, mm.userRead(BASE));
+    long e = mm.hostPte(BASE);
+    assertEquals(zero, HostPte.pfn(e));
+    assertFalse(HostPte.isWritable(e));
+    assertTrue(HostPte.isSpecial(e));
+    assertTrue(HostPte.isYoung(e), "the CPU set the accessed bit");
+    assertEquals(zeroRefs, mem.refcount(zero), "zero-page mappings take no reference");
+    assertEquals(0, mem.mapcount(zero));
+
+    RecordingNotifier rec = new RecordingNotifier(BASE);
+    mm.registerNotifier(rec);
+    assertEquals(0, mm.userWrite(BASE));
+    long after = mm.hostPte(BASE);
+    long pfn = HostPte.pfn(after);
+    assertNotEquals(zero, pfn);
+    assertTrue(HostPte.isWritable(after) && HostPte.isDirty(after));
+    assertEquals(1, mem.refcount(pfn));
+    assertEquals(1, mem.mapcount(pfn));
+    assertTrue(mem.isAnon(pfn) && mem.isAnonExclusive(pfn));
+    assertEquals(zeroRefs, mem.refcount(zero));
+    assertEquals(List.of("start CLEAR 0x7f0000000000-0x7f0000001000",
+        "end CLEAR 0x7f0000000000-0x7f0000001000"), rec.events, "wp_page_copy invalidates");
+    assertEquals(zero, HostPte.pfn(rec.pteAtStart.get(0)));
+    assertEquals(pfn, HostPte.pfn(rec.pteAtEnd.get(0)));
+  }
+
+  @Test
+  void slowGupOfTheZeroPageReferencesItAndPinDoesNot() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    mm.mmap(BASE, 1 << 20, RW, VmaKind.ANON);
+    int zeroRefs = mem.refcount(mem.zeroPfn());
+    assertEquals(MmStruct.GUP_FAST_FAILED, mm.getUserPagesFastOnly(BASE, 0));
+    assertEquals(mem.zeroPfn(), mm.getUserPages(BASE, 0));
+    assertEquals(zeroRefs + 1, mem.refcount(mem.zeroPfn()));
+    assertEquals(MmStruct.GUP_FAST_FAILED, mm.getUserPagesFastOnly(BASE, 0),
+        "gup_fast refuses special entries");
+    mem.putPage(mem.zeroPfn());
+    long pinned = mm.getUserPages(BASE + 4096, FollFlags.FOLL_PIN);
+    assertEquals(mem.zeroPfn(), pinned);
+    assertEquals(0, mem.pincount(pinned));
+    assertEquals(zeroRefs, mem.refcount(mem.zeroPfn()));
+  }
+
+  @Test
+  void forkWriteProtectsBothAndTheChildsWriteCopies() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct parent = new MmStruct(mem);
+    parent.mmap(BASE, 1 << 20, RW, VmaKind.ANON);
+    assertEquals(0, parent.userWrite(BASE));
+    long pfn = HostPte.pfn(parent.hostPte(BASE));
+    RecordingNotifier rec = new RecordingNotifier(BASE);
+    parent.registerNotifier(rec);
+
+    MmStruct child = parent.fork();
+
+    assertEquals("start PROTECTION_PAGE 0x7f0000000000-0x7f0000100000", rec.events.get(0));
+    assertEquals("end PROTECTION_PAGE 0x7f0000000000-0x7f0000100000", rec.events.get(1));
+    assertTrue(HostPte.isWritable(rec.pteAtStart.get(0)), "still writable at start");
+    assertFalse(HostPte.isWritable(rec.pteAtEnd.get(0)), "write-protected before end");
+    assertTrue(rec.flushesAtEnd.get(0) > rec.flushesAtStart.get(0), "flushed before end");
+    assertFalse(HostPte.isWritable(parent.hostPte(BASE)));
+    assertFalse(HostPte.isWritable(child.hostPte(BASE)));
+    assertFalse(HostPte.isYoung(child.hostPte(BASE)), "child entries start old");
+    assertEquals(pfn, HostPte.pfn(child.hostPte(BASE)));
+    assertEquals(2, mem.mapcount(pfn));
+    assertEquals(2, mem.refcount(pfn));
+    assertFalse(mem.isAnonExclusive(pfn));
+
+    assertEquals(0, child.userWrite(BASE));
+    long copy = HostPte.pfn(child.hostPte(BASE));
+    assertNotEquals(pfn, copy);
+    assertTrue(HostPte.isWritable(child.hostPte(BASE)));
+    assertEquals(1, mem.mapcount(pfn));
+    assertEquals(1, mem.refcount(pfn));
+    assertEquals(1, mem.mapcount(copy));
+
+    assertEquals(0, parent.userWrite(BASE));
+    assertEquals(pfn, HostPte.pfn(parent.hostPte(BASE)), "the parent, sole user, reuses it");
+    assertTrue(HostPte.isWritable(parent.hostPte(BASE)));
+  }
+
+  @Test
+  void forkCopiesAPinnedPageForTheChildAtOnce() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct parent = new MmStruct(mem);
+    parent.mmap(BASE, 1 << 20, RW, VmaKind.ANON);
+    long pfn = parent.getUserPages(BASE, FollFlags.FOLL_PIN | FollFlags.FOLL_WRITE);
+    assertEquals(1, mem.pincount(pfn));
+    assertEquals(2, mem.refcount(pfn));
+    MmStruct child = parent.fork();
+    assertTrue(HostPte.isWritable(parent.hostPte(BASE)), "the pinned page stays writable");
+    assertNotEquals(pfn, HostPte.pfn(child.hostPte(BASE)));
+    assertEquals(1, mem.mapcount(pfn));
+    mem.unpinUserPage(pfn);
+    assertEquals(1, mem.refcount(pfn));
+  }
+
+  @Test
+  void thpAndHugetlbHostMappingLevels() {
+    HostMemory mem = new HostMemory((1 << 18) * 2 + 4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 4L << 20, RW, VmaKind.ANON_THP);
+    long odd = 0x8000_0000L;
+    mm.mmap(odd, 3L << 20, RW, VmaKind.ANON_THP);
+    long h2 = 0x1_0000_0000L;
+    mm.mmap(h2, 2L << 20, RW, VmaKind.HUGETLB_2M);
+    long h1 = 0x40_0000_0000L;
+    mm.mmap(h1, 1L << 30, RW, VmaKind.HUGETLB_1G);
+
+    assertEquals(0, mm.userWrite(thp + 0x1234));
+    assertEquals(2, mm.hostMappingLevel(thp + 0x1ff000));
+    long head = HostPte.pfn(mm.hostPte(thp));
+    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
+    assertEquals(head + 5, mm.getUserPagesFastOnly(thp + 5 * 4096, FollFlags.FOLL_WRITE));
+    assertEquals(2, mem.refcount(head + 5), "a tail page reference counts on the folio");
+    mem.putPage(head + 5);
+
+    assertEquals(0, mm.userWrite(odd + (2L << 20) + 4096));
+    assertEquals(1, mm.hostMappingLevel(odd + (2L << 20) + 4096),
+        "the last 1 MiB cannot hold a 2 MiB folio");
+
+    assertEquals(0, mm.userRead(h2 + 4096));
+    assertEquals(2, mm.hostMappingLevel(h2));
+    assertFalse(HostPte.isWritable(mm.hostPte(h2)), "hugetlb read fault maps read-only");
+    assertEquals(0, mm.userWrite(h2));
+    assertTrue(HostPte.isWritable(mm.hostPte(h2)), "exclusive hugetlb folio reused");
+
+    assertEquals(0, mm.userWrite(h1 + (5L << 20)));
+    assertEquals(3, mm.hostMappingLevel(h1 + 12345));
+    assertEquals(HostMemory.PUD_ORDER, mem.folioOrder(HostPte.pfn(mm.hostPte(h1))));
+    assertEquals(1, mm.hostMappingLevel(0x9999_0000_0000L), "unmapped is 4 KiB");
+  }
+
+  @Test
+  void thpCopyOnWriteAfterForkSplitsThePmd() {
+    HostMemory mem = new HostMemory(8192, 0, 0);
+    MmStruct parent = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    parent.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    parent.userWrite(thp);
+    long head = HostPte.pfn(parent.hostPte(thp));
+    MmStruct child = parent.fork();
+    assertEquals(2, mem.mapcount(head));
+    assertEquals(0, child.userWrite(thp + 4096));
+    assertEquals(1, child.hostMappingLevel(thp), "the child's PMD was split");
+    assertEquals(2, parent.hostMappingLevel(thp));
+    assertEquals(1 + 511, mem.mapcount(head), "parent PMD plus 511 child PTEs");
+    assertNotEquals(head + 1, HostPte.pfn(child.hostPte(thp + 4096)));
+  }
+}
