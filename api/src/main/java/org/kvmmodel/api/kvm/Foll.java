@@ -12,7 +12,7 @@ public final class Foll {
   public static final int HWPOISON = 1 << 6;
   public static final int INTERRUPTIBLE = 1 << 11;
   public static final int HONOR_NUMA_FAULT = 1 << 12;
-  public static final int PIN = 1 << 20;
+  public static final int PIN = 1 << 16;
 
   private Foll() {}
 }

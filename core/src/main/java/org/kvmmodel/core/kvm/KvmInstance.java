@@ -1,0 +1,297 @@
+package org.kvmmodel.core.kvm;
+
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Errno;
+import org.kvmmodel.api.kvm.FaultinResult;
+import org.kvmmodel.api.kvm.Foll;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmPfn;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.sched.Scheduler;
+
+/**
+ * One VM's {@code struct kvm}: the common KVM state and services of {@code virt/kvm/}, wired to
+ * the arch's MMU hooks and to the VMM process whose memory backs the memslots.
+ */
+public final class KvmInstance implements Kvm {
+
+  /** What a VM is built from. */
+  public record Spec(
+      KvmVersion version,
+      MmuLockKind lockKind,
+      MemslotLimits limits,
+      DirtyLogMode dirtyLogMode,
+      boolean elideFlushIfYoung) {}
+
+  private final KvmVersion version;
+  private final Scheduler scheduler;
+  private final KvmMmuLock mmuLock;
+  private final MmuInvalidate invalidate;
+  private final MnActiveInvalidations mnActive;
+  private final Srcu srcu;
+  private final KvmMemslots memslots;
+  private final FollowPfn followPfn;
+  private final PageRelease pageRelease;
+  private final LongAdder remoteTlbFlushes = new LongAdder();
+  private ArchMmu arch;
+  private SetMemoryRegion setMemoryRegion;
+  private DirtyLog dirtyLog;
+  private KvmMmuNotifier notifier;
+
+  private KvmInstance(
+      Spec spec, MmStruct vmm, Scheduler scheduler, FaultInjector inject, PageRelease.Listener dirtied) {
+    this.version = spec.version();
+    this.scheduler = scheduler;
+    this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler);
+    this.invalidate = new MmuInvalidate(mmuLock);
+    this.mnActive = new MnActiveInvalidations(scheduler);
+    this.srcu = new Srcu(scheduler);
+    this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
+    this.followPfn = new FollowPfn(vmm, inject, scheduler, false);
+    this.pageRelease = new PageRelease(vmm.memory(), mmuLock, dirtied);
+  }
+
+  /**
+   * Creates the VM and its arch MMU ({@code kvm_create_vm} → {@code kvm_arch_init_vm}), then
+   * registers KVM's mmu_notifier with the VMM's mm.
+   */
+  public static KvmInstance create(
+      Spec spec,
+      MmStruct vmm,
+      Scheduler scheduler,
+      FaultInjector inject,
+      PageRelease.Listener dirtied,
+      Function<Kvm, ArchMmu> archFactory) {
+    KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, dirtied);
+    kvm.arch = archFactory.apply(kvm);
+    kvm.setMemoryRegion =
+        new SetMemoryRegion(kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {});
+    kvm.dirtyLog =
+        new DirtyLog(
+            kvm.memslots,
+            kvm.mmuLock,
+            kvm.arch,
+            spec.dirtyLogMode(),
+            kvm::flushRemoteTlbs,
+            spec.limits().userMemSlots());
+    kvm.notifier =
+        new KvmMmuNotifier(
+            kvm.memslots,
+            kvm.mmuLock,
+            kvm.invalidate,
+            kvm.mnActive,
+            kvm.arch,
+            kvm::flushRemoteTlbs,
+            spec.elideFlushIfYoung(),
+            (start, end) -> {});
+    vmm.registerNotifier(new MmuNotifierAdapter(kvm.notifier));
+    return kvm;
+  }
+
+  @Override
+  public KvmVersion version() {
+    return version;
+  }
+
+  @Override
+  public MmuLock mmuLock() {
+    return mmuLock;
+  }
+
+  @Override
+  public long mmuInvalidateSeq() {
+    return invalidate.seq();
+  }
+
+  @Override
+  public boolean mmuInvalidateRetry(long seq) {
+    return invalidate.retry(seq);
+  }
+
+  @Override
+  public boolean mmuInvalidateRetryGfn(long seq, long gfn) {
+    return invalidate.retryGfn(seq, gfn);
+  }
+
+  @Override
+  public boolean mmuInvalidateRetryGfnUnsafe(long seq, long gfn) {
+    return invalidate.retryGfnUnsafe(seq, gfn);
+  }
+
+  @Override
+  public MemorySlot gfnToMemslot(int asId, long gfn) {
+    return memslots.gfnToMemslot(asId, gfn);
+  }
+
+  @Override
+  public long memslotsGeneration(int asId) {
+    return memslots.active(asId).generation();
+  }
+
+  @Override
+  public long faultinPfn(MemorySlot slot, long gfn, int foll, FaultinResult out) {
+    out.reset();
+    return followPfn.followPfn(slot, gfn, foll, false, true, out);
+  }
+
+  @Override
+  public void releasePageClean(long page) {
+    pageRelease.releasePageClean(page);
+  }
+
+  @Override
+  public void releasePageDirty(long page) {
+    pageRelease.releasePageDirty(page);
+  }
+
+  @Override
+  public void releasePageUnused(long page) {
+    pageRelease.releasePageUnused(page);
+  }
+
+  @Override
+  public void releaseFaultinPage(long page, boolean unused, boolean dirty) {
+    pageRelease.releaseFaultinPage(page, unused, dirty);
+  }
+
+  @Override
+  public void markPageDirtyInSlot(MemorySlot slot, long gfn) {
+    dirtyLog.markPageDirtyInSlot(slot, gfn);
+  }
+
+  @Override
+  public void flushRemoteTlbs() {
+    scheduler.point("kvm_flush_remote_tlbs");
+    remoteTlbFlushes.increment();
+  }
+
+  @Override
+  public void flushRemoteTlbsRange(long startGfn, long pages) {
+    flushRemoteTlbs();
+  }
+
+  /** How many remote TLB flushes were issued. */
+  public long remoteTlbFlushes() {
+    return remoteTlbFlushes.sum();
+  }
+
+  /**
+   * {@code __gfn_to_page}: a referenced page for {@code gfn} of address space 0, or
+   * {@link KvmPfn#NO_PAGE} (also for memory without a refcounted struct page).
+   */
+  public long gfnToPage(long gfn, boolean write) {
+    FaultinResult out = new FaultinResult();
+    int idx = srcu.readLock();
+    try {
+      followPfn.followPfn(gfnToMemslot(0, gfn), gfn, write ? Foll.WRITE : 0, false, false, out);
+    } finally {
+      srcu.readUnlock(idx);
+    }
+    return out.refcountedPage();
+  }
+
+  /**
+   * {@code __kvm_vcpu_map}: pin the page of {@code gfn} so KVM can access it outside mmu_notifier
+   * protection. Returns 0, or -EINVAL when no pfn could be had.
+   */
+  public int vcpuMap(long gfn, boolean writable, KvmHostMap map) {
+    FaultinResult out = new FaultinResult();
+    map.gfn = gfn;
+    map.writable = writable;
+    map.pinnedPage = KvmPfn.NO_PAGE;
+    map.mapped = false;
+    int idx = srcu.readLock();
+    try {
+      map.pfn =
+          followPfn.followPfn(gfnToMemslot(0, gfn), gfn, writable ? Foll.WRITE : 0, true, false, out);
+    } finally {
+      srcu.readUnlock(idx);
+    }
+    if (KvmPfn.isErrorOrNoslot(map.pfn)) {
+      return Errno.EINVAL.negative();
+    }
+    map.pinnedPage = out.refcountedPage();
+    map.mapped = true;
+    return 0;
+  }
+
+  /**
+   * {@code kvm_vcpu_unmap}: a writable map marks the gfn in the dirty log and the page dirty
+   * (the pin kept it from being written back meanwhile); the page is marked accessed and
+   * unpinned.
+   */
+  public void vcpuUnmap(KvmHostMap map) {
+    if (!map.mapped) {
+      return;
+    }
+    if (map.writable) {
+      int idx = srcu.readLock();
+      try {
+        MemorySlot slot = gfnToMemslot(0, map.gfn);
+        markPageDirtyInSlot(slot, map.gfn);
+      } finally {
+        srcu.readUnlock(idx);
+      }
+    }
+    if (map.pinnedPage != KvmPfn.NO_PAGE) {
+      if (map.writable) {
+        pageRelease.setPageDirty(map.pinnedPage, "kvm_vcpu_unmap");
+      }
+      pageRelease.setPageAccessed(map.pinnedPage);
+      followPfn.mm().memory().unpinUserPage(map.pinnedPage);
+    }
+    map.mapped = false;
+    map.pinnedPage = KvmPfn.NO_PAGE;
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION2: 0 or a negative errno. */
+  public int setUserMemoryRegion2(UserspaceMemoryRegion2 region) {
+    return setMemoryRegion.setUserMemoryRegion2(region);
+  }
+
+  /** KVM_GET_DIRTY_LOG. */
+  public int getDirtyLog(int slot, long[] bitmap) {
+    return dirtyLog.getDirtyLog(slot, bitmap);
+  }
+
+  /** KVM_CLEAR_DIRTY_LOG. */
+  public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
+    return dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);
+  }
+
+  public ArchMmu arch() {
+    return arch;
+  }
+
+  public MmuInvalidate invalidate() {
+    return invalidate;
+  }
+
+  public KvmMemslots memslots() {
+    return memslots;
+  }
+
+  public Srcu srcu() {
+    return srcu;
+  }
+
+  public MnActiveInvalidations mnActive() {
+    return mnActive;
+  }
+
+  public HostMemory memory() {
+    return followPfn.mm().memory();
+  }
+
+  public MmStruct vmm() {
+    return followPfn.mm();
+  }
+}

@@ -1,0 +1,90 @@
+package org.kvmmodel.core.kvm;
+
+import org.kvmmodel.api.kvm.KvmPfn;
+import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.mm.HostMemory;
+
+/**
+ * The page release API after the 6.13 overhaul ({@code virt/kvm/kvm_main.c},
+ * {@code include/linux/kvm_host.h}): clean (accessed, then put), dirty (dirty, then clean),
+ * unused (put only), and {@code kvm_release_faultin_page}, which insists on mmu_lock unless
+ * the page is unused, because a folio may only be dirtied on an mmu_notifier-protected path.
+ * All are NULL-safe ({@link KvmPfn#NO_PAGE}); reserved pages are never marked.
+ */
+public final class PageRelease {
+
+  /** Where KVM marks a folio, for the checks that judge it. */
+  public interface Listener {
+    /** The folio of {@code page} is about to be marked dirty by {@code kernelFunction}. */
+    void folioDirtied(long page, String kernelFunction);
+  }
+
+  private final HostMemory memory;
+  private final MmuLock mmuLock;
+  private final Listener listener;
+
+  public PageRelease(HostMemory memory, MmuLock mmuLock, Listener listener) {
+    this.memory = memory;
+    this.mmuLock = mmuLock;
+    this.listener = listener;
+  }
+
+  /** {@code kvm_release_page_clean}. */
+  public void releasePageClean(long page) {
+    if (page == KvmPfn.NO_PAGE) {
+      return;
+    }
+    setPageAccessed(page);
+    memory.putPage(page);
+  }
+
+  /** {@code kvm_release_page_dirty}. */
+  public void releasePageDirty(long page) {
+    if (page == KvmPfn.NO_PAGE) {
+      return;
+    }
+    setPageDirty(page, "kvm_release_page_dirty");
+    releasePageClean(page);
+  }
+
+  /** {@code kvm_release_page_unused}. */
+  public void releasePageUnused(long page) {
+    if (page == KvmPfn.NO_PAGE) {
+      return;
+    }
+    memory.putPage(page);
+  }
+
+  /** {@code kvm_release_faultin_page}. */
+  public void releaseFaultinPage(long page, boolean unused, boolean dirty) {
+    if (!unused && !mmuLock.isHeld()) {
+      throw new IllegalStateException(
+          "kvm_release_faultin_page: mmu_lock not held for a used page (unused=false)");
+    }
+    if (page == KvmPfn.NO_PAGE) {
+      return;
+    }
+    if (unused) {
+      releasePageUnused(page);
+    } else if (dirty) {
+      releasePageDirty(page);
+    } else {
+      releasePageClean(page);
+    }
+  }
+
+  /** {@code kvm_set_page_dirty}: skipped for reserved pages. */
+  void setPageDirty(long page, String kernelFunction) {
+    if (!memory.isReserved(page)) {
+      listener.folioDirtied(page, kernelFunction);
+      memory.setPageDirty(page);
+    }
+  }
+
+  /** {@code kvm_set_page_accessed}: skipped for reserved pages. */
+  void setPageAccessed(long page) {
+    if (!memory.isReserved(page)) {
+      memory.markPageAccessed(page);
+    }
+  }
+}
