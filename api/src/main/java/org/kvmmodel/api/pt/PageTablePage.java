@@ -2,6 +2,7 @@ package org.kvmmodel.api.pt;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -71,7 +72,7 @@ public final class PageTablePage {
   }
 
   void fill(long value) {
-    java.util.Arrays.fill(entries, value);
+    Arrays.fill(entries, value);
     VarHandle.releaseFence();
   }
 

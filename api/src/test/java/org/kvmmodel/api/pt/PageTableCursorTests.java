@@ -51,6 +51,27 @@ class PageTableCursorTests {
   }
 
   @Test
+  void newTablesHoldTheirLevelsOwnEmptyValue() {
+    format = new TestFormat(concatenatedRoot(), 0x4000_0000L, true);
+    table = RadixPageTable.create(format, memory, memory, observer);
+    cursor = table.newCursor(control);
+    assertEquals(0x4000_2000L, table.root().entry(2047));
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x801, 0, TestFormat.leaf(0x3000, true)));
+    assertFalse(cursor.walk(0x800 + 512 * 512));
+    assertEquals(2, cursor.level());
+    assertEquals(0x4000_2000L, cursor.entry());
+    assertFalse(cursor.walk(0x800 + 512));
+    assertEquals(1, cursor.level());
+    assertEquals(0x4000_1000L, cursor.entry());
+    assertFalse(cursor.walk(0x800));
+    assertEquals(0, cursor.level());
+    assertEquals(0, cursor.entry());
+    assertEquals(1, cursor.zapRange(0, 1L << 20));
+    assertFalse(cursor.walk(0x801));
+    assertEquals(0, cursor.entry());
+  }
+
+  @Test
   void mapsAFourKibLeafThroughNewTablesAndWalksToIt() {
     build(fourLevel());
     long gfn = 0x12345;

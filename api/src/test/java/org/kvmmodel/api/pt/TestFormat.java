@@ -4,7 +4,8 @@ package org.kvmmodel.api.pt;
  * A small descriptor format for exercising the engine without any real architecture: bit 0
  * valid, bit 1 leaf (above the last level), bit 2 young, bit 3 writable, bit 10 locked
  * (with valid clear), output address in bits 51:12. Updates follow break-before-make, and the
- * empty value is configurable so non-zero empties (as LoongArch has) are covered.
+ * empty value is configurable so non-zero empties are covered, including LoongArch's scheme
+ * where each directory level's empty entry points at that level's shared invalid table.
  */
 final class TestFormat implements PageTableFormat {
 
@@ -17,12 +18,22 @@ final class TestFormat implements PageTableFormat {
 
   private final PageTableGeometry geometry;
   private final long empty;
+  private final boolean perLevelEmpty;
   int flushes;
   int failInstalls;
 
   TestFormat(PageTableGeometry geometry, long empty) {
+    this(geometry, empty, false);
+  }
+
+  /**
+   * With {@code perLevelEmpty}, leaves are empty at 0 and a directory entry at level L is empty
+   * when it holds {@code empty + L * 0x1000}, an invalid-table address without the valid bit.
+   */
+  TestFormat(PageTableGeometry geometry, long empty, boolean perLevelEmpty) {
     this.geometry = geometry;
     this.empty = empty;
+    this.perLevelEmpty = perLevelEmpty;
   }
 
   static long leaf(long address, boolean writable) {
@@ -40,7 +51,10 @@ final class TestFormat implements PageTableFormat {
 
   @Override
   public long emptyEntry(int level) {
-    return empty;
+    if (!perLevelEmpty) {
+      return empty;
+    }
+    return lastLevel(level) ? 0 : empty + level * 0x1000L;
   }
 
   @Override
@@ -113,7 +127,7 @@ final class TestFormat implements PageTableFormat {
 
   @Override
   public boolean tryZap(EntrySlot slot, long expected) {
-    return tryReplace(slot, expected, empty);
+    return tryReplace(slot, expected, emptyEntry(slot.level()));
   }
 
   @Override
@@ -123,6 +137,6 @@ final class TestFormat implements PageTableFormat {
 
   @Override
   public long retireUnlinkedEntry(EntrySlot slot) {
-    return slot.exchange(empty);
+    return slot.exchange(emptyEntry(slot.level()));
   }
 }

@@ -26,7 +26,6 @@ public final class EptPageTableFormat implements PageTableFormat {
 
   private final PageTableGeometry geometry;
   private final EptSpteEncoder encoder;
-  private final int levels;
 
   /**
    * EPT with {@code levels} levels (4 or 5) and the given SPTE encoder.
@@ -43,7 +42,6 @@ public final class EptPageTableFormat implements PageTableFormat {
     }
     this.geometry = new PageTableGeometry(12, bits, levels, -1, leaves);
     this.encoder = encoder;
-    this.levels = levels;
   }
 
   /**
@@ -59,11 +57,6 @@ public final class EptPageTableFormat implements PageTableFormat {
   /** The SPTE encoder this table's entries are made with. */
   public EptSpteEncoder encoder() {
     return encoder;
-  }
-
-  /** Number of levels (the root's level). */
-  public int levels() {
-    return levels;
   }
 
   @Override

@@ -1,5 +1,7 @@
 package org.kvmmodel.arch.x86;
 
+import java.util.Locale;
+
 /**
  * Bit layout of EPT shadow page-table entries as KVM's TDP MMU writes them, and the
  * predicates KVM reads them with ({@code arch/x86/kvm/mmu/spte.h}, the EPT bits of
@@ -190,7 +192,7 @@ public final class Spte {
     String violation = writableInvariantViolation(spte);
     if (violation != null) {
       throw new IllegalStateException(
-          String.format(java.util.Locale.US, "SPTE %#x is %s", spte, violation));
+          String.format(Locale.US, "SPTE %#x is %s", spte, violation));
     }
     return spte;
   }
