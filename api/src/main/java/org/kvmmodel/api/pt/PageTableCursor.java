@@ -26,6 +26,7 @@ public final class PageTableCursor {
   private static final int AGE = 2;
   private static final int TEST_YOUNG = 3;
   private static final int TRANSFORM = 4;
+  private static final int SPLIT = 5;
 
   private final RadixPageTable pageTable;
   private final PageTableFormat format;
@@ -38,6 +39,9 @@ public final class PageTableCursor {
   private final int lastDepth;
 
   private boolean flushPending;
+  private int splitDepth;
+  private boolean splitOutOfMemory;
+  private PageTablePage splitChild;
   private PageTablePage walkTable;
   private int walkIndex;
   private int walkLevel;
@@ -174,7 +178,7 @@ public final class PageTableCursor {
         if (split != UpdateStatus.CHANGED) {
           return split;
         }
-        child = allocator.tableAt(format.outputAddress(table.entry(index), entryLevel));
+        child = splitChild;
       } else {
         child = allocator.tableAt(format.outputAddress(entry, entryLevel));
       }
@@ -237,7 +241,31 @@ public final class PageTableCursor {
         observer.entryChanged(child, i, childLevel, base + i * childSpan, empty, child.entry(i));
       }
     }
+    splitChild = child;
     return UpdateStatus.CHANGED;
+  }
+
+  /**
+   * Splits every huge leaf overlapping the range until no leaf above kernel level
+   * {@code level} remains, as enabling dirty logging does eagerly
+   * ({@code kvm_tdp_mmu_try_split_huge_pages}, {@code kvm_pgtable_stage2_split}). Splits done
+   * before an allocation failure stay.
+   *
+   * @return {@link UpdateStatus#CHANGED} if anything was split, {@link UpdateStatus#UNCHANGED}
+   *     if nothing needed to be, {@link UpdateStatus#NO_MEMORY} if a table could not be had
+   */
+  public UpdateStatus splitRange(long startGfn, long endGfn, int level) {
+    int depth = geometry.depthOf(level);
+    if (depth < 0 || !geometry.leafAllowed(depth)) {
+      throw new IllegalArgumentException("no leaves at level " + level);
+    }
+    splitDepth = depth;
+    splitOutOfMemory = false;
+    long splits = rangeOperation(SPLIT, startGfn, endGfn, null);
+    if (splitOutOfMemory) {
+      return UpdateStatus.NO_MEMORY;
+    }
+    return splits == 0 ? UpdateStatus.UNCHANGED : UpdateStatus.CHANGED;
   }
 
   // ---------------------------------------------------------------- range operations
@@ -339,6 +367,19 @@ public final class PageTableCursor {
           case TEST_YOUNG:
             if (format.isYoung(entry, level)) {
               return 1;
+            }
+            break;
+          case SPLIT:
+            if (depth < splitDepth) {
+              UpdateStatus split = splitAt(table, index, depth, base, entry);
+              if (split == UpdateStatus.NO_MEMORY) {
+                splitOutOfMemory = true;
+                return result;
+              }
+              if (split == UpdateStatus.CHANGED) {
+                result++;
+              }
+              continue;
             }
             break;
           case AGE:

@@ -138,6 +138,37 @@ class PageTableCursorTests {
   }
 
   @Test
+  void splitRangeBreaksHugeLeavesDownToTheTargetLevel() {
+    build(fourLevel());
+    cursor.map(1L << 18, 3, TestFormat.leaf(0x4000_0000L, true));
+    cursor.map(2L << 18, 2, TestFormat.leaf(0x8000_0000L, true));
+    cursor.map((2L << 18) + 512, 1, TestFormat.leaf(0x9000_0000L, true));
+    assertEquals(UpdateStatus.CHANGED, cursor.splitRange(0, 3L << 18, 1));
+    // one 1 GiB leaf into 512 2 MiB leaves, each into 512 4 KiB leaves; plus the lone 2 MiB leaf
+    assertEquals(1 + 512 + 1, format.flushes);
+    for (long gfn : new long[] {1L << 18, (1L << 18) + 777_77, (2L << 18) + 5}) {
+      assertTrue(cursor.walk(gfn));
+      assertEquals(1, cursor.level());
+    }
+    assertTrue(cursor.walk((1L << 18) + 777_77));
+    assertEquals(0x4000_0000L + (777_77L << 12), cursor.entry() & TestFormat.ADDRESS);
+    assertEquals(UpdateStatus.UNCHANGED, cursor.splitRange(0, 3L << 18, 1));
+  }
+
+  @Test
+  void splitRangeReportsNoMemoryAndKeepsWhatItSplit() {
+    memory = new SimpleTableMemory(BASE, 4);
+    build(fourLevel());
+    cursor.map(0, 2, TestFormat.leaf(0x20_0000L, true));
+    cursor.map(512, 2, TestFormat.leaf(0x40_0000L, true));
+    assertEquals(UpdateStatus.NO_MEMORY, cursor.splitRange(0, 1024, 1));
+    assertTrue(cursor.walk(3));
+    assertEquals(1, cursor.level());
+    assertTrue(cursor.walk(515));
+    assertEquals(2, cursor.level());
+  }
+
+  @Test
   void hugeLeafOverATableUnlinksTheSubtreeForDeferredFree() {
     build(fourLevel());
     cursor.map(512, 1, TestFormat.leaf(0x5000, true));
@@ -260,6 +291,45 @@ class PageTableCursorTests {
     for (long gfn = 0; gfn < 40; gfn++) {
       assertTrue(cursor.walk(gfn * 512));
       assertEquals(0, cursor.entry() & TestFormat.WRITABLE);
+    }
+  }
+
+  @Test
+  void aWalkResumingAfterAYieldSeesChangesMadeWhileTheLockWasDropped() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 1024; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, true));
+    }
+    PageTableCursor other = table.newCursor(new RecordingControl(0));
+    long[] yields = {0};
+    WalkControl racing =
+        new WalkControl() {
+          @Override
+          public boolean shouldYield() {
+            return true;
+          }
+
+          @Override
+          public void yieldLock() {
+            if (yields[0]++ == 0) {
+              // while the lock is dropped another thread replaces the second 2 MiB region
+              other.map(512, 2, TestFormat.leaf(0x4000_0000L, true));
+            }
+          }
+
+          @Override
+          public void flushTlbs() {}
+
+          @Override
+          public void flushTlbRange(long gfn, long pages) {}
+        };
+    PageTableCursor zapper = table.newCursor(racing);
+    // the first yield comes after gfn 0: 511 small leaves remain in the first table, then the
+    // huge leaf that replaced the second table
+    assertEquals(1 + 511 + 1, zapper.zapRange(0, 1024));
+    assertTrue(yields[0] > 1);
+    for (long gfn = 0; gfn < 1024; gfn++) {
+      assertFalse(cursor.walk(gfn), "gfn " + gfn);
     }
   }
 
