@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.PageTableObserver;
@@ -151,6 +153,68 @@ class EptPageTableFormatTests {
     assertEquals(Spte.FROZEN_SPTE, oldTable.entry(0));
     assertEquals(Spte.FROZEN_SPTE, oldTable.entry(511));
     assertEquals(1, memory.freedTables());
+  }
+
+  @Test
+  void concurrentFaultsAndZapsNeverLeaveFrozenOrForeignSptes() throws Exception {
+    EptPageTableFormat format = new EptPageTableFormat(4, new EptSpteEncoder(true, true));
+    RadixPageTable table = RadixPageTable.create(format, memory, memory, null);
+    int pages = 2048;
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong zapped = new AtomicLong();
+    Thread zapper =
+        new Thread(
+            () -> {
+              PageTableCursor mine = table.newCursor(control());
+              while (!stop.get()) {
+                zapped.addAndGet(mine.zapRange(0, pages));
+              }
+            });
+    zapper.start();
+    try {
+      PageTableCursor faulting = table.newCursor(control());
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      for (int round = 0; round < 50 || (zapped.get() == 0 && System.nanoTime() < deadline); round++) {
+        for (long gfn = 0; gfn < pages; gfn++) {
+          long leaf = format.encoder().makeSpte(1, 0x10000 + gfn, Spte.ACC_ALL, false, true, WB);
+          faulting.map(gfn, 1, leaf);
+        }
+      }
+    } finally {
+      stop.set(true);
+      zapper.join(10_000);
+    }
+    assertFalse(zapper.isAlive());
+    assertTrue(zapped.get() > 0, "the zapping thread never met a leaf");
+    PageTableCursor check = table.newCursor(control());
+    for (long gfn = 0; gfn < pages; gfn++) {
+      if (check.walk(gfn)) {
+        assertEquals(
+            format.encoder().makeSpte(1, 0x10000 + gfn, Spte.ACC_ALL, false, true, WB), check.entry());
+      } else {
+        assertEquals(Spte.SHADOW_NONPRESENT_VALUE, check.entry(), "gfn " + gfn);
+      }
+    }
+  }
+
+  private static WalkControl control() {
+    return new WalkControl() {
+      @Override
+      public boolean shouldYield() {
+        return false;
+      }
+
+      @Override
+      public void yieldLock() {}
+
+      @Override
+      public void flushTlbs() {}
+
+      @Override
+      public void flushTlbRange(long gfn, long pages) {
+        Thread.onSpinWait();
+      }
+    };
   }
 
   @Test
