@@ -83,6 +83,13 @@ class DecodeCommandTests {
     // generation 0x1a5: 0xa5 in bits 10:3, 0x1 in bits 62:52
     assertEquals(0, run("decode", "--arch", "x86", "--level", "1", "0x001000000000152e"));
     assertEquals("0x1a5", fields().get("mmio-generation [62:52,10:3]"));
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("decode", "--arch", "x86", "--level", "1", "--format", "json", "0x001000000000152e"));
+    String json = out.toString();
+    assertTrue(json.contains("\"kind\":\"mmio\",\"valid\":false,\"leaf\":false"), json);
+    assertTrue(json.contains("\"writable\":false"), json);
+    assertTrue(json.contains("\"mmioGeneration\":421,"), json);
+    assertFalse(json.contains("outputAddress"), json);
   }
 
   @Test

@@ -86,7 +86,7 @@ public final class EptDescriptorFormat implements DescriptorFormat {
       fields.add(new DescriptorField("mmio-gpa", "51:12", hex(gfn << 12)));
       return new DecodedDescriptor(
           value, OptionalInt.of(level), DescriptorKind.MMIO, false, false, false,
-          false, true, true, false, false,
+          false, false, false, false, false,
           OptionalLong.empty(), OptionalLong.empty(), OptionalLong.of(generation), fields);
     }
     if (!Spte.isShadowPresentPte(value)) {
