@@ -2,6 +2,7 @@ package org.kvmmodel.api;
 
 import java.util.List;
 import java.util.Set;
+import org.kvmmodel.api.pt.DescriptorFormat;
 
 /**
  * An architecture plugin: what {@code arch/<arch>/kvm/} contributes to KVM's MMU. Found with
@@ -35,6 +36,12 @@ public interface ArchPlugin {
 
   /** The flavour of mmu_lock ({@code KVM_HAVE_MMU_RWLOCK} or not). */
   MmuLockKind mmuLockKind();
+
+  /**
+   * How this architecture's stage-2 descriptors read under {@code configuration}, one of
+   * {@link #configurations()}: the bit layout its KVM code writes and tests.
+   */
+  DescriptorFormat descriptorFormat(ArchConfiguration configuration);
 
   /** The configuration called {@code name}, or an exception listing the known names. */
   default ArchConfiguration configuration(String name) {

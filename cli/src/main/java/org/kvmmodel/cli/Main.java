@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "A plugin-based, multi-architecture model of Linux KVM's memory virtualisation.",
-    subcommands = {ListCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ListCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
   /** Exit status for bad usage or bad configuration. */

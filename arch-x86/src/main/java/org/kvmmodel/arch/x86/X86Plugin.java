@@ -9,6 +9,7 @@ import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.pt.DescriptorFormat;
 
 /**
  * The x86 plugin: Intel EPT tables built by the TDP MMU ({@code arch/x86/kvm/mmu/}).
@@ -71,5 +72,12 @@ public final class X86Plugin implements ArchPlugin {
   @Override
   public MmuLockKind mmuLockKind() {
     return MmuLockKind.RWLOCK;
+  }
+
+  @Override
+  public DescriptorFormat descriptorFormat(ArchConfiguration configuration) {
+    ArchConfiguration known = configuration(configuration.name());
+    return new EptDescriptorFormat(
+        Integer.parseInt(known.parameter("levels")), "on".equals(known.parameter("ad-bits")));
   }
 }

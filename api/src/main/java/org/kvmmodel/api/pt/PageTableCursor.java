@@ -1,0 +1,504 @@
+package org.kvmmodel.api.pt;
+
+import java.util.Locale;
+
+/**
+ * One thread's handle on a {@link RadixPageTable}: the walker and every operation that changes
+ * the table. It keeps its path and results in fields it reuses, so steady-state walks, maps
+ * and range operations allocate nothing. Not thread-safe; give each thread its own cursor.
+ *
+ * <p>Mirrors x86's {@code struct tdp_iter} with the TDP MMU operations built on it
+ * ({@code arch/x86/kvm/mmu/tdp_iter.c}, {@code tdp_mmu.c}: {@code kvm_tdp_mmu_map},
+ * {@code tdp_mmu_zap_leafs}, {@code wrprot_gfn_range}, {@code kvm_tdp_mmu_age_gfn_range},
+ * {@code tdp_mmu_split_huge_page}, {@code handle_removed_pt}) and arm64's
+ * {@code kvm_pgtable_walk} with the stage-2 walkers in {@code arch/arm64/kvm/hyp/pgtable.c}.
+ *
+ * <p>Range operations visit every entry of every table that intersects the range, descend
+ * only into present tables (so empty subtrees cost one entry read) and treat a leaf that
+ * overlaps the range as inside it, as both kernels do. Between entries they consult
+ * {@link WalkControl#shouldYield()}; to yield they first issue any batched flush, then
+ * {@link WalkControl#yieldLock()}, then restart from the root at the first unprocessed frame.
+ */
+public final class PageTableCursor {
+
+  private static final int ZAP = 0;
+  private static final int WRITE_PROTECT = 1;
+  private static final int AGE = 2;
+  private static final int TEST_YOUNG = 3;
+  private static final int TRANSFORM = 4;
+  private static final int SPLIT = 5;
+
+  private final RadixPageTable pageTable;
+  private final PageTableFormat format;
+  private final PageTableGeometry geometry;
+  private final PageTableAllocator allocator;
+  private final PageTableObserver observer;
+  private final WalkControl control;
+  private final EntrySlot slot;
+  private final PageTablePage[] path;
+  private final int lastDepth;
+
+  private boolean flushPending;
+  private int splitDepth;
+  private boolean splitOutOfMemory;
+  private PageTablePage splitChild;
+  private PageTablePage walkTable;
+  private int walkIndex;
+  private int walkLevel;
+  private long walkEntry;
+
+  PageTableCursor(RadixPageTable pageTable, WalkControl control) {
+    this.pageTable = pageTable;
+    this.format = pageTable.format;
+    this.geometry = pageTable.geometry;
+    this.allocator = pageTable.allocator;
+    this.observer = pageTable.observer;
+    this.control = control;
+    this.slot = new EntrySlot(observer, control);
+    this.path = new PageTablePage[geometry.levels()];
+    this.lastDepth = geometry.levels() - 1;
+  }
+
+  /** The table this cursor works on. */
+  public RadixPageTable pageTable() {
+    return pageTable;
+  }
+
+  // ---------------------------------------------------------------- walk
+
+  /**
+   * Walks to {@code gfn} without taking locks or allocating, as a lockless walker does
+   * ({@code kvm_tdp_mmu_get_walk}, {@code kvm_pgtable_get_leaf}). Afterwards {@link #level()},
+   * {@link #entry()}, {@link #table()} and {@link #index()} describe the last entry read.
+   *
+   * @return whether that entry is a present leaf
+   */
+  public boolean walk(long gfn) {
+    checkGfn(gfn);
+    PageTablePage table = pageTable.root;
+    for (int depth = 0; ; depth++) {
+      int index = geometry.index(gfn, depth);
+      int level = geometry.kernelLevel(depth);
+      long entry = table.entry(index);
+      walkTable = table;
+      walkIndex = index;
+      walkLevel = level;
+      walkEntry = entry;
+      if (!format.isPresent(entry, level)) {
+        return false;
+      }
+      if (depth == lastDepth || format.isLeaf(entry, level)) {
+        return format.isLeaf(entry, level);
+      }
+      table = allocator.tableAt(format.outputAddress(entry, level));
+    }
+  }
+
+  /** Kernel level of the last entry the last {@link #walk} read. */
+  public int level() {
+    return walkLevel;
+  }
+
+  /** Value of the last entry the last {@link #walk} read. */
+  public long entry() {
+    return walkEntry;
+  }
+
+  /** Table holding the last entry the last {@link #walk} read. */
+  public PageTablePage table() {
+    return walkTable;
+  }
+
+  /** Index of the last entry the last {@link #walk} read. */
+  public int index() {
+    return walkIndex;
+  }
+
+  // ---------------------------------------------------------------- map
+
+  /**
+   * Maps {@code leaf} at kernel level {@code level} for the frames from {@code gfn}, linking
+   * intermediate tables as needed and splitting a huge leaf in the way; a table where the leaf
+   * goes is replaced and its subtree unlinked. Mirrors {@code kvm_tdp_mmu_map} and
+   * {@code kvm_pgtable_stage2_map}.
+   *
+   * @param gfn first frame, aligned to the leaf's size
+   */
+  public UpdateStatus map(long gfn, int level, long leaf) {
+    checkGfn(gfn);
+    int target = geometry.depthOf(level);
+    if (target < 0 || !geometry.leafAllowed(target)) {
+      throw new IllegalArgumentException("no leaves at level " + level);
+    }
+    if ((gfn & (geometry.pagesPerEntry(target) - 1)) != 0) {
+      throw new IllegalArgumentException(
+          String.format(Locale.US, "gfn %#x is not aligned for level %d", gfn, level));
+    }
+    PageTablePage table = pageTable.root;
+    for (int depth = 0; ; depth++) {
+      int index = geometry.index(gfn, depth);
+      int entryLevel = geometry.kernelLevel(depth);
+      long span = geometry.pagesPerEntry(depth);
+      long base = gfn & -span;
+      long entry = table.entry(index);
+      slot.point(table, index, entryLevel, base, span);
+      if (format.isLocked(entry, entryLevel)) {
+        return UpdateStatus.RETRY;
+      }
+      boolean present = format.isPresent(entry, entryLevel);
+      if (depth == target) {
+        if (entry == leaf) {
+          return UpdateStatus.UNCHANGED;
+        }
+        if (!present) {
+          return format.tryInstall(slot, entry, leaf) ? UpdateStatus.CHANGED : UpdateStatus.RETRY;
+        }
+        boolean wasTable = depth < lastDepth && !format.isLeaf(entry, entryLevel);
+        if (!format.tryReplace(slot, entry, leaf)) {
+          return UpdateStatus.RETRY;
+        }
+        if (wasTable) {
+          unlinkSubtree(
+              allocator.tableAt(format.outputAddress(entry, entryLevel)), depth + 1, base);
+        }
+        return UpdateStatus.CHANGED;
+      }
+      PageTablePage child;
+      if (!present) {
+        child = RadixPageTable.allocateTable(format, allocator, observer, depth + 1, base);
+        if (child == null) {
+          return UpdateStatus.NO_MEMORY;
+        }
+        if (!format.tryInstall(slot, entry, format.makeTable(child.physicalAddress(), entryLevel))) {
+          discard(child);
+          return UpdateStatus.RETRY;
+        }
+      } else if (format.isLeaf(entry, entryLevel)) {
+        UpdateStatus split = splitAt(table, index, depth, base, entry);
+        if (split != UpdateStatus.CHANGED) {
+          return split;
+        }
+        child = splitChild;
+      } else {
+        child = allocator.tableAt(format.outputAddress(entry, entryLevel));
+      }
+      table = child;
+    }
+  }
+
+  // ---------------------------------------------------------------- split
+
+  /**
+   * Splits the huge leaf that maps {@code gfn} into a table of next-level leaves carrying the
+   * same addresses and attributes ({@code tdp_mmu_split_huge_page},
+   * {@code kvm_pgtable_stage2_split}).
+   *
+   * @return {@link UpdateStatus#UNCHANGED} when {@code gfn} is not mapped by a huge leaf
+   */
+  public UpdateStatus splitHuge(long gfn) {
+    checkGfn(gfn);
+    PageTablePage table = pageTable.root;
+    for (int depth = 0; depth < lastDepth; depth++) {
+      int index = geometry.index(gfn, depth);
+      int level = geometry.kernelLevel(depth);
+      long entry = table.entry(index);
+      if (format.isLocked(entry, level)) {
+        return UpdateStatus.RETRY;
+      }
+      if (!format.isPresent(entry, level)) {
+        return UpdateStatus.UNCHANGED;
+      }
+      long span = geometry.pagesPerEntry(depth);
+      if (format.isLeaf(entry, level)) {
+        return splitAt(table, index, depth, gfn & -span, entry);
+      }
+      table = allocator.tableAt(format.outputAddress(entry, level));
+    }
+    return UpdateStatus.UNCHANGED;
+  }
+
+  private UpdateStatus splitAt(PageTablePage table, int index, int depth, long base, long huge) {
+    int level = geometry.kernelLevel(depth);
+    int childDepth = depth + 1;
+    PageTablePage child = RadixPageTable.allocateTable(format, allocator, observer, childDepth, base);
+    if (child == null) {
+      return UpdateStatus.NO_MEMORY;
+    }
+    int entries = geometry.entries(childDepth);
+    for (int i = 0; i < entries; i++) {
+      child.write(i, format.makeSplitChild(huge, level, i));
+    }
+    slot.point(table, index, level, base, geometry.pagesPerEntry(depth));
+    if (!format.tryReplace(slot, huge, format.makeTable(child.physicalAddress(), level))) {
+      discard(child);
+      return UpdateStatus.RETRY;
+    }
+    if (observer != null) {
+      int childLevel = geometry.kernelLevel(childDepth);
+      long childSpan = geometry.pagesPerEntry(childDepth);
+      long empty = format.emptyEntry(childLevel);
+      for (int i = 0; i < entries; i++) {
+        observer.entryChanged(child, i, childLevel, base + i * childSpan, empty, child.entry(i));
+      }
+    }
+    splitChild = child;
+    return UpdateStatus.CHANGED;
+  }
+
+  /**
+   * Splits every huge leaf overlapping the range until no leaf above kernel level
+   * {@code level} remains, as enabling dirty logging does eagerly
+   * ({@code kvm_tdp_mmu_try_split_huge_pages}, {@code kvm_pgtable_stage2_split}). Splits done
+   * before an allocation failure stay.
+   *
+   * @return {@link UpdateStatus#CHANGED} if anything was split, {@link UpdateStatus#UNCHANGED}
+   *     if nothing needed to be, {@link UpdateStatus#NO_MEMORY} if a table could not be had
+   */
+  public UpdateStatus splitRange(long startGfn, long endGfn, int level) {
+    int depth = geometry.depthOf(level);
+    if (depth < 0 || !geometry.leafAllowed(depth)) {
+      throw new IllegalArgumentException("no leaves at level " + level);
+    }
+    splitDepth = depth;
+    splitOutOfMemory = false;
+    long splits = rangeOperation(SPLIT, startGfn, endGfn, null);
+    if (splitOutOfMemory) {
+      return UpdateStatus.NO_MEMORY;
+    }
+    return splits == 0 ? UpdateStatus.UNCHANGED : UpdateStatus.CHANGED;
+  }
+
+  // ---------------------------------------------------------------- range operations
+
+  /**
+   * Zaps every leaf overlapping {@code [startGfn, endGfn)} ({@code tdp_mmu_zap_leafs},
+   * {@code kvm_pgtable_stage2_unmap}); tables stay linked.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapRange(long startGfn, long endGfn) {
+    return rangeOperation(ZAP, startGfn, endGfn, null);
+  }
+
+  /**
+   * Removes write permission from every leaf overlapping the range ({@code wrprot_gfn_range},
+   * {@code kvm_pgtable_stage2_wrprotect}). The flush is batched: see {@link #flushPending()}.
+   *
+   * @return how many leaves changed
+   */
+  public long writeProtectRange(long startGfn, long endGfn) {
+    return rangeOperation(WRITE_PROTECT, startGfn, endGfn, null);
+  }
+
+  /**
+   * Clears the accessed state of every young leaf in the range ({@code kvm_tdp_mmu_age_gfn_range},
+   * {@code kvm_pgtable_stage2_test_clear_young}). Aging never flushes.
+   *
+   * @return how many leaves were young
+   */
+  public long ageRange(long startGfn, long endGfn) {
+    return rangeOperation(AGE, startGfn, endGfn, null);
+  }
+
+  /**
+   * Whether any leaf in the range is young, changing nothing ({@code kvm_tdp_mmu_test_age_gfn}).
+   */
+  public boolean testYoungRange(long startGfn, long endGfn) {
+    return rangeOperation(TEST_YOUNG, startGfn, endGfn, null) != 0;
+  }
+
+  /**
+   * Applies {@code transform} to every present leaf in the range, installing each changed
+   * value through the format's attribute-update hook. Changes are assumed to need a flush,
+   * which is batched: see {@link #flushPending()}.
+   *
+   * @return how many leaves changed
+   */
+  public long updateLeafRange(long startGfn, long endGfn, LeafTransform transform) {
+    return rangeOperation(TRANSFORM, startGfn, endGfn, transform);
+  }
+
+  /**
+   * Whether entries lost permissions since the last flush this cursor issued; the caller
+   * flushes ({@code kvm_flush_remote_tlbs}) and then calls {@link #clearFlushPending()}, as
+   * KVM's callers act on the {@code flush} result of the range walkers.
+   */
+  public boolean flushPending() {
+    return flushPending;
+  }
+
+  /** Records that the caller issued the pending flush. */
+  public void clearFlushPending() {
+    flushPending = false;
+  }
+
+  private long rangeOperation(int op, long startGfn, long endGfn, LeafTransform transform) {
+    long limit = 1L << geometry.gfnBits();
+    long end = Math.min(endGfn, limit);
+    if (startGfn < 0 || startGfn >= end) {
+      return 0;
+    }
+    long result = 0;
+    long gfn = startGfn;
+    long yieldedGfn = startGfn;
+    int depth = 0;
+    PageTablePage table = pageTable.root;
+    path[0] = table;
+    while (gfn < end) {
+      int index = geometry.index(gfn, depth);
+      int level = geometry.kernelLevel(depth);
+      long span = geometry.pagesPerEntry(depth);
+      long base = gfn & -span;
+      long entry = table.entry(index);
+      if (format.isPresent(entry, level)) {
+        if (depth < lastDepth && !format.isLeaf(entry, level)) {
+          table = allocator.tableAt(format.outputAddress(entry, level));
+          path[++depth] = table;
+          continue;
+        }
+        slot.point(table, index, level, base, span);
+        switch (op) {
+          case ZAP:
+            if (!format.tryZap(slot, entry)) {
+              continue;
+            }
+            result++;
+            break;
+          case TEST_YOUNG:
+            if (format.isYoung(entry, level)) {
+              return 1;
+            }
+            break;
+          case SPLIT:
+            if (depth < splitDepth) {
+              UpdateStatus split = splitAt(table, index, depth, base, entry);
+              if (split == UpdateStatus.NO_MEMORY) {
+                splitOutOfMemory = true;
+                return result;
+              }
+              if (split == UpdateStatus.CHANGED) {
+                result++;
+              }
+              continue;
+            }
+            break;
+          case AGE:
+            if (format.isYoung(entry, level)) {
+              if (!format.tryUpdateLeaf(slot, entry, format.makeOld(entry, level))) {
+                continue;
+              }
+              result++;
+            }
+            break;
+          default:
+            long updated =
+                op == WRITE_PROTECT
+                    ? format.makeWriteProtected(entry, level)
+                    : transform.apply(entry, level, base);
+            if (updated != entry) {
+              if (!format.tryUpdateLeaf(slot, entry, updated)) {
+                continue;
+              }
+              flushPending = true;
+              result++;
+            }
+            break;
+        }
+      }
+      gfn = base + span;
+      while (depth > 0 && geometry.index(gfn, depth) == 0) {
+        depth--;
+      }
+      table = path[depth];
+      if (gfn < end && gfn != yieldedGfn && control.shouldYield()) {
+        if (flushPending) {
+          control.flushTlbs();
+          flushPending = false;
+        }
+        control.yieldLock();
+        yieldedGfn = gfn;
+        depth = 0;
+        table = pageTable.root;
+      }
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  /**
+   * Zaps everything under the root: leaves through the format's zap hook, and table entries
+   * the same way followed by unlinking and deferred freeing of their subtrees
+   * ({@code tdp_mmu_zap_root} with {@code handle_removed_pt}, {@code kvm_pgtable_stage2_destroy}).
+   * The root stays usable.
+   */
+  public void zapAll() {
+    PageTablePage root = pageTable.root;
+    int entries = geometry.entries(0);
+    int level = geometry.kernelLevel(0);
+    long span = geometry.pagesPerEntry(0);
+    for (int index = 0; index < entries; ) {
+      long entry = root.entry(index);
+      if (!format.isPresent(entry, level)) {
+        index++;
+        continue;
+      }
+      slot.point(root, index, level, index * span, span);
+      if (!format.tryZap(slot, entry)) {
+        continue;
+      }
+      if (lastDepth > 0 && !format.isLeaf(entry, level)) {
+        unlinkSubtree(allocator.tableAt(format.outputAddress(entry, level)), 1, index * span);
+      }
+      index++;
+    }
+  }
+
+  /**
+   * Tears the table down: {@link #zapAll()}, then hands the root to deferred free. Neither the
+   * table nor any cursor on it may be used afterwards ({@code kvm_tdp_mmu_put_root} dropping the
+   * last reference, {@code kvm_pgtable_stage2_destroy}).
+   */
+  public void freeAll() {
+    zapAll();
+    PageTablePage root = pageTable.root;
+    if (observer != null) {
+      observer.tableUnlinked(root, geometry.kernelLevel(0), 0);
+    }
+    discard(root);
+  }
+
+  private void unlinkSubtree(PageTablePage table, int depth, long baseGfn) {
+    int level = geometry.kernelLevel(depth);
+    long span = geometry.pagesPerEntry(depth);
+    if (observer != null) {
+      observer.tableUnlinked(table, level, baseGfn);
+    }
+    int entries = geometry.entries(depth);
+    for (int index = 0; index < entries; index++) {
+      long gfn = baseGfn + index * span;
+      slot.point(table, index, level, gfn, span);
+      long old = format.retireUnlinkedEntry(slot);
+      if (depth < lastDepth && format.isPresent(old, level) && !format.isLeaf(old, level)) {
+        unlinkSubtree(allocator.tableAt(format.outputAddress(old, level)), depth + 1, gfn);
+      }
+    }
+    discard(table);
+  }
+
+  private void discard(PageTablePage table) {
+    if (observer != null) {
+      observer.tableFreed(table);
+    }
+    pageTable.deferredFree.deferFree(table);
+  }
+
+  private void checkGfn(long gfn) {
+    if (gfn < 0 || gfn >= 1L << geometry.gfnBits()) {
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.US, "gfn %#x is outside the %d-bit guest address space",
+              gfn, geometry.addressBits()));
+    }
+  }
+}

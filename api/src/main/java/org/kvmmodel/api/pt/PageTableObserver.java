@@ -1,0 +1,32 @@
+package org.kvmmodel.api.pt;
+
+/**
+ * The engine's tracepoints: every change to a table entry and every table allocated, unlinked
+ * and handed to deferred free. Checks judge from these events and page-table memory, never
+ * from what a plugin says about itself (compare {@code trace_kvm_tdp_mmu_spte_changed} and
+ * the {@code kvm_mmu_get_page}/{@code kvm_mmu_prepare_zap_page} tracepoints).
+ *
+ * <p>Methods are called on the thread making the change, right after it is visible in memory.
+ * Every method has an empty default so an observer overrides only what it needs.
+ */
+public interface PageTableObserver {
+
+  /**
+   * Entry {@code index} of {@code table}, at kernel level {@code level} and covering guest
+   * frames from {@code gfn}, changed from {@code oldValue} to {@code newValue}.
+   */
+  default void entryChanged(
+      PageTablePage table, int index, int level, long gfn, long oldValue, long newValue) {}
+
+  /**
+   * A table for kernel level {@code level} covering frames from {@code gfn} was allocated and
+   * filled with empty entries (the root has {@code gfn} 0).
+   */
+  default void tableAllocated(PageTablePage table, int level, long gfn) {}
+
+  /** A table for kernel level {@code level} was unlinked from the tree. */
+  default void tableUnlinked(PageTablePage table, int level, long gfn) {}
+
+  /** A table was handed to the {@link DeferredFree} receiver. */
+  default void tableFreed(PageTablePage table) {}
+}

@@ -1,0 +1,104 @@
+package org.kvmmodel.api.pt;
+
+import java.util.Objects;
+
+/**
+ * One radix page table (a stage-2 root and everything under it) in some architecture's
+ * format: the shared state behind any number of {@link PageTableCursor}s. The counterpart of
+ * an x86 TDP MMU root ({@code struct kvm_mmu_page} with {@code role.level} = root level) or
+ * an arm64 {@code struct kvm_pgtable}.
+ *
+ * <p>Create one with {@link #create}; operate on it through cursors, one per thread, made by
+ * {@link #newCursor}. The table itself holds no mutable state besides page-table memory.
+ */
+public final class RadixPageTable {
+
+  final PageTableFormat format;
+  final PageTableGeometry geometry;
+  final PageTableAllocator allocator;
+  final DeferredFree deferredFree;
+  final PageTableObserver observer;
+  final PageTablePage root;
+
+  private RadixPageTable(
+      PageTableFormat format,
+      PageTableAllocator allocator,
+      DeferredFree deferredFree,
+      PageTableObserver observer,
+      PageTablePage root) {
+    this.format = format;
+    this.geometry = format.geometry();
+    this.allocator = allocator;
+    this.deferredFree = deferredFree;
+    this.observer = observer;
+    this.root = root;
+  }
+
+  /**
+   * Allocates and initialises a root ({@code kvm_tdp_mmu_alloc_root},
+   * {@code kvm_pgtable_stage2_init}).
+   *
+   * @param observer receives every change, or {@code null} for none (no cost then)
+   * @throws IllegalStateException when the allocator has no page for the root
+   */
+  public static RadixPageTable create(
+      PageTableFormat format,
+      PageTableAllocator allocator,
+      DeferredFree deferredFree,
+      PageTableObserver observer) {
+    Objects.requireNonNull(format, "format");
+    Objects.requireNonNull(allocator, "allocator");
+    Objects.requireNonNull(deferredFree, "deferredFree");
+    PageTableGeometry geometry = format.geometry();
+    PageTablePage root = allocateTable(format, allocator, observer, 0, 0);
+    if (root == null) {
+      throw new IllegalStateException("no memory for a page-table root");
+    }
+    return new RadixPageTable(format, allocator, deferredFree, observer, root);
+  }
+
+  static PageTablePage allocateTable(
+      PageTableFormat format,
+      PageTableAllocator allocator,
+      PageTableObserver observer,
+      int depth,
+      long gfn) {
+    PageTableGeometry geometry = format.geometry();
+    int pages = depth == 0 ? geometry.rootPages() : 1;
+    PageTablePage page = allocator.allocate(pages, geometry.entriesPerPage());
+    if (page == null) {
+      return null;
+    }
+    if (page.entryCount() != pages * geometry.entriesPerPage()) {
+      throw new IllegalStateException(
+          "allocator returned " + page + " for " + pages + " pages of "
+              + geometry.entriesPerPage() + " entries");
+    }
+    int level = geometry.kernelLevel(depth);
+    page.fill(format.emptyEntry(level));
+    if (observer != null) {
+      observer.tableAllocated(page, level, gfn);
+    }
+    return page;
+  }
+
+  /** The root table (several contiguous pages for a concatenated root). */
+  public PageTablePage root() {
+    return root;
+  }
+
+  /** The descriptor format. */
+  public PageTableFormat format() {
+    return format;
+  }
+
+  /** The table's shape. */
+  public PageTableGeometry geometry() {
+    return geometry;
+  }
+
+  /** A cursor for one thread, flushing and yielding through {@code control}. */
+  public PageTableCursor newCursor(WalkControl control) {
+    return new PageTableCursor(this, Objects.requireNonNull(control, "control"));
+  }
+}

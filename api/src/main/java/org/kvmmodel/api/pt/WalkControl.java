@@ -1,0 +1,29 @@
+package org.kvmmodel.api.pt;
+
+/**
+ * What the engine needs from the caller's locking and TLB context while it changes entries:
+ * immediate and batched TLB flushes ({@code kvm_flush_remote_tlbs_range},
+ * {@code kvm_flush_remote_tlbs}) and the yield protocol of long walks
+ * ({@code tdp_mmu_iter_cond_resched}, {@code cond_resched_rwlock_read/write}, arm64's
+ * {@code cond_resched_rwlock_write} in {@code stage2_apply_range}).
+ */
+public interface WalkControl {
+
+  /** Whether a long walk should drop the lock now (need_resched or lock contention). */
+  boolean shouldYield();
+
+  /**
+   * Drops and retakes mmu_lock (and RCU). Called only after any pending flush has been issued;
+   * the engine restarts its walk from the root afterwards.
+   */
+  void yieldLock();
+
+  /** Flushes every translation the VM's vCPUs may cache ({@code kvm_flush_remote_tlbs}). */
+  void flushTlbs();
+
+  /**
+   * Flushes translations for {@code pages} frames from {@code gfn} now, before the caller goes
+   * on ({@code kvm_flush_remote_tlbs_range}/{@code _gfn}; arm64 TLBI by IPA).
+   */
+  void flushTlbRange(long gfn, long pages);
+}

@@ -1,0 +1,419 @@
+package org.kvmmodel.api.pt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class PageTableCursorTests {
+
+  private static final long EMPTY = 0x9000_0000_0000_0000L;
+  private static final long BASE = 0x4000_0000L;
+
+  private static PageTableGeometry fourLevel() {
+    return new PageTableGeometry(
+        12, new int[] {9, 9, 9, 9}, 4, -1, new boolean[] {false, true, true, true});
+  }
+
+  private static PageTableGeometry concatenatedRoot() {
+    return new PageTableGeometry(12, new int[] {11, 9, 9}, 2, -1, new boolean[] {true, true, true});
+  }
+
+  private final RecordingObserver observer = new RecordingObserver();
+  private SimpleTableMemory memory = new SimpleTableMemory(BASE, 1 << 16);
+  private TestFormat format;
+  private RadixPageTable table;
+  private RecordingControl control = new RecordingControl(0);
+  private PageTableCursor cursor;
+
+  private void build(PageTableGeometry geometry) {
+    format = new TestFormat(geometry, EMPTY);
+    table = RadixPageTable.create(format, memory, memory, observer);
+    cursor = table.newCursor(control);
+  }
+
+  @Test
+  void rootIsFilledWithTheEmptyValue() {
+    build(concatenatedRoot());
+    assertEquals(2048, table.root().entryCount());
+    assertEquals(EMPTY, table.root().entry(0));
+    assertEquals(EMPTY, table.root().entry(2047));
+    assertEquals(0, table.root().physicalAddress() & (4 * 4096 - 1));
+    assertEquals(4, memory.allocatedPages());
+  }
+
+  @Test
+  void newTablesHoldTheirLevelsOwnEmptyValue() {
+    format = new TestFormat(concatenatedRoot(), 0x4000_0000L, true);
+    table = RadixPageTable.create(format, memory, memory, observer);
+    cursor = table.newCursor(control);
+    assertEquals(0x4000_2000L, table.root().entry(2047));
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x801, 0, TestFormat.leaf(0x3000, true)));
+    assertFalse(cursor.walk(0x800 + 512 * 512));
+    assertEquals(2, cursor.level());
+    assertEquals(0x4000_2000L, cursor.entry());
+    assertFalse(cursor.walk(0x800 + 512));
+    assertEquals(1, cursor.level());
+    assertEquals(0x4000_1000L, cursor.entry());
+    assertFalse(cursor.walk(0x800));
+    assertEquals(0, cursor.level());
+    assertEquals(0, cursor.entry());
+    assertEquals(1, cursor.zapRange(0, 1L << 20));
+    assertFalse(cursor.walk(0x801));
+    assertEquals(0, cursor.entry());
+  }
+
+  @Test
+  void mapsAFourKibLeafThroughNewTablesAndWalksToIt() {
+    build(fourLevel());
+    long gfn = 0x12345;
+    long leaf = TestFormat.leaf(0x7654_3000L, true);
+    assertEquals(UpdateStatus.CHANGED, cursor.map(gfn, 1, leaf));
+    assertTrue(cursor.walk(gfn));
+    assertEquals(1, cursor.level());
+    assertEquals(leaf, cursor.entry());
+    assertEquals(gfn & 511, cursor.index());
+    assertEquals(4, memory.allocatedTables());
+    assertFalse(cursor.walk(gfn + 1));
+    assertEquals(1, cursor.level());
+    assertEquals(EMPTY, cursor.entry());
+    assertFalse(cursor.walk(1L << 27));
+    assertEquals(4, cursor.level());
+    assertEquals(UpdateStatus.UNCHANGED, cursor.map(gfn, 1, leaf));
+    // three table links and the leaf
+    assertEquals(4, observer.events.size());
+    assertTrue(observer.events.get(3).endsWith("->" + String.format("%#x", leaf)), observer.events.toString());
+  }
+
+  @Test
+  void tableEntriesHoldTheChildPhysicalAddress() {
+    build(fourLevel());
+    cursor.map(0, 1, TestFormat.leaf(0x1000, false));
+    long rootEntry = table.root().entry(0);
+    PageTablePage child = memory.tableAt(rootEntry & TestFormat.ADDRESS);
+    assertEquals(rootEntry & TestFormat.ADDRESS, child.physicalAddress());
+    assertTrue(format.isPresent(child.entry(0), 3));
+  }
+
+  @Test
+  void mappingInsideAHugeLeafSplitsItCarryingAddresses() {
+    build(fourLevel());
+    long huge = TestFormat.leaf(0x8000_0000L, true) ;
+    assertEquals(UpdateStatus.CHANGED, cursor.map(512, 2, huge));
+    assertTrue(cursor.walk(512 + 7));
+    assertEquals(2, cursor.level());
+    long small = TestFormat.leaf(0x1_0000_0000L, false);
+    assertEquals(UpdateStatus.CHANGED, cursor.map(512 + 7, 1, small));
+    assertTrue(cursor.walk(512 + 7));
+    assertEquals(1, cursor.level());
+    assertEquals(small, cursor.entry());
+    assertTrue(cursor.walk(512 + 8));
+    assertEquals(1, cursor.level());
+    assertEquals(0x8000_0000L + 8 * 4096, cursor.entry() & TestFormat.ADDRESS);
+    assertEquals(TestFormat.VALID | TestFormat.YOUNG | TestFormat.WRITABLE, cursor.entry() & 0xFFF);
+  }
+
+  @Test
+  void splitHugeReplacesTheLeafWithATableOfNextLevelLeaves() {
+    build(fourLevel());
+    long huge = TestFormat.leaf(0x4000_0000L, true);
+    cursor.map(1L << 18, 3, huge);
+    int before = observer.events.size();
+    assertEquals(UpdateStatus.CHANGED, cursor.splitHuge((1L << 18) + 1000));
+    // the replacement of the 1 GiB leaf (lock and table) plus 512 children
+    assertEquals(before + 2 + 512, observer.events.size());
+    assertTrue(cursor.walk((1L << 18) + 1000));
+    assertEquals(2, cursor.level());
+    assertEquals(0x4000_0000L + (1000 / 512) * (2L << 20), cursor.entry() & TestFormat.ADDRESS);
+    assertEquals(UpdateStatus.UNCHANGED, cursor.splitHuge(5));
+    assertEquals(1, format.flushes);
+  }
+
+  @Test
+  void splitRangeBreaksHugeLeavesDownToTheTargetLevel() {
+    build(fourLevel());
+    cursor.map(1L << 18, 3, TestFormat.leaf(0x4000_0000L, true));
+    cursor.map(2L << 18, 2, TestFormat.leaf(0x8000_0000L, true));
+    cursor.map((2L << 18) + 512, 1, TestFormat.leaf(0x9000_0000L, true));
+    assertEquals(UpdateStatus.CHANGED, cursor.splitRange(0, 3L << 18, 1));
+    // one 1 GiB leaf into 512 2 MiB leaves, each into 512 4 KiB leaves; plus the lone 2 MiB leaf
+    assertEquals(1 + 512 + 1, format.flushes);
+    for (long gfn : new long[] {1L << 18, (1L << 18) + 777_77, (2L << 18) + 5}) {
+      assertTrue(cursor.walk(gfn));
+      assertEquals(1, cursor.level());
+    }
+    assertTrue(cursor.walk((1L << 18) + 777_77));
+    assertEquals(0x4000_0000L + (777_77L << 12), cursor.entry() & TestFormat.ADDRESS);
+    assertEquals(UpdateStatus.UNCHANGED, cursor.splitRange(0, 3L << 18, 1));
+  }
+
+  @Test
+  void splitRangeReportsNoMemoryAndKeepsWhatItSplit() {
+    memory = new SimpleTableMemory(BASE, 4);
+    build(fourLevel());
+    cursor.map(0, 2, TestFormat.leaf(0x20_0000L, true));
+    cursor.map(512, 2, TestFormat.leaf(0x40_0000L, true));
+    assertEquals(UpdateStatus.NO_MEMORY, cursor.splitRange(0, 1024, 1));
+    assertTrue(cursor.walk(3));
+    assertEquals(1, cursor.level());
+    assertTrue(cursor.walk(515));
+    assertEquals(2, cursor.level());
+  }
+
+  @Test
+  void hugeLeafOverATableUnlinksTheSubtreeForDeferredFree() {
+    build(fourLevel());
+    cursor.map(512, 1, TestFormat.leaf(0x5000, true));
+    long tablesBefore = memory.allocatedTables();
+    assertEquals(UpdateStatus.CHANGED, cursor.map(512, 2, TestFormat.leaf(0x20_0000, true)));
+    assertEquals(tablesBefore, memory.allocatedTables());
+    assertEquals(1, memory.freedTables());
+    assertEquals(1, observer.unlinked);
+    assertTrue(cursor.walk(513));
+    assertEquals(2, cursor.level());
+  }
+
+  @Test
+  void exhaustedAllocatorReportsNoMemoryWithoutHalfBuiltEntries() {
+    memory = new SimpleTableMemory(BASE, 2);
+    build(fourLevel());
+    assertEquals(UpdateStatus.NO_MEMORY, cursor.map(0, 1, TestFormat.leaf(0x1000, true)));
+    assertFalse(cursor.walk(0));
+    assertEquals(3, cursor.level());
+    assertEquals(EMPTY, cursor.entry());
+  }
+
+  @Test
+  void lostInstallRaceRetriesAndHandsTheUnusedTableBack() {
+    build(fourLevel());
+    format.failInstalls = 1;
+    assertEquals(UpdateStatus.RETRY, cursor.map(0, 1, TestFormat.leaf(0x1000, true)));
+    assertEquals(1, memory.freedTables());
+    assertEquals(EMPTY, table.root().entry(0));
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0, 1, TestFormat.leaf(0x1000, true)));
+  }
+
+  @Test
+  void lockedEntryOnThePathMeansRetry() {
+    build(fourLevel());
+    table.root().write(0, TestFormat.LOCKED);
+    assertEquals(UpdateStatus.RETRY, cursor.map(0, 1, TestFormat.leaf(0x1000, true)));
+    assertEquals(UpdateStatus.RETRY, cursor.splitHuge(0));
+  }
+
+  @Test
+  void zapRangeZapsOverlappingLeavesAndSkipsEmptySubtrees() {
+    build(concatenatedRoot());
+    for (long gfn = 0; gfn < 1000; gfn++) {
+      cursor.map(gfn, 0, TestFormat.leaf(0x10_0000_0000L + (gfn << 12), true));
+    }
+    cursor.map(1L << 27, 1, TestFormat.leaf(0x20_0000_0000L, true));
+    assertEquals(10, cursor.zapRange(100, 110));
+    assertFalse(cursor.walk(105));
+    assertEquals(EMPTY, cursor.entry());
+    assertTrue(cursor.walk(110));
+    // a range that starts inside a 2 MiB leaf takes the whole leaf
+    assertEquals(1, cursor.zapRange((1L << 27) + 3, (1L << 27) + 4));
+    assertFalse(cursor.walk(1L << 27));
+    assertEquals(990, cursor.zapRange(0, Long.MAX_VALUE));
+    assertEquals(0, cursor.zapRange(0, Long.MAX_VALUE));
+  }
+
+  @Test
+  void zapRangeVisitsOnlyPopulatedTables() {
+    build(fourLevel());
+    cursor.map(5, 1, TestFormat.leaf(0x1000, true));
+    cursor.map(1L << 35, 1, TestFormat.leaf(0x2000, true));
+    CountingControl counting = new CountingControl();
+    PageTableCursor counted = table.newCursor(counting);
+    assertEquals(2, counted.zapRange(0, Long.MAX_VALUE));
+    // root 512 + two chains of three 512-entry tables
+    assertEquals(512 + 2 * 3 * 512, counting.consulted, 64);
+  }
+
+  @Test
+  void writeProtectBatchesTheFlushAndAgingClearsYoung() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 8; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, gfn % 2 == 0));
+    }
+    assertEquals(4, cursor.writeProtectRange(0, 8));
+    assertTrue(cursor.flushPending());
+    cursor.clearFlushPending();
+    assertEquals(0, cursor.writeProtectRange(0, 8));
+    assertFalse(cursor.flushPending());
+    assertTrue(cursor.testYoungRange(3, 4));
+    assertEquals(8, cursor.ageRange(0, 8));
+    assertFalse(cursor.testYoungRange(0, 8));
+    assertEquals(0, cursor.ageRange(0, 8));
+    assertEquals(0, control.count("flush"));
+  }
+
+  @Test
+  void updateLeafRangeAppliesATransformToEachLeaf() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 4; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, false));
+    }
+    assertEquals(2, cursor.updateLeafRange(1, 3, (e, level, gfn) -> e | TestFormat.WRITABLE));
+    assertTrue(cursor.walk(2));
+    assertEquals(TestFormat.WRITABLE, cursor.entry() & TestFormat.WRITABLE);
+    assertTrue(cursor.walk(3));
+    assertEquals(0, cursor.entry() & TestFormat.WRITABLE);
+  }
+
+  @Test
+  void yieldingFlushesFirstAndRestartsAtTheNextFrame() {
+    control = new RecordingControl(3);
+    build(fourLevel());
+    for (long gfn = 0; gfn < 40; gfn++) {
+      cursor.map(gfn * 512, 1, TestFormat.leaf((gfn + 1) << 12, true));
+    }
+    control.log.clear();
+    assertEquals(40, cursor.writeProtectRange(0, 39 * 512 + 1));
+    List<String> log = control.log;
+    assertTrue(control.count("yield") > 10, "yields: " + control.count("yield"));
+    assertTrue(control.count("flush-all") > 1, "flushes: " + control.count("flush-all"));
+    for (int i = 0; i < log.size(); i++) {
+      if (log.get(i).equals("flush-all")) {
+        assertEquals("yield", log.get(i + 1), "a batched flush is issued only to yield");
+      }
+    }
+    assertTrue(cursor.flushPending(), "the flush for changes after the last yield stays pending");
+    for (long gfn = 0; gfn < 40; gfn++) {
+      assertTrue(cursor.walk(gfn * 512));
+      assertEquals(0, cursor.entry() & TestFormat.WRITABLE);
+    }
+  }
+
+  @Test
+  void aWalkResumingAfterAYieldSeesChangesMadeWhileTheLockWasDropped() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 1024; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, true));
+    }
+    PageTableCursor other = table.newCursor(new RecordingControl(0));
+    long[] yields = {0};
+    WalkControl racing =
+        new WalkControl() {
+          @Override
+          public boolean shouldYield() {
+            return true;
+          }
+
+          @Override
+          public void yieldLock() {
+            if (yields[0]++ == 0) {
+              // while the lock is dropped another thread replaces the second 2 MiB region
+              other.map(512, 2, TestFormat.leaf(0x4000_0000L, true));
+            }
+          }
+
+          @Override
+          public void flushTlbs() {}
+
+          @Override
+          public void flushTlbRange(long gfn, long pages) {}
+        };
+    PageTableCursor zapper = table.newCursor(racing);
+    // the first yield comes after gfn 0: 511 small leaves remain in the first table, then the
+    // huge leaf that replaced the second table
+    assertEquals(1 + 511 + 1, zapper.zapRange(0, 1024));
+    assertTrue(yields[0] > 1);
+    for (long gfn = 0; gfn < 1024; gfn++) {
+      assertFalse(cursor.walk(gfn), "gfn " + gfn);
+    }
+  }
+
+  @Test
+  void freeAllHandsEveryTableToDeferredFree() {
+    build(concatenatedRoot());
+    for (long gfn = 0; gfn < 3000; gfn += 7) {
+      cursor.map(gfn, 0, TestFormat.leaf(gfn << 12, true));
+    }
+    cursor.map(1L << 20, 1, TestFormat.leaf(1L << 32, true));
+    cursor.freeAll();
+    assertEquals(memory.allocatedTables(), memory.freedTables());
+    assertEquals(observer.allocated, observer.freed);
+    assertEquals(observer.allocated, observer.unlinked);
+  }
+
+  @Test
+  void rejectsMisalignedOrOutOfRangeFrames() {
+    build(fourLevel());
+    assertThrows(IllegalArgumentException.class, () -> cursor.map(3, 2, 1));
+    assertThrows(IllegalArgumentException.class, () -> cursor.map(0, 4, 1));
+    assertThrows(IllegalArgumentException.class, () -> cursor.walk(1L << 36));
+  }
+
+  @Test
+  void concurrentMapsOfDisjointFramesAllLand() throws Exception {
+    build(fourLevel());
+    int threads = 4;
+    int perThread = 3000;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    try {
+      Future<?>[] done = new Future<?>[threads];
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        done[t] =
+            pool.submit(
+                () -> {
+                  PageTableCursor mine = table.newCursor(new RecordingControl(0));
+                  start.await();
+                  for (int i = 0; i < perThread; i++) {
+                    long gfn = (long) i * threads + id;
+                    while (mine.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, true))
+                        == UpdateStatus.RETRY) {
+                      Thread.onSpinWait();
+                    }
+                  }
+                  return null;
+                });
+      }
+      start.countDown();
+      for (Future<?> f : done) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    PageTableCursor check = table.newCursor(control);
+    for (long gfn = 0; gfn < (long) threads * perThread; gfn++) {
+      assertTrue(check.walk(gfn), "gfn " + gfn);
+      assertEquals((gfn + 1) << 12, check.entry() & TestFormat.ADDRESS);
+    }
+    assertEquals((long) threads * perThread, check.zapRange(0, Long.MAX_VALUE));
+  }
+
+  /** Counts how often the engine consults the yield hook, never yielding. */
+  private static final class CountingControl implements WalkControl {
+    int consulted;
+
+    @Override
+    public boolean shouldYield() {
+      consulted++;
+      return false;
+    }
+
+    @Override
+    public void yieldLock() {
+      throw new AssertionError("never asked to yield");
+    }
+
+    @Override
+    public void flushTlbs() {}
+
+    @Override
+    public void flushTlbRange(long gfn, long pages) {}
+  }
+}
