@@ -2,6 +2,8 @@ package org.kvmmodel.api;
 
 import java.util.List;
 import java.util.Set;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.pt.DescriptorFormat;
 
 /**
@@ -42,6 +44,27 @@ public interface ArchPlugin {
    * {@link #configurations()}: the bit layout its KVM code writes and tests.
    */
   DescriptorFormat descriptorFormat(ArchConfiguration configuration);
+
+  /**
+   * {@code kvm_arch_init_vm} for the MMU: the arch backend of one VM in {@code configuration},
+   * built over the services {@code kvm} gives it.
+   */
+  ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration);
+
+  /** {@code kvm_arch_nr_memslot_as_ids}: memslot address spaces (x86 has 2, for SMM). */
+  default int memslotAddressSpaces() {
+    return 1;
+  }
+
+  /** {@code KVM_INTERNAL_MEM_SLOTS}: slot ids reserved for KVM itself (x86: 3). */
+  default int internalMemslots() {
+    return 0;
+  }
+
+  /** {@code kvm_arch_has_readonly_mem}: whether KVM_MEM_READONLY is accepted. */
+  default boolean readonlyMemory() {
+    return true;
+  }
 
   /** The configuration called {@code name}, or an exception listing the known names. */
   default ArchConfiguration configuration(String name) {

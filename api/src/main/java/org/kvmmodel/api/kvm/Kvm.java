@@ -72,6 +72,12 @@ public interface Kvm {
   /** {@code mark_page_dirty_in_slot}: dirty logging only, never the folio. */
   void markPageDirtyInSlot(MemorySlot slot, long gfn);
 
+  /**
+   * {@code kvm_dirty_log_manual_protect_and_init_set}: new dirty bitmaps start all set and
+   * enabling logging must not write-protect anything.
+   */
+  boolean dirtyLogManualProtectAndInitSet();
+
   /** {@code kvm_flush_remote_tlbs}. */
   void flushRemoteTlbs();
 

@@ -9,6 +9,8 @@ import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.pt.DescriptorFormat;
 
 /**
@@ -56,7 +58,8 @@ public final class X86Plugin implements ArchPlugin {
         ArchFeature.HARDWARE_ACCESSED,
         ArchFeature.HARDWARE_DIRTY,
         ArchFeature.DIRTY_LOGGING,
-        ArchFeature.MULTIPLE_ROOTS);
+        ArchFeature.MULTIPLE_ROOTS,
+        ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG);
   }
 
   @Override
@@ -72,6 +75,23 @@ public final class X86Plugin implements ArchPlugin {
   @Override
   public MmuLockKind mmuLockKind() {
     return MmuLockKind.RWLOCK;
+  }
+
+  @Override
+  public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    return new TdpMmu(kvm, EptPageTableFormat.forConfiguration(configuration));
+  }
+
+  /** {@code KVM_ADDRESS_SPACE_NUM}: normal and SMM. */
+  @Override
+  public int memslotAddressSpaces() {
+    return 2;
+  }
+
+  /** {@code KVM_INTERNAL_MEM_SLOTS}: APIC access, identity map and TSS. */
+  @Override
+  public int internalMemslots() {
+    return 3;
   }
 
   @Override

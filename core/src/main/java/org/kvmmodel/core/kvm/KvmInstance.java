@@ -168,6 +168,11 @@ public final class KvmInstance implements Kvm {
   }
 
   @Override
+  public boolean dirtyLogManualProtectAndInitSet() {
+    return dirtyLog.mode().initiallySet();
+  }
+
+  @Override
   public void flushRemoteTlbs() {
     scheduler.point("kvm_flush_remote_tlbs");
     remoteTlbFlushes.increment();

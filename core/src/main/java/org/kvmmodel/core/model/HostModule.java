@@ -1,0 +1,62 @@
+package org.kvmmodel.core.model;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.config.ArchSelection;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.sched.Scheduler;
+
+/**
+ * The host-wide object graph: settings, the selected arch plugin, the scheduler, the choice
+ * stream and the host memory every VM and process shares. Each VM is a child injector
+ * ({@link VmModule}).
+ */
+final class HostModule extends AbstractModule {
+
+  /** IO pfns (no struct page) available for PFNMAP mappings. */
+  static final long IO_PAGES = 1 << 16;
+
+  private final ModelSettings settings;
+  private final ArchPluginRegistry registry;
+  private final Scheduler scheduler;
+  private final ChoiceStream choices;
+
+  HostModule(
+      ModelSettings settings, ArchPluginRegistry registry, Scheduler scheduler, ChoiceStream choices) {
+    this.settings = settings;
+    this.registry = registry;
+    this.scheduler = scheduler;
+    this.choices = choices;
+  }
+
+  @Override
+  protected void configure() {
+    bind(ModelSettings.class).toInstance(settings);
+    bind(ArchPluginRegistry.class).toInstance(registry);
+    bind(Scheduler.class).toInstance(scheduler);
+    bind(ChoiceStream.class).toInstance(choices);
+  }
+
+  @Provides
+  @Singleton
+  ArchSelection selection() {
+    return ArchSelection.select(settings, registry);
+  }
+
+  @Provides
+  @Singleton
+  HostMemory hostMemory() {
+    return new HostMemory(settings.hostMemoryBytes() >>> HostMemory.PAGE_SHIFT, 0, IO_PAGES);
+  }
+
+  @Provides
+  @Singleton
+  FaultInjector faultInjector() {
+    return new FaultInjector(settings.faultInjection(), choices);
+  }
+}

@@ -1,0 +1,66 @@
+package org.kvmmodel.core.model;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import org.kvmmodel.api.ArchFeature;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.core.config.ArchSelection;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.MemslotLimits;
+import org.kvmmodel.core.kvm.PageRelease;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.sched.Scheduler;
+
+/**
+ * One VM's object graph, a child of the host injector: the VMM process (its own mm on the shared
+ * host memory) and {@code struct kvm}, whose arch MMU comes from the selected plugin's factory.
+ */
+final class VmModule extends AbstractModule {
+
+  private final PageRelease.Listener dirtied;
+
+  VmModule(PageRelease.Listener dirtied) {
+    this.dirtied = dirtied;
+  }
+
+  @Override
+  protected void configure() {
+    bind(PageRelease.Listener.class).toInstance(dirtied);
+  }
+
+  @Provides
+  @Singleton
+  MmStruct vmm(HostMemory memory) {
+    return new MmStruct(memory);
+  }
+
+  @Provides
+  @Singleton
+  KvmInstance kvm(
+      ArchSelection selection,
+      ModelSettings settings,
+      MmStruct vmm,
+      Scheduler scheduler,
+      FaultInjector inject,
+      PageRelease.Listener listener) {
+    ArchPlugin plugin = selection.plugin();
+    KvmInstance.Spec spec =
+        new KvmInstance.Spec(
+            selection.version(),
+            plugin.mmuLockKind(),
+            new MemslotLimits(
+                plugin.memslotAddressSpaces(),
+                plugin.internalMemslots(),
+                plugin.readonlyMemory(),
+                MemslotLimits.TASK_SIZE_MAX_4LEVEL),
+            settings.dirtyLogMode(),
+            plugin.features().contains(ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG));
+    return KvmInstance.create(
+        spec, vmm, scheduler, inject, listener,
+        kvm -> plugin.createMmu(kvm, selection.configuration()));
+  }
+}
