@@ -1,0 +1,176 @@
+package org.kvmmodel.tests.doubles;
+
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Errno;
+import org.kvmmodel.api.kvm.FaultinResult;
+import org.kvmmodel.api.kvm.Foll;
+import org.kvmmodel.api.kvm.GfnRange;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmPfn;
+import org.kvmmodel.api.kvm.MemoryChange;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.api.pt.RadixPageTable;
+import org.kvmmodel.api.pt.SimpleTableMemory;
+import org.kvmmodel.api.pt.UpdateStatus;
+import org.kvmmodel.api.pt.WalkControl;
+
+/**
+ * The MMU of a test double: a slow fault path in the order every 6.13 arch follows (snapshot,
+ * faultin, mmu_lock, retry check, install, {@code kvm_release_faultin_page} under the lock)
+ * and the notifier, memslot and dirty-log hooks, written against nothing but the SPI.
+ */
+final class ToyMmu implements ArchMmu {
+
+  private final Kvm kvm;
+  private final boolean wholeVmRetry;
+  private final RadixPageTable root;
+  private final PageTableCursor cursor;
+  private final FaultinResult faultin = new FaultinResult();
+
+  ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry) {
+    this.kvm = kvm;
+    this.wholeVmRetry = wholeVmRetry;
+    SimpleTableMemory memory = new SimpleTableMemory(1L << 44, 1 << 20);
+    this.root = RadixPageTable.create(format, memory, memory, null);
+    this.cursor =
+        root.newCursor(
+            new WalkControl() {
+              @Override
+              public boolean shouldYield() {
+                return false;
+              }
+
+              @Override
+              public void yieldLock() {
+                throw new IllegalStateException("the double never yields");
+              }
+
+              @Override
+              public void flushTlbs() {
+                kvm.flushRemoteTlbs();
+              }
+
+              @Override
+              public void flushTlbRange(long gfn, long pages) {
+                kvm.flushRemoteTlbsRange(gfn, pages);
+              }
+            });
+  }
+
+  RadixPageTable root() {
+    return root;
+  }
+
+  /** The leaf mapping {@code gfn}, or 0. */
+  long leafOf(long gfn) {
+    return cursor.walk(gfn) ? cursor.entry() : 0;
+  }
+
+  /** The slow path: 0, -EAGAIN when the retry check failed, or -EFAULT. */
+  int fault(long gfn, boolean write) {
+    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    long seq = kvm.mmuInvalidateSeq();
+    long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
+    if (KvmPfn.isErrorOrNoslot(pfn)) {
+      return Errno.EFAULT.negative();
+    }
+    boolean writable = faultin.writable() && !(slot.dirtyLogEnabled() && !write);
+    lock();
+    try {
+      boolean retry = wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn);
+      boolean installed = false;
+      if (!retry) {
+        installed = cursor.map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
+      }
+      kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
+      if (!installed) {
+        return Errno.EAGAIN.negative();
+      }
+    } finally {
+      unlock();
+    }
+    if (writable) {
+      kvm.markPageDirtyInSlot(slot, gfn);
+    }
+    return 0;
+  }
+
+  private void lock() {
+    if (kvm.mmuLock().kind() == MmuLockKind.RWLOCK) {
+      kvm.mmuLock().readLock();
+    } else {
+      kvm.mmuLock().lock();
+    }
+  }
+
+  private void unlock() {
+    if (kvm.mmuLock().kind() == MmuLockKind.RWLOCK) {
+      kvm.mmuLock().readUnlock();
+    } else {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  @Override
+  public boolean unmapGfnRange(GfnRange range) {
+    return cursor.zapRange(range.start(), range.end()) > 0;
+  }
+
+  @Override
+  public boolean ageGfn(GfnRange range) {
+    return cursor.ageRange(range.start(), range.end()) > 0;
+  }
+
+  @Override
+  public boolean testAgeGfn(GfnRange range) {
+    return cursor.testYoungRange(range.start(), range.end());
+  }
+
+  @Override
+  public int prepareMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change) {
+    return 0;
+  }
+
+  @Override
+  public void commitMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change) {
+    if (change == MemoryChange.FLAGS_ONLY && updated.dirtyLogEnabled() && !old.dirtyLogEnabled()) {
+      kvm.mmuLock().lock();
+      try {
+        cursor.writeProtectRange(updated.baseGfn(), updated.endGfn());
+      } finally {
+        kvm.mmuLock().unlock();
+      }
+      kvm.flushRemoteTlbs();
+    }
+  }
+
+  @Override
+  public void flushShadowMemslot(MemorySlot slot) {
+    kvm.mmuLock().lock();
+    try {
+      cursor.zapRange(slot.baseGfn(), slot.endGfn());
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  @Override
+  public void flushShadowAll() {
+    kvm.mmuLock().lock();
+    try {
+      cursor.zapAll();
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  @Override
+  public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
+    for (long m = mask; m != 0; m &= m - 1) {
+      long gfn = slot.baseGfn() + gfnOffset + Long.numberOfTrailingZeros(m);
+      cursor.writeProtectRange(gfn, gfn + 1);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+package org.kvmmodel.tests.doubles;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchFeature;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.pt.DescriptorFormat;
+
+/**
+ * Test doubles that prove the SPI serves opposite arches: {@link #spinlockWholeVm()} has a
+ * spinlock mmu_lock, a whole-VM retry check and no fast path (as RISC-V and MIPS);
+ * {@link #concatenatedRoot()} has an rwlock, a gfn-ranged retry check and a root made of four
+ * pages (as RISC-V's x4 and arm64's concatenated roots).
+ */
+public final class ToyPlugin implements ArchPlugin {
+
+  private final String name;
+  private final MmuLockKind lockKind;
+  private final boolean wholeVmRetry;
+  private final int rootExtraBits;
+
+  private ToyPlugin(String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits) {
+    this.name = name;
+    this.lockKind = lockKind;
+    this.wholeVmRetry = wholeVmRetry;
+    this.rootExtraBits = rootExtraBits;
+  }
+
+  public static ToyPlugin spinlockWholeVm() {
+    return new ToyPlugin("toy-spin", MmuLockKind.SPINLOCK, true, 0);
+  }
+
+  public static ToyPlugin concatenatedRoot() {
+    return new ToyPlugin("toy-concat", MmuLockKind.RWLOCK, false, 2);
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public String version() {
+    return "test";
+  }
+
+  @Override
+  public String description() {
+    return "SPI test double";
+  }
+
+  @Override
+  public Set<ArchFeature> features() {
+    EnumSet<ArchFeature> f = EnumSet.of(ArchFeature.DIRTY_LOGGING);
+    if (!wholeVmRetry) {
+      f.add(ArchFeature.GFN_RANGED_RETRY);
+    }
+    if (rootExtraBits > 0) {
+      f.add(ArchFeature.CONCATENATED_ROOTS);
+    }
+    return f;
+  }
+
+  @Override
+  public List<KvmVersion> kvmVersions() {
+    return List.of(KvmVersion.DEFAULT);
+  }
+
+  @Override
+  public List<ArchConfiguration> configurations() {
+    return List.of(new ArchConfiguration("default", Map.of("root-pages", Integer.toString(1 << rootExtraBits))));
+  }
+
+  @Override
+  public MmuLockKind mmuLockKind() {
+    return lockKind;
+  }
+
+  @Override
+  public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    return new ToyMmu(kvm, new ToyFormat(rootExtraBits), wholeVmRetry);
+  }
+
+  @Override
+  public DescriptorFormat descriptorFormat(ArchConfiguration configuration) {
+    return new ToyFormat(rootExtraBits);
+  }
+}
