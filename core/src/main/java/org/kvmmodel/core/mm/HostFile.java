@@ -121,8 +121,4 @@ public final class HostFile extends FolioMapping {
   void countWriteback() {
     writebacks.incrementAndGet();
   }
-
-  HostMemory memory() {
-    return memory;
-  }
 }

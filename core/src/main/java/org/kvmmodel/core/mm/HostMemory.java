@@ -40,8 +40,6 @@ public final class HostMemory {
   public static final int PMD_ORDER = 9;
   /** Order of a PUD-sized (1 GiB) folio. */
   public static final int PUD_ORDER = 18;
-  /** Bytes of metadata per frame with struct page, by construction (plus one bitmap bit). */
-  public static final int METADATA_BYTES_PER_FRAME = 8 + 4 + 8;
 
   static final int PG_DIRTY = 1;
   static final int PG_REFERENCED = 1 << 1;
@@ -441,11 +439,6 @@ public final class HostMemory {
   /** folio_test_hugetlb. */
   public boolean isHugetlb(long pfn) {
     return testFolioFlag(pfn, PG_HUGETLB);
-  }
-
-  /** Whether the frame belongs to a folio that is in use (refcount above zero), or is reserved. */
-  public boolean isAllocated(long pfn) {
-    return refcount(pfn) > 0;
   }
 
   /**

@@ -99,11 +99,6 @@ public final class MmStruct {
     }
   }
 
-  /** The page-table lock, for callers that must observe entries stably. */
-  ReentrantLock ptl() {
-    return ptl;
-  }
-
   /** Sets or clears a pending signal on the task owning this mm (for FOLL_INTERRUPTIBLE). */
   public void setSignalPending(boolean pending) {
     this.signalPending = pending;
@@ -663,6 +658,41 @@ public final class MmStruct {
       }
     } finally {
       mmapWriteUnlock();
+    }
+  }
+
+  /**
+   * The OOM reaper (__oom_reap_task_mm): with mmap_lock taken for read only if it is free,
+   * unmaps the private memory of a dying task without sleeping. Each private VMA (not
+   * hugetlb, not PFNMAP) gets a non-blockable UNMAP invalidation; when a subscriber answers
+   * -EAGAIN the VMA is skipped and the reaper must come back. Returns whether every VMA
+   * was reaped.
+   */
+  public boolean oomReap() {
+    if (!mmapLock.readLock().tryLock()) {
+      return false;
+    }
+    try {
+      boolean all = true;
+      for (Vma v : vmas.values()) {
+        if (v.has(Vma.VM_HUGETLB | Vma.VM_PFNMAP) || v.has(Vma.VM_SHARED)) {
+          continue;
+        }
+        MmuNotifierRange r =
+            new MmuNotifierRange(this, v.start, v.end, MmuNotifierEvent.UNMAP, false);
+        if (invalidateStart(r) != 0) {
+          all = false;
+          continue;
+        }
+        MmuGather gather = new MmuGather();
+        zapVmaRange(v, v.start, v.end, gather);
+        invalidateEnd(r);
+        flushTlbRange();
+        gather.release(memory);
+      }
+      return all;
+    } finally {
+      mmapLock.readLock().unlock();
     }
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -275,5 +276,67 @@ class HostOperationTests {
     assertEquals(-Errno.EFAULT, mm.getUserPages(BASE, 0));
     assertEquals(0, mm.mprotect(BASE, 4 * 4096, Vma.VM_READ));
     assertTrue(HostPte.isPresent(mm.hostPte(BASE)));
+  }
+
+  @Test
+  void oomReaperSkipsAVmaWhoseSubscriberCannotProceedWithoutBlocking() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    mm.mmap(BASE, 4 * 4096, RW, VmaKind.ANON);
+    mm.userWrite(BASE);
+    long pfn = HostPte.pfn(mm.hostPte(BASE));
+    RecordingNotifier first = new RecordingNotifier(BASE);
+    MmuNotifier busy = Mockito.mock(MmuNotifier.class);
+    Mockito.when(busy.invalidateRangeStart(Mockito.any())).thenReturn(-Errno.EAGAIN);
+    mm.registerNotifier(first);
+    mm.registerNotifier(busy);
+
+    assertFalse(mm.oomReap());
+    assertEquals(List.of("start UNMAP 0x60000000-0x60004000", "end UNMAP 0x60000000-0x60004000"),
+        first.events, "subscribers that started get their end");
+    assertFalse(first.starts.get(0).blockable());
+    Mockito.verify(busy, Mockito.never()).invalidateRangeEnd(Mockito.any());
+    assertEquals(pfn, HostPte.pfn(mm.hostPte(BASE)), "nothing was unmapped");
+
+    Mockito.when(busy.invalidateRangeStart(Mockito.any())).thenReturn(0);
+    assertTrue(mm.oomReap());
+    assertEquals(0, mm.hostPte(BASE));
+    assertEquals(0, mem.refcount(pfn));
+  }
+
+  @Test
+  void aBlockableInvalidationMayNotBeRefused() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    mm.mmap(BASE, 4 * 4096, RW, VmaKind.ANON);
+    MmuNotifier busy = Mockito.mock(MmuNotifier.class);
+    Mockito.when(busy.invalidateRangeStart(Mockito.any())).thenReturn(-Errno.EAGAIN);
+    mm.registerNotifier(busy);
+    assertThrows(IllegalStateException.class, () -> mm.munmap(BASE, 4096));
+  }
+
+  @Test
+  void aPmdMappedThpMigratesWhole() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    mm.userWrite(thp + 8192);
+    long head = HostPte.pfn(mm.hostPte(thp));
+    RecordingNotifier rec = new RecordingNotifier(thp);
+    mm.registerNotifier(rec);
+    MigrationHandle h = mem.migrateStart(head + 3);
+    assertEquals(head, h.oldPfn());
+    assertEquals(HostMemory.PMD_ORDER, h.order());
+    assertEquals("start CLEAR 0x40000000-0x40200000", rec.events.get(0));
+    assertTrue(HostPte.isMigration(mm.hostPte(thp + 4096)));
+    assertEquals(HostPte.LEVEL_PMD, HostPte.level(mm.hostPte(thp + 4096)));
+    assertEquals(1, mm.hostMappingLevel(thp), "a migration entry is not present");
+    assertEquals(0, mem.migrateFinish(h));
+    long now = HostPte.pfn(mm.hostPte(thp));
+    assertNotEquals(head, now);
+    assertEquals(2, mm.hostMappingLevel(thp + 4096));
+    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(now));
+    assertEquals(0, mem.refcount(head));
   }
 }
