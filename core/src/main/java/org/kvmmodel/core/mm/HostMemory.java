@@ -411,7 +411,10 @@ public final class HostMemory {
     return testPageFlag(pfn, PG_RESERVED);
   }
 
-  /** PG_lru of the folio. */
+  /**
+   * PG_lru of the folio: on an LRU list and not isolated. Hugetlb folios use it for being on
+   * their hstate's active list, where migration isolates them from.
+   */
   public boolean isLru(long pfn) {
     return testFolioFlag(pfn, PG_LRU);
   }
@@ -460,7 +463,8 @@ public final class HostMemory {
 
   // ---- mapping and index ------------------------------------------------------------------
 
-  int mappingId(long pfn) {
+  /** The folio's mapping: the id of its anon_vma or {@link HostFile}, 0 for none. */
+  public int folioMappingId(long pfn) {
     return (int) ((long) LONGS.getAcquire(owner, head(pfn)) >>> 40);
   }
 
@@ -474,7 +478,7 @@ public final class HostMemory {
   }
 
   FolioMapping mapping(long pfn) {
-    int id = mappingId(pfn);
+    int id = folioMappingId(pfn);
     synchronized (mappings) {
       return id == 0 ? null : mappings.get(id);
     }
@@ -778,14 +782,6 @@ public final class HostMemory {
     return count;
   }
 
-  private long headOfUsedFolio(long pfn) {
-    if (!pfnValid(pfn)) {
-      return -1;
-    }
-    long h = folioHead(pfn);
-    return refcount(h) > 0 ? h : -1;
-  }
-
   /**
    * Writeback of page {@code pgoff} of {@code file}: folio_clear_dirty_for_io then the start
    * of IO. page_mkclean first walks the reverse map: for each shared VMA over the page it
@@ -830,15 +826,22 @@ public final class HostMemory {
    * young anywhere; a referenced folio gets PG_referenced.
    */
   public int folioReferenced(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0) {
+    if (!pfnValid(pfn)) {
       return 0;
     }
-    int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
-    if (referenced > 0) {
-      setFolioFlag(h, PG_REFERENCED);
+    long h = folioHead(pfn);
+    if (!tryGetFolio(h, false)) {
+      return 0;
     }
-    return referenced;
+    try {
+      int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
+      if (referenced > 0) {
+        setFolioFlag(h, PG_REFERENCED);
+      }
+      return referenced;
+    } finally {
+      putPage(h);
+    }
   }
 
   /**
@@ -849,25 +852,31 @@ public final class HostMemory {
    * A folio with pins or references beyond its mappings is kept before unmapping.
    */
   public ReclaimResult reclaimFolio(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0 || folioOrder(h) != 0 || !isLru(h) || isReserved(h) || isZoneDevice(h)
-        || isHugetlb(h)) {
+    long h = isolateLruFolio(pfn);
+    if (h < 0) {
+      return ReclaimResult.NOT_RECLAIMABLE;
+    }
+    if (folioOrder(h) != 0 || isZoneDevice(h) || isHugetlb(h)) {
+      putbackLru(h);
       return ReclaimResult.NOT_RECLAIMABLE;
     }
     if (isWriteback(h)) {
+      putbackLru(h);
       return ReclaimResult.KEPT_WRITEBACK;
     }
-    if (folioReferenced(h) > 0) {
+    int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
+    if (referenced > 0) {
+      setFolioFlag(h, PG_REFERENCED);
+      putbackLru(h);
       return ReclaimResult.KEPT_REFERENCED;
     }
     boolean anon = isAnon(h);
     FolioMapping m = mapping(h);
-    int cacheRef = anon ? 0 : 1;
-    if (isPinned(h) || refcount(h) != mapcount(h) + cacheRef) {
+    int expected = mapcount(h) + (anon ? 0 : 1) + 1;
+    if (isPinned(h) || refcount(h) != expected) {
+      putbackLru(h);
       return ReclaimResult.KEPT_BUSY;
     }
-    getPage(h);
-    clearFolioFlag(h, PG_LRU);
     long slot = anon ? allocSwapSlot() : 0;
     rmapWalk(h, MmStruct.RmapOp.UNMAP, slot);
     if (anon) {
@@ -879,13 +888,39 @@ public final class HostMemory {
       clearFolioFlag(h, PG_DIRTY);
       setFolioFlag(h, PG_WRITEBACK);
       file.countWriteback();
-      setFolioFlag(h, PG_LRU);
-      putPage(h);
+      putbackLru(h);
       return ReclaimResult.WRITEBACK_STARTED;
     }
     file.removePage(folioIndex(h));
     putPage(h);
     return ReclaimResult.FREED;
+  }
+
+  /**
+   * folio_isolate_lru: takes a reference on the folio containing {@code pfn} unless it is
+   * free, then test-and-clears PG_LRU so that one isolator alone owns it. Returns the head,
+   * or -1 if the folio is free or not on the LRU (or already isolated). For a hugetlb folio
+   * PG_LRU stands for its being on the hstate's active list, isolatable for migration.
+   */
+  private long isolateLruFolio(long pfn) {
+    if (!pfnValid(pfn)) {
+      return -1;
+    }
+    long h = folioHead(pfn);
+    if (!tryGetFolio(h, false)) {
+      return -1;
+    }
+    if (folioHead(pfn) != h || !clearFolioFlag(h, PG_LRU)) {
+      putPage(h);
+      return -1;
+    }
+    return h;
+  }
+
+  /** folio_putback_lru: back on the LRU, isolation reference dropped. */
+  private void putbackLru(long h) {
+    setFolioFlag(h, PG_LRU);
+    putPage(h);
   }
 
   /**
@@ -897,13 +932,14 @@ public final class HostMemory {
    * or under writeback.
    */
   public MigrationHandle migrateStart(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0 || isReserved(h) || isZoneDevice(h) || isPinned(h) || isWriteback(h)
-        || !(isLru(h) || isHugetlb(h))) {
+    long h = isolateLruFolio(pfn);
+    if (h < 0) {
       return null;
     }
-    getPage(h);
-    clearFolioFlag(h, PG_LRU);
+    if (isReserved(h) || isZoneDevice(h) || isPinned(h) || isWriteback(h)) {
+      putbackLru(h);
+      return null;
+    }
     rmapWalk(h, MmStruct.RmapOp.MIGRATE, 0);
     return new MigrationHandle(h, folioOrder(h), allocationGeneration(h));
   }
@@ -929,10 +965,7 @@ public final class HostMemory {
     long dst = busy ? -1 : allocFolio(handle.order(), hugetlb ? PG_HUGETLB : 0);
     if (dst < 0) {
       rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, old);
-      if (!hugetlb) {
-        setFolioFlag(old, PG_LRU);
-      }
-      putPage(old);
+      putbackLru(old);
       return busy ? -Errno.EAGAIN : -Errno.ENOMEM;
     }
     migrateFlags(old, dst);
@@ -940,9 +973,7 @@ public final class HostMemory {
       ((HostFile) m).replacePage(folioIndex(old), old, dst);
     }
     rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, dst);
-    if (!hugetlb) {
-      setFolioFlag(dst, PG_LRU);
-    }
+    setFolioFlag(dst, PG_LRU);
     if (file) {
       getPage(dst);
       putPage(old);

@@ -834,17 +834,19 @@ public final class MmStruct {
 
   /**
    * Allocates an anonymous folio for {@code vma} at {@code address}: anon, uptodate,
-   * exclusive, on the LRU (hugetlb folios are not), owned by the VMA's anon_vma.
+   * exclusive, owned by the VMA's anon_vma, then put on the LRU (for hugetlb: the active
+   * list) once its mapping is set, so an isolator never sees it half-made.
    * Returns the pfn with one reference (to become the mapping's), or -1.
    */
   private long newAnonFolio(Vma vma, long address, int order, VmaKind kind) {
     boolean hugetlb = kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
     int flags = HostMemory.PG_ANON | HostMemory.PG_UPTODATE | HostMemory.PG_ANON_EXCLUSIVE
-        | (hugetlb ? HostMemory.PG_HUGETLB : HostMemory.PG_LRU);
+        | (hugetlb ? HostMemory.PG_HUGETLB : 0);
     long pfn = memory.allocFolio(order, flags);
     if (pfn >= 0) {
       long base = address & ~((PAGE_SIZE << order) - 1);
       memory.setOwner(pfn, vma.anonVma.id, vma.linearPageIndex(base));
+      memory.setFolioFlag(pfn, HostMemory.PG_LRU);
     }
     return pfn;
   }
@@ -1232,6 +1234,11 @@ public final class MmStruct {
     return userAccess(address, true);
   }
 
+  /*
+   * The accessed and dirty bits are set with a compare-and-swap, as the MMU does, but under
+   * the page-table lock: the model's page-table walkers rewrite entries with plain stores
+   * under that lock, so taking it here is what keeps a concurrent walker from losing a bit.
+   */
   private int userAccess(long address, boolean write) {
     mmapReadLock();
     try {
@@ -1243,8 +1250,16 @@ public final class MmStruct {
         long e = pt.lookup(address);
         if (HostPte.isPresent(e) && (!write || HostPte.isWritable(e))) {
           long set = HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
-          if ((e & set) == set || pt.compareAndSet(address, e, e | set)) {
+          if ((e & set) == set) {
             return 0;
+          }
+          ptl.lock();
+          try {
+            if (pt.compareAndSet(address, e, e | set)) {
+              return 0;
+            }
+          } finally {
+            ptl.unlock();
           }
           continue;
         }

@@ -27,12 +27,17 @@ class FileWritebackTests {
     long pfn = HostPte.pfn(e);
     assertFalse(mem.isDirty(pfn));
     assertEquals(2, mem.refcount(pfn), "page cache plus the mapping");
+    assertEquals(file.mappingId(), mem.folioMappingId(pfn));
+    assertEquals(0, mem.folioIndex(pfn));
+    assertEquals(-1, file.cachedPfn(5));
+    assertEquals(0, mm.userRead(BASE + 5 * 4096));
+    assertEquals(5, mem.folioIndex(file.cachedPfn(5)));
 
     assertEquals(0, mm.userWrite(BASE));
     e = mm.hostPte(BASE);
     assertTrue(HostPte.isWritable(e) && HostPte.isDirty(e));
     assertTrue(mem.isDirty(pfn), "page_mkwrite marked the folio dirty");
-    assertEquals(1, file.readIoCount());
+    assertEquals(2, file.readIoCount());
   }
 
   @Test
