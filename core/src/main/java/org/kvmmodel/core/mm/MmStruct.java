@@ -292,13 +292,17 @@ public final class MmStruct {
   }
 
   /**
-   * __split_vma: splits the VMA containing {@code at} so that a VMA starts there. The new
-   * upper half joins the same reverse-map lists; both halves are updated under their locks.
+   * __split_vma: splits the VMA containing {@code at} so that a VMA starts there. A THP PMD
+   * straddling {@code at} is split first (vma_adjust_trans_huge). The new upper half joins
+   * the same reverse-map lists; both halves are updated under their locks.
    */
   private void splitVma(long at) {
     Vma vma = vmaAt(at);
     if (vma == null || vma.start == at) {
       return;
+    }
+    if (vma.kind == VmaKind.ANON_THP) {
+      splitHugePmdAt(vma, at);
     }
     Vma upper = new Vma(this, at, vma.end, vma.flags, vma.kind,
         vma.pgoff + ((at - vma.start) >>> HostMemory.PAGE_SHIFT), vma.file, vma.anonVma);
@@ -566,10 +570,6 @@ public final class MmStruct {
       splitVma(end);
       for (Vma v : vmasIn(start, end)) {
         v.flags = (v.flags & ~(Vma.VM_READ | Vma.VM_WRITE)) | prot;
-        if (v.kind == VmaKind.ANON_THP) {
-          splitHugePmdAt(v, v.start);
-          splitHugePmdAt(v, v.end);
-        }
         if (!hasEntries(v.start, v.end)) {
           continue;
         }
