@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
 
@@ -91,6 +92,7 @@ public final class HostMemory {
   private final AtomicLong swapIns = new AtomicLong();
   private final AtomicLong nextSwapSlot = new AtomicLong(1);
   private final AtomicLong hwpoisonedPages = new AtomicLong();
+  private final AtomicInteger mmIds = new AtomicInteger();
   private final List<FolioMapping> mappings = new ArrayList<>();
 
   /**
@@ -728,6 +730,10 @@ public final class HostMemory {
     }
   }
 
+  int nextMmId() {
+    return mmIds.incrementAndGet();
+  }
+
   void countHwpoison() {
     hwpoisonedPages.incrementAndGet();
   }
@@ -785,9 +791,9 @@ public final class HostMemory {
   /**
    * Writeback of page {@code pgoff} of {@code file}: folio_clear_dirty_for_io then the start
    * of IO. page_mkclean first walks the reverse map: for each shared VMA over the page it
-   * raises PROTECTION_PAGE, write-protects and cleans the entry (a dirty entry dirties the
-   * folio), flushes, and ends the invalidation. Only then is PG_dirty tested and cleared; if
-   * it was set, PG_writeback is set. Returns whether the folio was dirty (IO started). A page
+   * raises PROTECTION_PAGE, write-protects and cleans the entry, flushes, and ends the
+   * invalidation; if any entry was writable or dirty the folio is marked dirty. Only then is
+   * PG_dirty tested and cleared; if it was set, PG_writeback is set. Returns whether the folio was dirty (IO started). A page
    * not cached or already under writeback is skipped.
    */
   public boolean writeback(HostFile file, long pgoff) {
@@ -799,7 +805,9 @@ public final class HostMemory {
       if (isWriteback(pfn)) {
         return false;
       }
-      rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0);
+      if (rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0) > 0) {
+        setPageDirty(pfn);
+      }
       if (!clearFolioFlag(pfn, PG_DIRTY)) {
         return false;
       }

@@ -49,6 +49,7 @@ public final class MmStruct {
   private static final int MAX_FAULT_RETRIES = 8;
 
   private final HostMemory memory;
+  private final int id;
   private final PageTable pt = new PageTable();
   private final TreeMap<Long, Vma> vmas = new TreeMap<>();
   private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
@@ -61,6 +62,7 @@ public final class MmStruct {
   /** A new, empty address space on {@code memory}. */
   public MmStruct(HostMemory memory) {
     this.memory = memory;
+    this.id = memory.nextMmId();
   }
 
   /** The host memory backing this address space. */
@@ -1558,9 +1560,6 @@ public final class MmStruct {
         switch (op) {
           case MKCLEAN:
             if (maps && (e & (HostPte.WRITE | HostPte.DIRTY)) != 0) {
-              if (HostPte.isDirty(e)) {
-                memory.setPageDirty(head);
-              }
               count[0]++;
               return e & ~(HostPte.WRITE | HostPte.DIRTY);
             }
@@ -1623,8 +1622,13 @@ public final class MmStruct {
     return count[0];
   }
 
+  /** A number identifying this mm among those of its host, in creation order. */
+  public int id() {
+    return id;
+  }
+
   @Override
   public String toString() {
-    return String.format(Locale.US, "MmStruct@%x", System.identityHashCode(this));
+    return String.format(Locale.US, "mm#%d", id);
   }
 }

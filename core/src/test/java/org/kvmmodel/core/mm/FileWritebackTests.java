@@ -150,4 +150,18 @@ class FileWritebackTests {
     mem.putPage(pfn);
     assertEquals(2, mem.refcount(pfn));
   }
+
+  @Test
+  void aWritableEntryAloneMakesWritebackFindTheFolioDirty() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    HostFile file = mem.createFile(4);
+    MmStruct mm = new MmStruct(mem);
+    mm.mmapFile(BASE, 4 * 4096, RW, file, 0);
+    assertEquals(0, mm.userWrite(BASE));
+    long pfn = file.cachedPfn(0);
+    assertTrue(mem.clearFolioFlag(pfn, HostMemory.PG_DIRTY));
+    assertTrue(mem.writeback(file, 0), "folio_mkclean cleaned an entry, so the folio is dirty");
+    assertFalse(mem.isDirty(pfn));
+    assertTrue(mem.isWriteback(pfn));
+  }
 }
