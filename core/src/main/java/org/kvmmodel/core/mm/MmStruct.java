@@ -879,10 +879,29 @@ public final class MmStruct {
       return doSwapPage(vma, address, e, faultFlags);
     }
     if (HostPte.isProtNone(e)) {
-      return -Errno.EFAULT;
+      return vma.has(Vma.VM_READ) ? doNumaPage(address, e) : -Errno.EFAULT;
     }
     if ((write && !HostPte.isWritable(e)) || unshare) {
       return doWpPage(vma, address, e, write);
+    }
+    return 0;
+  }
+
+  /**
+   * do_numa_page / do_huge_pmd_numa_page: a NUMA-hinting fault on a PROT_NONE entry of an
+   * accessible VMA. The model has one node, so the folio is never misplaced: the entry is
+   * made present again with the write permission it had, and young.
+   */
+  private int doNumaPage(long address, long e) {
+    long base = address & ~(HostPte.levelSize(HostPte.level(e)) - 1);
+    ptl.lock();
+    try {
+      if (pt.lookup(base) == e) {
+        pt.set(base, HostPte.level(e),
+            (e & ~HostPte.PROTNONE) | HostPte.PRESENT | HostPte.YOUNG);
+      }
+    } finally {
+      ptl.unlock();
     }
     return 0;
   }
@@ -1388,8 +1407,8 @@ public final class MmStruct {
         }
         return NEED_FAULT;
       }
-      if (HostPte.isProtNone(e)) {
-        return -Errno.EFAULT;
+      if (HostPte.isProtNone(e) && (foll & FollFlags.FOLL_HONOR_NUMA_FAULT) != 0) {
+        return NEED_FAULT;
       }
       if (write && !HostPte.isWritable(e)) {
         return NEED_FAULT;
@@ -1477,7 +1496,56 @@ public final class MmStruct {
    */
   public int hostMappingLevel(long address) {
     long e = pt.lookup(address);
-    return HostPte.isPresent(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+    return HostPte.mapsPfn(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+  }
+
+  /**
+   * NUMA balancing's scan (task_numa_work → change_prot_numa): under mmap_lock for read,
+   * turns the present entries of every private, non-hugetlb VMA in the range into PROT_NONE
+   * hinting entries (keeping pfn, write permission and dirty), inside a PROTECTION_VMA
+   * invalidation per VMA. The zero page, special entries and ones already PROT_NONE are left
+   * alone. The next access takes a NUMA-hinting fault; GUP follows such entries without a
+   * fault unless FOLL_HONOR_NUMA_FAULT is set. Returns how many entries changed.
+   */
+  public int changeProtNuma(long start, long end) {
+    int changed = 0;
+    mmapReadLock();
+    try {
+      for (Vma v : vmasIn(start, end)) {
+        if (v.has(Vma.VM_HUGETLB | Vma.VM_PFNMAP | Vma.VM_IO | Vma.VM_MIXEDMAP | Vma.VM_SHARED)
+            || !v.has(Vma.VM_READ)) {
+          continue;
+        }
+        long s = Math.max(start, v.start);
+        long e = Math.min(end, v.end);
+        if (!hasEntries(s, e)) {
+          continue;
+        }
+        MmuNotifierRange r = range(s, e, MmuNotifierEvent.PROTECTION_VMA);
+        invalidateStart(r);
+        int[] count = new int[1];
+        ptl.lock();
+        try {
+          pt.walk(s, e, (a, entry) -> {
+            if (!HostPte.isPresent(entry) || HostPte.isSpecial(entry)) {
+              return entry;
+            }
+            count[0]++;
+            return (entry & ~HostPte.PRESENT) | HostPte.PROTNONE;
+          });
+          if (count[0] > 0) {
+            flushTlbRange();
+          }
+        } finally {
+          ptl.unlock();
+        }
+        invalidateEnd(r);
+        changed += count[0];
+      }
+      return changed;
+    } finally {
+      mmapReadUnlock();
+    }
   }
 
   // ---- access-bit aging -------------------------------------------------------------------

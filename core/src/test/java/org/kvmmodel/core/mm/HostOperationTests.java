@@ -339,4 +339,39 @@ class HostOperationTests {
     assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(now));
     assertEquals(0, mem.refcount(head));
   }
+
+  @Test
+  void numaHintingEntriesAreFollowedOrFaultedAsFollHonorNumaFaultSays() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    mm.mmap(BASE, 4 * 4096, RW, VmaKind.ANON);
+    mm.userWrite(BASE);
+    mm.userRead(BASE + 4096);
+    long pfn = HostPte.pfn(mm.hostPte(BASE));
+    RecordingNotifier rec = new RecordingNotifier(BASE);
+    mm.registerNotifier(rec);
+
+    assertEquals(1, mm.changeProtNuma(BASE, BASE + 4 * 4096), "the zero page is skipped");
+    assertEquals(List.of("start PROTECTION_VMA 0x60000000-0x60004000",
+        "end PROTECTION_VMA 0x60000000-0x60004000"), rec.events);
+    long e = mm.hostPte(BASE);
+    assertTrue(HostPte.isProtNone(e));
+    assertTrue(HostPte.isWritable(e), "the write permission is saved");
+    assertEquals(MmStruct.GUP_FAST_FAILED, mm.getUserPagesFastOnly(BASE, FollFlags.FOLL_WRITE));
+
+    assertEquals(pfn, mm.getUserPages(BASE, FollFlags.FOLL_WRITE));
+    assertTrue(HostPte.isProtNone(mm.hostPte(BASE)), "followed without a hinting fault");
+    mem.putPage(pfn);
+
+    assertEquals(pfn, mm.getUserPages(BASE,
+        FollFlags.FOLL_WRITE | FollFlags.FOLL_HONOR_NUMA_FAULT));
+    e = mm.hostPte(BASE);
+    assertTrue(HostPte.isPresent(e) && HostPte.isWritable(e) && HostPte.isYoung(e));
+    mem.putPage(pfn);
+
+    mm.changeProtNuma(BASE, BASE + 4096);
+    assertEquals(1, mm.hostMappingLevel(BASE));
+    assertEquals(0, mm.userRead(BASE));
+    assertTrue(HostPte.isPresent(mm.hostPte(BASE)), "the CPU's access took the hinting fault");
+  }
 }
