@@ -541,6 +541,103 @@ public final class MmStruct {
   }
 
   /**
+   * split_huge_pmd_address: if a THP PMD maps {@code address}, replace it by 512 PTEs of
+   * the same folio inside a CLEAR invalidation of its 2 MiB region (as when only part of it
+   * is to be changed). Returns whether a PMD was split.
+   */
+  public boolean splitHugePmdAddress(long address) {
+    mmapReadLock();
+    try {
+      Vma vma = vmaAt(address);
+      long e = pt.lookup(address);
+      if (vma == null || vma.kind != VmaKind.ANON_THP || HostPte.level(e) != HostPte.LEVEL_PMD) {
+        return false;
+      }
+      splitHugePmd(address & ~(PageTable.PMD_SIZE - 1));
+      return HostPte.level(pt.lookup(address)) == HostPte.LEVEL_4K;
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /**
+   * khugepaged's collapse_huge_page for the 2 MiB region around {@code address} of a THP
+   * VMA: with mmap_lock held for write, every 4 KiB entry must be empty, the zero page, or
+   * an exclusive order-0 anonymous folio with no reference beyond its one mapping (at least
+   * one such). A new 2 MiB folio is allocated; a CLEAR invalidation covers the clearing of
+   * the PTEs and the flush (pmdp_collapse_flush); after it ends the pages are copied, the
+   * old folios released, and a writable dirty PMD installed. Returns 0, -EBUSY when the
+   * region does not qualify, -ENOMEM without a free 2 MiB run.
+   */
+  public int collapseHugePage(long address) {
+    long haddr = address & ~(PageTable.PMD_SIZE - 1);
+    mmapWriteLock();
+    try {
+      Vma vma = vmaAt(haddr);
+      if (vma == null || vma.kind != VmaKind.ANON_THP || haddr + PageTable.PMD_SIZE > vma.end
+          || HostPte.level(pt.lookup(haddr)) == HostPte.LEVEL_PMD) {
+        return -Errno.EBUSY;
+      }
+      int[] seen = new int[2];
+      ptl.lock();
+      try {
+        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+          if (HostPte.isSpecial(e) && HostPte.isPresent(e) && memory.isZeroPfn(HostPte.pfn(e))) {
+            return e;
+          }
+          long pfn = HostPte.pfn(e);
+          if (!HostPte.isPresent(e) || HostPte.isSpecial(e) || memory.folioOrder(pfn) != 0
+              || !memory.isAnon(pfn) || memory.isPinned(pfn) || memory.mapcount(pfn) != 1
+              || memory.refcount(pfn) != 1) {
+            seen[1]++;
+          } else {
+            seen[0]++;
+          }
+          return e;
+        });
+      } finally {
+        ptl.unlock();
+      }
+      if (seen[1] > 0 || seen[0] == 0) {
+        return -Errno.EBUSY;
+      }
+      long thp = newAnonFolio(vma, haddr, HostMemory.PMD_ORDER, vma.kind);
+      if (thp < 0) {
+        return -Errno.ENOMEM;
+      }
+      MmuGather gather = new MmuGather();
+      MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
+      invalidateStart(r);
+      ptl.lock();
+      try {
+        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+          if (!HostPte.isSpecial(e)) {
+            memory.addMapcount(HostPte.pfn(e), -1);
+            gather.add(HostPte.pfn(e));
+          }
+          return 0;
+        });
+        flushTlbRange();
+      } finally {
+        ptl.unlock();
+      }
+      invalidateEnd(r);
+      gather.release(memory);
+      ptl.lock();
+      try {
+        long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(haddr, HostPte.LEVEL_PMD, HostPte.make(thp, HostPte.LEVEL_PMD, bits));
+        memory.addMapcount(thp, 1);
+      } finally {
+        ptl.unlock();
+      }
+      return 0;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  /**
    * mprotect: sets VM_READ / VM_WRITE on the range, splitting VMAs at its edges. Removing
    * write permission write-protects the entries (and turns write migration entries into read
    * ones); removing read makes them PROT_NONE. No entry gains write permission: the next

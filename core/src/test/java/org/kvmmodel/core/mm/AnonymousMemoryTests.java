@@ -232,4 +232,66 @@ class AnonymousMemoryTests {
     assertEquals(0, mm.hostPte(thp + 4096));
     assertEquals(255, mem.mapcount(head));
   }
+
+  @Test
+  void splitHugePmdSpreadsTheFolioOverPtesInsideClear() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    mm.userWrite(thp);
+    long head = HostPte.pfn(mm.hostPte(thp));
+    RecordingNotifier rec = new RecordingNotifier(thp + 4096);
+    mm.registerNotifier(rec);
+    assertTrue(mm.splitHugePmdAddress(thp + 4096));
+    assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000"),
+        rec.events);
+    assertEquals(HostPte.LEVEL_PMD, HostPte.level(rec.pteAtStart.get(0)));
+    assertEquals(HostPte.LEVEL_4K, HostPte.level(rec.pteAtEnd.get(0)));
+    assertEquals(512, mem.mapcount(head));
+    assertEquals(512, mem.refcount(head));
+    assertTrue(HostPte.isWritable(mm.hostPte(thp + 4096 * 511)));
+    assertFalse(mm.splitHugePmdAddress(thp), "already split");
+    assertEquals(0, mm.munmap(thp, 2L << 20));
+    assertEquals(0, mem.refcount(head));
+  }
+
+  @Test
+  void collapseReplacesSmallPagesByAPmdAfterTheInvalidation() {
+    HostMemory mem = new HostMemory(2048, 0, 0);
+    long[] held = new long[3];
+    for (int i = 0; i < held.length; i++) {
+      held[i] = mem.allocFolio(HostMemory.PMD_ORDER, 0);
+      assertTrue(held[i] >= 0);
+    }
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    assertEquals(0, mm.userWrite(thp));
+    assertEquals(0, mm.userWrite(thp + 4096));
+    assertEquals(0, mm.userRead(thp + 8192));
+    assertEquals(1, mm.hostMappingLevel(thp), "no free 2 MiB run: 4 KiB fallback");
+    long small = HostPte.pfn(mm.hostPte(thp));
+    for (long h : held) {
+      mem.putPage(h);
+    }
+    long gup = mm.getUserPages(thp + 4096, FollFlags.FOLL_WRITE);
+    assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "an extra reference blocks it");
+    mem.putPage(gup);
+    RecordingNotifier rec = new RecordingNotifier(thp);
+    mm.registerNotifier(rec);
+
+    assertEquals(0, mm.collapseHugePage(thp + 12345));
+
+    assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000"),
+        rec.events);
+    assertTrue(HostPte.isPresent(rec.pteAtStart.get(0)));
+    assertEquals(0, rec.pteAtEnd.get(0), "cleared and flushed before the end");
+    assertEquals(2, mm.hostMappingLevel(thp + 8192));
+    assertEquals(0, mem.refcount(small));
+    long head = HostPte.pfn(mm.hostPte(thp));
+    assertEquals(1, mem.mapcount(head));
+    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
+    assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "already a PMD");
+  }
 }
