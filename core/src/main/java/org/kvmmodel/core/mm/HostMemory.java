@@ -376,6 +376,10 @@ public final class HostMemory {
     return testFlag(frame(pfn), flag);
   }
 
+  void clearPageFlag(long pfn, int flag) {
+    clearFlag(frame(pfn), flag);
+  }
+
   void setPageFlagOnFolio(long pfn, int flag, boolean value) {
     int h = head(pfn);
     int n = 1 << folioOrder(pfn);

@@ -877,7 +877,11 @@ public final class MmStruct {
           if (cow) {
             src &= ~HostPte.WRITE;
             if (!HostPte.isSpecial(e)) {
-              memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
+              if (level == HostPte.LEVEL_4K) {
+                memory.clearPageFlag(pfn, HostMemory.PG_ANON_EXCLUSIVE);
+              } else {
+                memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
+              }
             }
           }
           long dst = src & ~HostPte.YOUNG;
