@@ -46,7 +46,7 @@ public final class MmStruct {
   }
 
   private static final long PAGE_SIZE = HostMemory.PAGE_SIZE;
-  private static final int MAX_FAULT_RETRIES = 8;
+  private static final int MAX_FAULT_RETRIES = 1000;
 
   private final HostMemory memory;
   private final int id;
