@@ -294,4 +294,22 @@ class AnonymousMemoryTests {
     assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
     assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "already a PMD");
   }
+
+  @Test
+  void tablesAcrossGigabyteAndTerabyteBoundariesAreFreed() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long start = (1L << 39) - (4L << 20);
+    long length = 8L << 20;
+    mm.mmap(start, length, RW, VmaKind.ANON);
+    for (long a = start; a < start + length; a += 1L << 20) {
+      assertEquals(0, mm.userWrite(a));
+    }
+    assertEquals(4, mm.pteTableCount());
+    assertEquals(0, mm.munmap(start + (1L << 20), 6L << 20));
+    assertEquals(2, mm.pteTableCount(), "tables of the first and last 2 MiB still hold entries");
+    assertEquals(0, mm.munmap(start, length));
+    assertEquals(0, mm.pteTableCount());
+    assertEquals(4095, mem.freePages());
+  }
 }
