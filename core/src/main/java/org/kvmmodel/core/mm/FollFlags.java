@@ -18,8 +18,8 @@ public final class FollFlags {
   /** A pending signal interrupts a wait for IO with {@code -EINTR}. */
   public static final int FOLL_INTERRUPTIBLE = 1 << 11;
   /**
-   * Fault on NUMA-hinting (PROT_NONE) entries rather than following them. The model has no
-   * NUMA balancing, so the flag changes nothing; it is accepted because KVM always passes it.
+   * Take the NUMA-hinting fault on a PROT_NONE entry of an accessible VMA (see
+   * {@link MmStruct#changeProtNuma}) rather than following the entry as it is.
    */
   public static final int FOLL_HONOR_NUMA_FAULT = 1 << 12;
   /** Pin the page (pincount and a reference) instead of only referencing it. */

@@ -35,6 +35,11 @@ public final class HostFile extends FolioMapping {
     return false;
   }
 
+  /** The id folios of this file carry as their mapping ({@link HostMemory#folioMappingId}). */
+  public int mappingId() {
+    return id;
+  }
+
   /** Size in pages. */
   public long sizePages() {
     return cache.length;
@@ -82,14 +87,15 @@ public final class HostFile extends FolioMapping {
     if (pfn >= 0) {
       return pfn;
     }
-    pfn = memory.allocFolio(0, HostMemory.PG_UPTODATE | HostMemory.PG_LRU);
+    pfn = memory.allocFolio(0, HostMemory.PG_UPTODATE);
     if (pfn < 0) {
       return -1;
     }
     memory.setOwner(pfn, id, pgoff);
     readIos.incrementAndGet();
-    LONGS.setRelease(cache, slot(pgoff), pfn + 1);
     memory.getPage(pfn);
+    LONGS.setRelease(cache, slot(pgoff), pfn + 1);
+    memory.setFolioFlag(pfn, HostMemory.PG_LRU);
     return pfn;
   }
 
@@ -120,9 +126,5 @@ public final class HostFile extends FolioMapping {
 
   void countWriteback() {
     writebacks.incrementAndGet();
-  }
-
-  HostMemory memory() {
-    return memory;
   }
 }

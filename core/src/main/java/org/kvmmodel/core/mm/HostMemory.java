@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
 
@@ -40,8 +41,6 @@ public final class HostMemory {
   public static final int PMD_ORDER = 9;
   /** Order of a PUD-sized (1 GiB) folio. */
   public static final int PUD_ORDER = 18;
-  /** Bytes of metadata per frame with struct page, by construction (plus one bitmap bit). */
-  public static final int METADATA_BYTES_PER_FRAME = 8 + 4 + 8;
 
   static final int PG_DIRTY = 1;
   static final int PG_REFERENCED = 1 << 1;
@@ -93,6 +92,7 @@ public final class HostMemory {
   private final AtomicLong swapIns = new AtomicLong();
   private final AtomicLong nextSwapSlot = new AtomicLong(1);
   private final AtomicLong hwpoisonedPages = new AtomicLong();
+  private final AtomicInteger mmIds = new AtomicInteger();
   private final List<FolioMapping> mappings = new ArrayList<>();
 
   /**
@@ -376,6 +376,10 @@ public final class HostMemory {
     return testFlag(frame(pfn), flag);
   }
 
+  void clearPageFlag(long pfn, int flag) {
+    clearFlag(frame(pfn), flag);
+  }
+
   void setPageFlagOnFolio(long pfn, int flag, boolean value) {
     int h = head(pfn);
     int n = 1 << folioOrder(pfn);
@@ -413,7 +417,10 @@ public final class HostMemory {
     return testPageFlag(pfn, PG_RESERVED);
   }
 
-  /** PG_lru of the folio. */
+  /**
+   * PG_lru of the folio: on an LRU list and not isolated. Hugetlb folios use it for being on
+   * their hstate's active list, where migration isolates them from.
+   */
   public boolean isLru(long pfn) {
     return testFolioFlag(pfn, PG_LRU);
   }
@@ -443,11 +450,6 @@ public final class HostMemory {
     return testFolioFlag(pfn, PG_HUGETLB);
   }
 
-  /** Whether the frame belongs to a folio that is in use (refcount above zero), or is reserved. */
-  public boolean isAllocated(long pfn) {
-    return refcount(pfn) > 0;
-  }
-
   /**
    * folio_mark_dirty: set PG_dirty on the folio; returns whether it was clean before.
    */
@@ -467,7 +469,8 @@ public final class HostMemory {
 
   // ---- mapping and index ------------------------------------------------------------------
 
-  int mappingId(long pfn) {
+  /** The folio's mapping: the id of its anon_vma or {@link HostFile}, 0 for none. */
+  public int folioMappingId(long pfn) {
     return (int) ((long) LONGS.getAcquire(owner, head(pfn)) >>> 40);
   }
 
@@ -481,7 +484,7 @@ public final class HostMemory {
   }
 
   FolioMapping mapping(long pfn) {
-    int id = mappingId(pfn);
+    int id = folioMappingId(pfn);
     synchronized (mappings) {
       return id == 0 ? null : mappings.get(id);
     }
@@ -731,6 +734,10 @@ public final class HostMemory {
     }
   }
 
+  int nextMmId() {
+    return mmIds.incrementAndGet();
+  }
+
   void countHwpoison() {
     hwpoisonedPages.incrementAndGet();
   }
@@ -785,20 +792,12 @@ public final class HostMemory {
     return count;
   }
 
-  private long headOfUsedFolio(long pfn) {
-    if (!pfnValid(pfn)) {
-      return -1;
-    }
-    long h = folioHead(pfn);
-    return refcount(h) > 0 ? h : -1;
-  }
-
   /**
    * Writeback of page {@code pgoff} of {@code file}: folio_clear_dirty_for_io then the start
    * of IO. page_mkclean first walks the reverse map: for each shared VMA over the page it
-   * raises PROTECTION_PAGE, write-protects and cleans the entry (a dirty entry dirties the
-   * folio), flushes, and ends the invalidation. Only then is PG_dirty tested and cleared; if
-   * it was set, PG_writeback is set. Returns whether the folio was dirty (IO started). A page
+   * raises PROTECTION_PAGE, write-protects and cleans the entry, flushes, and ends the
+   * invalidation; if any entry was writable or dirty the folio is marked dirty. Only then is
+   * PG_dirty tested and cleared; if it was set, PG_writeback is set. Returns whether the folio was dirty (IO started). A page
    * not cached or already under writeback is skipped.
    */
   public boolean writeback(HostFile file, long pgoff) {
@@ -810,7 +809,9 @@ public final class HostMemory {
       if (isWriteback(pfn)) {
         return false;
       }
-      rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0);
+      if (rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0) > 0) {
+        setPageDirty(pfn);
+      }
       if (!clearFolioFlag(pfn, PG_DIRTY)) {
         return false;
       }
@@ -837,15 +838,22 @@ public final class HostMemory {
    * young anywhere; a referenced folio gets PG_referenced.
    */
   public int folioReferenced(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0) {
+    if (!pfnValid(pfn)) {
       return 0;
     }
-    int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
-    if (referenced > 0) {
-      setFolioFlag(h, PG_REFERENCED);
+    long h = folioHead(pfn);
+    if (!tryGetFolio(h, false)) {
+      return 0;
     }
-    return referenced;
+    try {
+      int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
+      if (referenced > 0) {
+        setFolioFlag(h, PG_REFERENCED);
+      }
+      return referenced;
+    } finally {
+      putPage(h);
+    }
   }
 
   /**
@@ -856,25 +864,31 @@ public final class HostMemory {
    * A folio with pins or references beyond its mappings is kept before unmapping.
    */
   public ReclaimResult reclaimFolio(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0 || folioOrder(h) != 0 || !isLru(h) || isReserved(h) || isZoneDevice(h)
-        || isHugetlb(h)) {
+    long h = isolateLruFolio(pfn);
+    if (h < 0) {
+      return ReclaimResult.NOT_RECLAIMABLE;
+    }
+    if (folioOrder(h) != 0 || isZoneDevice(h) || isHugetlb(h)) {
+      putbackLru(h);
       return ReclaimResult.NOT_RECLAIMABLE;
     }
     if (isWriteback(h)) {
+      putbackLru(h);
       return ReclaimResult.KEPT_WRITEBACK;
     }
-    if (folioReferenced(h) > 0) {
+    int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
+    if (referenced > 0) {
+      setFolioFlag(h, PG_REFERENCED);
+      putbackLru(h);
       return ReclaimResult.KEPT_REFERENCED;
     }
     boolean anon = isAnon(h);
     FolioMapping m = mapping(h);
-    int cacheRef = anon ? 0 : 1;
-    if (isPinned(h) || refcount(h) != mapcount(h) + cacheRef) {
+    int expected = mapcount(h) + (anon ? 0 : 1) + 1;
+    if (isPinned(h) || refcount(h) != expected) {
+      putbackLru(h);
       return ReclaimResult.KEPT_BUSY;
     }
-    getPage(h);
-    clearFolioFlag(h, PG_LRU);
     long slot = anon ? allocSwapSlot() : 0;
     rmapWalk(h, MmStruct.RmapOp.UNMAP, slot);
     if (anon) {
@@ -886,13 +900,39 @@ public final class HostMemory {
       clearFolioFlag(h, PG_DIRTY);
       setFolioFlag(h, PG_WRITEBACK);
       file.countWriteback();
-      setFolioFlag(h, PG_LRU);
-      putPage(h);
+      putbackLru(h);
       return ReclaimResult.WRITEBACK_STARTED;
     }
     file.removePage(folioIndex(h));
     putPage(h);
     return ReclaimResult.FREED;
+  }
+
+  /**
+   * folio_isolate_lru: takes a reference on the folio containing {@code pfn} unless it is
+   * free, then test-and-clears PG_LRU so that one isolator alone owns it. Returns the head,
+   * or -1 if the folio is free or not on the LRU (or already isolated). For a hugetlb folio
+   * PG_LRU stands for its being on the hstate's active list, isolatable for migration.
+   */
+  private long isolateLruFolio(long pfn) {
+    if (!pfnValid(pfn)) {
+      return -1;
+    }
+    long h = folioHead(pfn);
+    if (!tryGetFolio(h, false)) {
+      return -1;
+    }
+    if (folioHead(pfn) != h || !clearFolioFlag(h, PG_LRU)) {
+      putPage(h);
+      return -1;
+    }
+    return h;
+  }
+
+  /** folio_putback_lru: back on the LRU, isolation reference dropped. */
+  private void putbackLru(long h) {
+    setFolioFlag(h, PG_LRU);
+    putPage(h);
   }
 
   /**
@@ -904,13 +944,14 @@ public final class HostMemory {
    * or under writeback.
    */
   public MigrationHandle migrateStart(long pfn) {
-    long h = headOfUsedFolio(pfn);
-    if (h < 0 || isReserved(h) || isZoneDevice(h) || isPinned(h) || isWriteback(h)
-        || !(isLru(h) || isHugetlb(h))) {
+    long h = isolateLruFolio(pfn);
+    if (h < 0) {
       return null;
     }
-    getPage(h);
-    clearFolioFlag(h, PG_LRU);
+    if (isReserved(h) || isZoneDevice(h) || isPinned(h) || isWriteback(h)) {
+      putbackLru(h);
+      return null;
+    }
     rmapWalk(h, MmStruct.RmapOp.MIGRATE, 0);
     return new MigrationHandle(h, folioOrder(h), allocationGeneration(h));
   }
@@ -936,10 +977,7 @@ public final class HostMemory {
     long dst = busy ? -1 : allocFolio(handle.order(), hugetlb ? PG_HUGETLB : 0);
     if (dst < 0) {
       rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, old);
-      if (!hugetlb) {
-        setFolioFlag(old, PG_LRU);
-      }
-      putPage(old);
+      putbackLru(old);
       return busy ? -Errno.EAGAIN : -Errno.ENOMEM;
     }
     migrateFlags(old, dst);
@@ -947,9 +985,7 @@ public final class HostMemory {
       ((HostFile) m).replacePage(folioIndex(old), old, dst);
     }
     rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, dst);
-    if (!hugetlb) {
-      setFolioFlag(dst, PG_LRU);
-    }
+    setFolioFlag(dst, PG_LRU);
     if (file) {
       getPage(dst);
       putPage(old);

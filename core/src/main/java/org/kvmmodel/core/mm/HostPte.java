@@ -57,9 +57,16 @@ public final class HostPte {
 
   private HostPte() {}
 
-  /** A present leaf mapping {@code pfn} at {@code level} with the given bits. */
+  /**
+   * A present leaf mapping {@code pfn} at {@code level} with those of {@code bits} that are
+   * permission or state bits ({@link #WRITE}, {@link #DIRTY}, {@link #YOUNG},
+   * {@link #SPECIAL}).
+   */
   public static long make(long pfn, int level, long bits) {
-    return (pfn << PFN_SHIFT) | ((long) level << LEVEL_SHIFT) | (bits & 0xffL) | PRESENT;
+    return (pfn << PFN_SHIFT)
+        | ((long) level << LEVEL_SHIFT)
+        | (bits & (WRITE | DIRTY | YOUNG | SPECIAL))
+        | PRESENT;
   }
 
   /** A non-present software entry of {@code type} carrying {@code payload} (pfn or slot). */

@@ -46,9 +46,10 @@ public final class MmStruct {
   }
 
   private static final long PAGE_SIZE = HostMemory.PAGE_SIZE;
-  private static final int MAX_FAULT_RETRIES = 8;
+  private static final int MAX_FAULT_RETRIES = 1000;
 
   private final HostMemory memory;
+  private final int id;
   private final PageTable pt = new PageTable();
   private final TreeMap<Long, Vma> vmas = new TreeMap<>();
   private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
@@ -61,6 +62,7 @@ public final class MmStruct {
   /** A new, empty address space on {@code memory}. */
   public MmStruct(HostMemory memory) {
     this.memory = memory;
+    this.id = memory.nextMmId();
   }
 
   /** The host memory backing this address space. */
@@ -97,11 +99,6 @@ public final class MmStruct {
     if (!mmapLockHeld()) {
       throw new IllegalStateException("mmap_lock not held");
     }
-  }
-
-  /** The page-table lock, for callers that must observe entries stably. */
-  ReentrantLock ptl() {
-    return ptl;
   }
 
   /** Sets or clears a pending signal on the task owning this mm (for FOLL_INTERRUPTIBLE). */
@@ -297,13 +294,17 @@ public final class MmStruct {
   }
 
   /**
-   * __split_vma: splits the VMA containing {@code at} so that a VMA starts there. The new
-   * upper half joins the same reverse-map lists; both halves are updated under their locks.
+   * __split_vma: splits the VMA containing {@code at} so that a VMA starts there. A THP PMD
+   * straddling {@code at} is split first (vma_adjust_trans_huge). The new upper half joins
+   * the same reverse-map lists; both halves are updated under their locks.
    */
   private void splitVma(long at) {
     Vma vma = vmaAt(at);
     if (vma == null || vma.start == at) {
       return;
+    }
+    if (vma.kind == VmaKind.ANON_THP) {
+      splitHugePmdAt(vma, at);
     }
     Vma upper = new Vma(this, at, vma.end, vma.flags, vma.kind,
         vma.pgoff + ((at - vma.start) >>> HostMemory.PAGE_SHIFT), vma.file, vma.anonVma);
@@ -540,6 +541,103 @@ public final class MmStruct {
   }
 
   /**
+   * split_huge_pmd_address: if a THP PMD maps {@code address}, replace it by 512 PTEs of
+   * the same folio inside a CLEAR invalidation of its 2 MiB region (as when only part of it
+   * is to be changed). Returns whether a PMD was split.
+   */
+  public boolean splitHugePmdAddress(long address) {
+    mmapReadLock();
+    try {
+      Vma vma = vmaAt(address);
+      long e = pt.lookup(address);
+      if (vma == null || vma.kind != VmaKind.ANON_THP || HostPte.level(e) != HostPte.LEVEL_PMD) {
+        return false;
+      }
+      splitHugePmd(address & ~(PageTable.PMD_SIZE - 1));
+      return HostPte.level(pt.lookup(address)) == HostPte.LEVEL_4K;
+    } finally {
+      mmapReadUnlock();
+    }
+  }
+
+  /**
+   * khugepaged's collapse_huge_page for the 2 MiB region around {@code address} of a THP
+   * VMA: with mmap_lock held for write, every 4 KiB entry must be empty, the zero page, or
+   * an exclusive order-0 anonymous folio with no reference beyond its one mapping (at least
+   * one such). A new 2 MiB folio is allocated; a CLEAR invalidation covers the clearing of
+   * the PTEs and the flush (pmdp_collapse_flush); after it ends the pages are copied, the
+   * old folios released, and a writable dirty PMD installed. Returns 0, -EBUSY when the
+   * region does not qualify, -ENOMEM without a free 2 MiB run.
+   */
+  public int collapseHugePage(long address) {
+    long haddr = address & ~(PageTable.PMD_SIZE - 1);
+    mmapWriteLock();
+    try {
+      Vma vma = vmaAt(haddr);
+      if (vma == null || vma.kind != VmaKind.ANON_THP || haddr + PageTable.PMD_SIZE > vma.end
+          || HostPte.level(pt.lookup(haddr)) == HostPte.LEVEL_PMD) {
+        return -Errno.EBUSY;
+      }
+      int[] seen = new int[2];
+      ptl.lock();
+      try {
+        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+          if (HostPte.isSpecial(e) && HostPte.isPresent(e) && memory.isZeroPfn(HostPte.pfn(e))) {
+            return e;
+          }
+          long pfn = HostPte.pfn(e);
+          if (!HostPte.isPresent(e) || HostPte.isSpecial(e) || memory.folioOrder(pfn) != 0
+              || !memory.isAnon(pfn) || memory.isPinned(pfn) || memory.mapcount(pfn) != 1
+              || memory.refcount(pfn) != 1) {
+            seen[1]++;
+          } else {
+            seen[0]++;
+          }
+          return e;
+        });
+      } finally {
+        ptl.unlock();
+      }
+      if (seen[1] > 0 || seen[0] == 0) {
+        return -Errno.EBUSY;
+      }
+      long thp = newAnonFolio(vma, haddr, HostMemory.PMD_ORDER, vma.kind);
+      if (thp < 0) {
+        return -Errno.ENOMEM;
+      }
+      MmuGather gather = new MmuGather();
+      MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
+      invalidateStart(r);
+      ptl.lock();
+      try {
+        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+          if (!HostPte.isSpecial(e)) {
+            memory.addMapcount(HostPte.pfn(e), -1);
+            gather.add(HostPte.pfn(e));
+          }
+          return 0;
+        });
+        flushTlbRange();
+      } finally {
+        ptl.unlock();
+      }
+      invalidateEnd(r);
+      gather.release(memory);
+      ptl.lock();
+      try {
+        long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+        pt.set(haddr, HostPte.LEVEL_PMD, HostPte.make(thp, HostPte.LEVEL_PMD, bits));
+        memory.addMapcount(thp, 1);
+      } finally {
+        ptl.unlock();
+      }
+      return 0;
+    } finally {
+      mmapWriteUnlock();
+    }
+  }
+
+  /**
    * mprotect: sets VM_READ / VM_WRITE on the range, splitting VMAs at its edges. Removing
    * write permission write-protects the entries (and turns write migration entries into read
    * ones); removing read makes them PROT_NONE. No entry gains write permission: the next
@@ -571,10 +669,6 @@ public final class MmStruct {
       splitVma(end);
       for (Vma v : vmasIn(start, end)) {
         v.flags = (v.flags & ~(Vma.VM_READ | Vma.VM_WRITE)) | prot;
-        if (v.kind == VmaKind.ANON_THP) {
-          splitHugePmdAt(v, v.start);
-          splitHugePmdAt(v, v.end);
-        }
         if (!hasEntries(v.start, v.end)) {
           continue;
         }
@@ -666,6 +760,41 @@ public final class MmStruct {
     }
   }
 
+  /**
+   * The OOM reaper (__oom_reap_task_mm): with mmap_lock taken for read only if it is free,
+   * unmaps the private memory of a dying task without sleeping. Each private VMA (not
+   * hugetlb, not PFNMAP) gets a non-blockable UNMAP invalidation; when a subscriber answers
+   * -EAGAIN the VMA is skipped and the reaper must come back. Returns whether every VMA
+   * was reaped.
+   */
+  public boolean oomReap() {
+    if (!mmapLock.readLock().tryLock()) {
+      return false;
+    }
+    try {
+      boolean all = true;
+      for (Vma v : vmas.values()) {
+        if (v.has(Vma.VM_HUGETLB | Vma.VM_PFNMAP) || v.has(Vma.VM_SHARED)) {
+          continue;
+        }
+        MmuNotifierRange r =
+            new MmuNotifierRange(this, v.start, v.end, MmuNotifierEvent.UNMAP, false);
+        if (invalidateStart(r) != 0) {
+          all = false;
+          continue;
+        }
+        MmuGather gather = new MmuGather();
+        zapVmaRange(v, v.start, v.end, gather);
+        invalidateEnd(r);
+        flushTlbRange();
+        gather.release(memory);
+      }
+      return all;
+    } finally {
+      mmapLock.readLock().unlock();
+    }
+  }
+
   /** Whether {@link #exitMmap} has run. */
   public boolean hasExited() {
     return exited;
@@ -748,7 +877,11 @@ public final class MmStruct {
           if (cow) {
             src &= ~HostPte.WRITE;
             if (!HostPte.isSpecial(e)) {
-              memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
+              if (level == HostPte.LEVEL_4K) {
+                memory.clearPageFlag(pfn, HostMemory.PG_ANON_EXCLUSIVE);
+              } else {
+                memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
+              }
             }
           }
           long dst = src & ~HostPte.YOUNG;
@@ -804,17 +937,19 @@ public final class MmStruct {
 
   /**
    * Allocates an anonymous folio for {@code vma} at {@code address}: anon, uptodate,
-   * exclusive, on the LRU (hugetlb folios are not), owned by the VMA's anon_vma.
+   * exclusive, owned by the VMA's anon_vma, then put on the LRU (for hugetlb: the active
+   * list) once its mapping is set, so an isolator never sees it half-made.
    * Returns the pfn with one reference (to become the mapping's), or -1.
    */
   private long newAnonFolio(Vma vma, long address, int order, VmaKind kind) {
     boolean hugetlb = kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
     int flags = HostMemory.PG_ANON | HostMemory.PG_UPTODATE | HostMemory.PG_ANON_EXCLUSIVE
-        | (hugetlb ? HostMemory.PG_HUGETLB : HostMemory.PG_LRU);
+        | (hugetlb ? HostMemory.PG_HUGETLB : 0);
     long pfn = memory.allocFolio(order, flags);
     if (pfn >= 0) {
       long base = address & ~((PAGE_SIZE << order) - 1);
       memory.setOwner(pfn, vma.anonVma.id, vma.linearPageIndex(base));
+      memory.setFolioFlag(pfn, HostMemory.PG_LRU);
     }
     return pfn;
   }
@@ -845,10 +980,29 @@ public final class MmStruct {
       return doSwapPage(vma, address, e, faultFlags);
     }
     if (HostPte.isProtNone(e)) {
-      return -Errno.EFAULT;
+      return vma.has(Vma.VM_READ) ? doNumaPage(address, e) : -Errno.EFAULT;
     }
     if ((write && !HostPte.isWritable(e)) || unshare) {
       return doWpPage(vma, address, e, write);
+    }
+    return 0;
+  }
+
+  /**
+   * do_numa_page / do_huge_pmd_numa_page: a NUMA-hinting fault on a PROT_NONE entry of an
+   * accessible VMA. The model has one node, so the folio is never misplaced: the entry is
+   * made present again with the write permission it had, and young.
+   */
+  private int doNumaPage(long address, long e) {
+    long base = address & ~(HostPte.levelSize(HostPte.level(e)) - 1);
+    ptl.lock();
+    try {
+      if (pt.lookup(base) == e) {
+        pt.set(base, HostPte.level(e),
+            (e & ~HostPte.PROTNONE) | HostPte.PRESENT | HostPte.YOUNG);
+      }
+    } finally {
+      ptl.unlock();
     }
     return 0;
   }
@@ -1202,6 +1356,11 @@ public final class MmStruct {
     return userAccess(address, true);
   }
 
+  /*
+   * The accessed and dirty bits are set with a compare-and-swap, as the MMU does, but under
+   * the page-table lock: the model's page-table walkers rewrite entries with plain stores
+   * under that lock, so taking it here is what keeps a concurrent walker from losing a bit.
+   */
   private int userAccess(long address, boolean write) {
     mmapReadLock();
     try {
@@ -1213,8 +1372,16 @@ public final class MmStruct {
         long e = pt.lookup(address);
         if (HostPte.isPresent(e) && (!write || HostPte.isWritable(e))) {
           long set = HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
-          if ((e & set) == set || pt.compareAndSet(address, e, e | set)) {
+          if ((e & set) == set) {
             return 0;
+          }
+          ptl.lock();
+          try {
+            if (pt.compareAndSet(address, e, e | set)) {
+              return 0;
+            }
+          } finally {
+            ptl.unlock();
           }
           continue;
         }
@@ -1341,8 +1508,8 @@ public final class MmStruct {
         }
         return NEED_FAULT;
       }
-      if (HostPte.isProtNone(e)) {
-        return -Errno.EFAULT;
+      if (HostPte.isProtNone(e) && (foll & FollFlags.FOLL_HONOR_NUMA_FAULT) != 0) {
+        return NEED_FAULT;
       }
       if (write && !HostPte.isWritable(e)) {
         return NEED_FAULT;
@@ -1430,7 +1597,56 @@ public final class MmStruct {
    */
   public int hostMappingLevel(long address) {
     long e = pt.lookup(address);
-    return HostPte.isPresent(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+    return HostPte.mapsPfn(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+  }
+
+  /**
+   * NUMA balancing's scan (task_numa_work → change_prot_numa): under mmap_lock for read,
+   * turns the present entries of every private, non-hugetlb VMA in the range into PROT_NONE
+   * hinting entries (keeping pfn, write permission and dirty), inside a PROTECTION_VMA
+   * invalidation per VMA. The zero page, special entries and ones already PROT_NONE are left
+   * alone. The next access takes a NUMA-hinting fault; GUP follows such entries without a
+   * fault unless FOLL_HONOR_NUMA_FAULT is set. Returns how many entries changed.
+   */
+  public int changeProtNuma(long start, long end) {
+    int changed = 0;
+    mmapReadLock();
+    try {
+      for (Vma v : vmasIn(start, end)) {
+        if (v.has(Vma.VM_HUGETLB | Vma.VM_PFNMAP | Vma.VM_IO | Vma.VM_MIXEDMAP | Vma.VM_SHARED)
+            || !v.has(Vma.VM_READ)) {
+          continue;
+        }
+        long s = Math.max(start, v.start);
+        long e = Math.min(end, v.end);
+        if (!hasEntries(s, e)) {
+          continue;
+        }
+        MmuNotifierRange r = range(s, e, MmuNotifierEvent.PROTECTION_VMA);
+        invalidateStart(r);
+        int[] count = new int[1];
+        ptl.lock();
+        try {
+          pt.walk(s, e, (a, entry) -> {
+            if (!HostPte.isPresent(entry) || HostPte.isSpecial(entry)) {
+              return entry;
+            }
+            count[0]++;
+            return (entry & ~HostPte.PRESENT) | HostPte.PROTNONE;
+          });
+          if (count[0] > 0) {
+            flushTlbRange();
+          }
+        } finally {
+          ptl.unlock();
+        }
+        invalidateEnd(r);
+        changed += count[0];
+      }
+      return changed;
+    } finally {
+      mmapReadUnlock();
+    }
   }
 
   // ---- access-bit aging -------------------------------------------------------------------
@@ -1513,9 +1729,6 @@ public final class MmStruct {
         switch (op) {
           case MKCLEAN:
             if (maps && (e & (HostPte.WRITE | HostPte.DIRTY)) != 0) {
-              if (HostPte.isDirty(e)) {
-                memory.setPageDirty(head);
-              }
               count[0]++;
               return e & ~(HostPte.WRITE | HostPte.DIRTY);
             }
@@ -1578,8 +1791,13 @@ public final class MmStruct {
     return count[0];
   }
 
+  /** A number identifying this mm among those of its host, in creation order. */
+  public int id() {
+    return id;
+  }
+
   @Override
   public String toString() {
-    return String.format(Locale.US, "MmStruct@%x", System.identityHashCode(this));
+    return String.format(Locale.US, "mm#%d", id);
   }
 }

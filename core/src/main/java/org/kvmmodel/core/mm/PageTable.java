@@ -191,16 +191,6 @@ final class PageTable {
     return pmd.leaf[mi] == 0 && (pmd.next[mi] == null || pteTableEmpty(pmd.next[mi]));
   }
 
-  /** Whether the 1 GiB region at {@code address} has no leaf at any level. */
-  boolean pudRegionEmpty(long address) {
-    PudTable pud = pgd[index(address, PGD_SHIFT)];
-    if (pud == null) {
-      return true;
-    }
-    int ui = index(address, PUD_SHIFT);
-    return pud.leaf[ui] == 0 && (pud.next[ui] == null || pmdTableEmpty(pud.next[ui]));
-  }
-
   private static boolean pteTableEmpty(long[] pte) {
     for (long e : pte) {
       if (e != 0) {

@@ -172,4 +172,144 @@ class AnonymousMemoryTests {
     assertEquals(1 + 511, mem.mapcount(head), "parent PMD plus 511 child PTEs");
     assertNotEquals(head + 1, HostPte.pfn(child.hostPte(thp + 4096)));
   }
+
+  @Test
+  void mmapRefusesOverlapsAndMisalignedHugetlb() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    assertEquals(BASE, mm.mmap(BASE, 1 << 20, RW, VmaKind.ANON));
+    assertEquals(-Errno.EEXIST, mm.mmap(BASE + 4096, 4096, RW, VmaKind.ANON));
+    assertEquals(-Errno.EINVAL, mm.mmap(BASE + 123, 4096, RW, VmaKind.ANON));
+    assertEquals(-Errno.EINVAL, mm.mmap(0x4000_0000L, 4096, RW, VmaKind.HUGETLB_2M));
+    assertEquals(-Errno.EINVAL, mm.mmap(0x4000_0000L, 4096, RW, VmaKind.PFNMAP));
+    long h = 0x8000_0000L;
+    assertEquals(h, mm.mmap(h, 4L << 20, RW, VmaKind.HUGETLB_2M));
+    assertEquals(-Errno.EINVAL, mm.munmap(h + 4096, 4096), "hugetlb unmaps whole pages");
+    assertEquals("EEXIST", Errno.name(-Errno.EEXIST));
+  }
+
+  @Test
+  void pageTablesCostEightBytesPerEntryAndAreFreedOnMunmap() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long region = 0x4000_0000L;
+    mm.mmap(region, 4L << 20, RW, VmaKind.ANON);
+    for (long a = region; a < region + (2L << 20); a += 4096) {
+      assertEquals(0, mm.userWrite(a));
+    }
+    assertEquals(1, mm.pteTableCount(), "512 entries share one long[512]");
+    mm.userRead(region + (3L << 20));
+    assertEquals(2, mm.pteTableCount());
+    assertEquals(0, mm.munmap(region, 2L << 20));
+    assertEquals(1, mm.pteTableCount());
+    assertEquals(4096 - 1, mem.freePages(), "all 512 folios freed; the zero page stays");
+  }
+
+  @Test
+  void partialMunmapOfAThpSplitsItAndKeepsTheRest() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    mm.userWrite(thp);
+    long head = HostPte.pfn(mm.hostPte(thp));
+    RecordingNotifier rec = new RecordingNotifier(thp);
+    mm.registerNotifier(rec);
+    assertEquals(0, mm.munmap(thp + (1L << 20), 1L << 20));
+    assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000",
+        "start UNMAP 0x40100000-0x40200000", "end UNMAP 0x40100000-0x40200000"), rec.events,
+        "the VMA split splits the PMD before the unmap");
+    assertEquals(1, mm.hostMappingLevel(thp));
+    assertEquals(head + 1, HostPte.pfn(mm.hostPte(thp + 4096)),
+        HostPte.describe(mm.hostPte(thp + 4096)));
+    assertEquals(256, mem.mapcount(head));
+    assertEquals(256, mem.refcount(head));
+    assertEquals(0, mm.hostPte(thp + (1L << 20)));
+    assertEquals(1, mm.vmas().size(), "one VMA left");
+
+    rec.events.clear();
+    assertEquals(0, mm.madviseDontneed(thp + 4096, 4096));
+    assertEquals(0, mm.hostPte(thp + 4096));
+    assertEquals(255, mem.mapcount(head));
+  }
+
+  @Test
+  void splitHugePmdSpreadsTheFolioOverPtesInsideClear() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    mm.userWrite(thp);
+    long head = HostPte.pfn(mm.hostPte(thp));
+    RecordingNotifier rec = new RecordingNotifier(thp + 4096);
+    mm.registerNotifier(rec);
+    assertTrue(mm.splitHugePmdAddress(thp + 4096));
+    assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000"),
+        rec.events);
+    assertEquals(HostPte.LEVEL_PMD, HostPte.level(rec.pteAtStart.get(0)));
+    assertEquals(HostPte.LEVEL_4K, HostPte.level(rec.pteAtEnd.get(0)));
+    assertEquals(512, mem.mapcount(head));
+    assertEquals(512, mem.refcount(head));
+    assertTrue(HostPte.isWritable(mm.hostPte(thp + 4096 * 511)));
+    assertFalse(mm.splitHugePmdAddress(thp), "already split");
+    assertEquals(0, mm.munmap(thp, 2L << 20));
+    assertEquals(0, mem.refcount(head));
+  }
+
+  @Test
+  void collapseReplacesSmallPagesByAPmdAfterTheInvalidation() {
+    HostMemory mem = new HostMemory(2048, 0, 0);
+    long[] held = new long[3];
+    for (int i = 0; i < held.length; i++) {
+      held[i] = mem.allocFolio(HostMemory.PMD_ORDER, 0);
+      assertTrue(held[i] >= 0);
+    }
+    MmStruct mm = new MmStruct(mem);
+    long thp = 0x4000_0000L;
+    mm.mmap(thp, 2L << 20, RW, VmaKind.ANON_THP);
+    assertEquals(0, mm.userWrite(thp));
+    assertEquals(0, mm.userWrite(thp + 4096));
+    assertEquals(0, mm.userRead(thp + 8192));
+    assertEquals(1, mm.hostMappingLevel(thp), "no free 2 MiB run: 4 KiB fallback");
+    long small = HostPte.pfn(mm.hostPte(thp));
+    for (long h : held) {
+      mem.putPage(h);
+    }
+    long gup = mm.getUserPages(thp + 4096, FollFlags.FOLL_WRITE);
+    assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "an extra reference blocks it");
+    mem.putPage(gup);
+    RecordingNotifier rec = new RecordingNotifier(thp);
+    mm.registerNotifier(rec);
+
+    assertEquals(0, mm.collapseHugePage(thp + 12345));
+
+    assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000"),
+        rec.events);
+    assertTrue(HostPte.isPresent(rec.pteAtStart.get(0)));
+    assertEquals(0, rec.pteAtEnd.get(0), "cleared and flushed before the end");
+    assertEquals(2, mm.hostMappingLevel(thp + 8192));
+    assertEquals(0, mem.refcount(small));
+    long head = HostPte.pfn(mm.hostPte(thp));
+    assertEquals(1, mem.mapcount(head));
+    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
+    assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "already a PMD");
+  }
+
+  @Test
+  void tablesAcrossGigabyteAndTerabyteBoundariesAreFreed() {
+    HostMemory mem = new HostMemory(4096, 0, 0);
+    MmStruct mm = new MmStruct(mem);
+    long start = (1L << 39) - (4L << 20);
+    long length = 8L << 20;
+    mm.mmap(start, length, RW, VmaKind.ANON);
+    for (long a = start; a < start + length; a += 1L << 20) {
+      assertEquals(0, mm.userWrite(a));
+    }
+    assertEquals(4, mm.pteTableCount());
+    assertEquals(0, mm.munmap(start + (1L << 20), 6L << 20));
+    assertEquals(2, mm.pteTableCount(), "tables of the first and last 2 MiB still hold entries");
+    assertEquals(0, mm.munmap(start, length));
+    assertEquals(0, mm.pteTableCount());
+    assertEquals(4095, mem.freePages());
+  }
 }
