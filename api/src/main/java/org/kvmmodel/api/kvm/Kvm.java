@@ -1,6 +1,7 @@
 package org.kvmmodel.api.kvm;
 
 import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.pt.PageTableEnvironment;
 
 /**
  * What common KVM ({@code virt/kvm/}) gives an architecture's MMU code for one VM: mmu_lock,
@@ -77,6 +78,19 @@ public interface Kvm {
    * enabling logging must not write-protect anything.
    */
   boolean dirtyLogManualProtectAndInitSet();
+
+  /**
+   * The environment the arch's stage-2 tables are built in: pages from the MMU memory caches,
+   * freeing after an RCU grace period, the model's observer and the cmpxchg race point.
+   */
+  PageTableEnvironment pageTables();
+
+  /**
+   * {@code kvm_mmu_topup_memory_cache} for the calling vCPU's page-table cache: fill it to
+   * {@code min} pages before taking mmu_lock (it may sleep; under mmu_lock it throws). Returns
+   * 0 or -ENOMEM.
+   */
+  int mmuTopupMemoryCache(int min);
 
   /** {@code kvm_flush_remote_tlbs}. */
   void flushRemoteTlbs();

@@ -14,15 +14,17 @@ public final class EntrySlot {
 
   private final PageTableObserver observer;
   private final WalkControl control;
+  private final EntryRaceHook raceHook;
   private PageTablePage table;
   private int index;
   private int level;
   private long gfn;
   private long pages;
 
-  EntrySlot(PageTableObserver observer, WalkControl control) {
+  EntrySlot(PageTableObserver observer, WalkControl control, EntryRaceHook raceHook) {
     this.observer = observer;
     this.control = control;
+    this.raceHook = raceHook;
   }
 
   void point(PageTablePage table, int index, int level, long gfn, long pages) {
@@ -68,6 +70,9 @@ public final class EntrySlot {
    * another thread changed the entry first ({@code try_cmpxchg64}).
    */
   public boolean compareAndSet(long expected, long value) {
+    if (raceHook.beforeAtomicUpdate(table, index, level, gfn)) {
+      return false;
+    }
     if (!table.compareAndSet(index, expected, value)) {
       return false;
     }
@@ -79,6 +84,7 @@ public final class EntrySlot {
 
   /** Atomically stores {@code value} and returns what it replaced ({@code xchg}). */
   public long exchange(long value) {
+    raceHook.beforeAtomicUpdate(table, index, level, gfn);
     long old = table.exchange(index, value);
     if (observer != null) {
       observer.entryChanged(table, index, level, gfn, old, value);

@@ -54,7 +54,7 @@ public final class PageTableCursor {
     this.allocator = pageTable.allocator;
     this.observer = pageTable.observer;
     this.control = control;
-    this.slot = new EntrySlot(observer, control);
+    this.slot = new EntrySlot(observer, control, pageTable.raceHook);
     this.path = new PageTablePage[geometry.levels()];
     this.lastDepth = geometry.levels() - 1;
   }

@@ -18,19 +18,17 @@ public final class RadixPageTable {
   final PageTableAllocator allocator;
   final DeferredFree deferredFree;
   final PageTableObserver observer;
+  final EntryRaceHook raceHook;
   final PageTablePage root;
 
   private RadixPageTable(
-      PageTableFormat format,
-      PageTableAllocator allocator,
-      DeferredFree deferredFree,
-      PageTableObserver observer,
-      PageTablePage root) {
+      PageTableFormat format, PageTableEnvironment environment, PageTablePage root) {
     this.format = format;
     this.geometry = format.geometry();
-    this.allocator = allocator;
-    this.deferredFree = deferredFree;
-    this.observer = observer;
+    this.allocator = environment.allocator();
+    this.deferredFree = environment.deferredFree();
+    this.observer = environment.observer();
+    this.raceHook = environment.raceHook();
     this.root = root;
   }
 
@@ -46,15 +44,19 @@ public final class RadixPageTable {
       PageTableAllocator allocator,
       DeferredFree deferredFree,
       PageTableObserver observer) {
+    return create(
+        format, new PageTableEnvironment(allocator, deferredFree, observer, EntryRaceHook.NONE));
+  }
+
+  /** Allocates a root in the environment a VM provides. */
+  public static RadixPageTable create(PageTableFormat format, PageTableEnvironment environment) {
     Objects.requireNonNull(format, "format");
-    Objects.requireNonNull(allocator, "allocator");
-    Objects.requireNonNull(deferredFree, "deferredFree");
-    PageTableGeometry geometry = format.geometry();
-    PageTablePage root = allocateTable(format, allocator, observer, 0, 0);
+    PageTablePage root =
+        allocateTable(format, environment.allocator(), environment.observer(), 0, 0);
     if (root == null) {
       throw new IllegalStateException("no memory for a page-table root");
     }
-    return new RadixPageTable(format, allocator, deferredFree, observer, root);
+    return new RadixPageTable(format, environment, root);
   }
 
   static PageTablePage allocateTable(

@@ -8,7 +8,6 @@ import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.SimpleTableMemory;
 import org.kvmmodel.api.pt.WalkControl;
 
 /**
@@ -21,9 +20,6 @@ import org.kvmmodel.api.pt.WalkControl;
  */
 final class TdpMmu implements ArchMmu {
 
-  /** Physical base of the page-table pages, above any host RAM the model uses. */
-  private static final long TABLE_BASE = 1L << 44;
-
   private final Kvm kvm;
   private final EptPageTableFormat format;
   private final RadixPageTable root;
@@ -33,8 +29,7 @@ final class TdpMmu implements ArchMmu {
   TdpMmu(Kvm kvm, EptPageTableFormat format) {
     this.kvm = kvm;
     this.format = format;
-    SimpleTableMemory memory = new SimpleTableMemory(TABLE_BASE, 1L << 30);
-    this.root = RadixPageTable.create(format, memory, memory, null);
+    this.root = RadixPageTable.create(format, kvm.pageTables());
     this.cursor = root.newCursor(new KvmWalkControl(kvm));
     this.maxGfn = (1L << (Math.min(format.geometry().addressBits(), 52) - 12)) - 1;
   }

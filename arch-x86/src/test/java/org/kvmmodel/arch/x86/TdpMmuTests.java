@@ -19,7 +19,10 @@ import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.api.pt.EntryRaceHook;
 import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.api.pt.PageTableEnvironment;
+import org.kvmmodel.api.pt.SimpleTableMemory;
 import org.kvmmodel.api.pt.UpdateStatus;
 import org.kvmmodel.api.pt.WalkControl;
 
@@ -57,6 +60,9 @@ class TdpMmuTests {
   @BeforeEach
   void setUp() {
     when(kvm.mmuLock()).thenReturn(lock);
+    SimpleTableMemory memory = new SimpleTableMemory(1L << 44, 1 << 16);
+    when(kvm.pageTables())
+        .thenReturn(new PageTableEnvironment(memory, memory, null, EntryRaceHook.NONE));
     mmu = (TdpMmu) plugin.createMmu(kvm, plugin.configuration("ept4-ad"));
     probe = mmu.root().newCursor(new NoYield());
   }

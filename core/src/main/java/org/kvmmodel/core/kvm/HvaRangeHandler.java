@@ -4,6 +4,7 @@ import java.util.List;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.sched.Srcu;
 
 /**
  * {@code __kvm_handle_hva_range}: under SRCU, walk every address space's memslots that overlap

@@ -12,10 +12,13 @@ import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.sched.Srcu;
 
 /**
  * One VM's {@code struct kvm}: the common KVM state and services of {@code virt/kvm/}, wired to
@@ -40,6 +43,8 @@ public final class KvmInstance implements Kvm {
   private final KvmMemslots memslots;
   private final FollowPfn followPfn;
   private final PageRelease pageRelease;
+  private final Rcu rcu;
+  private final VmPageTables pageTables;
   private final LongAdder remoteTlbFlushes = new LongAdder();
   private ArchMmu arch;
   private SetMemoryRegion setMemoryRegion;
@@ -56,6 +61,9 @@ public final class KvmInstance implements Kvm {
     this.srcu = new Srcu(scheduler);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
     this.followPfn = new FollowPfn(vmm, inject, scheduler, false);
+    this.rcu = new Rcu(scheduler);
+    this.pageTables =
+        new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages());
     this.pageRelease = new PageRelease(vmm.memory(), mmuLock, dirtied);
   }
 
@@ -165,6 +173,30 @@ public final class KvmInstance implements Kvm {
   @Override
   public void markPageDirtyInSlot(MemorySlot slot, long gfn) {
     dirtyLog.markPageDirtyInSlot(slot, gfn);
+  }
+
+  @Override
+  public PageTableEnvironment pageTables() {
+    return pageTables.environment();
+  }
+
+  @Override
+  public int mmuTopupMemoryCache(int min) {
+    return pageTables.topup(min);
+  }
+
+  /** The VM's page-table pages: caches, live and freed counts. */
+  public VmPageTables pageTablePages() {
+    return pageTables;
+  }
+
+  /** {@code synchronize_rcu}: a grace period; page-table pages unlinked before it are freed. */
+  public void synchronizeRcu() {
+    rcu.synchronize();
+  }
+
+  public Rcu rcu() {
+    return rcu;
   }
 
   @Override

@@ -2,6 +2,7 @@ package org.kvmmodel.core.kvm;
 
 import java.util.function.LongConsumer;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.core.sched.Srcu;
 
 /**
  * {@code kvm->memslots[]}: the active memslot set of each address space, read under

@@ -3,6 +3,7 @@ package org.kvmmodel.core.kvm;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.sched.Srcu;
 
 /**
  * KVM's mmu_notifier subscription ({@code kvm_mmu_notifier_ops} in {@code virt/kvm/kvm_main.c}),

@@ -15,6 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GfnRange;
+import org.kvmmodel.core.sched.Srcu;
 import org.mockito.ArgumentCaptor;
 
 class KvmMmuNotifierTests {

@@ -7,8 +7,9 @@ import static org.mockito.Mockito.mock;
 import java.util.ArrayList;
 import java.util.List;
 import org.kvmmodel.api.MmuLockKind;
-import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.sched.Srcu;
 
 /** The memslot, notifier and dirty-log machinery of one VM over a mocked arch. */
 final class MemslotFixture {

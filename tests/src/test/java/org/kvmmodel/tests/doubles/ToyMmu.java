@@ -12,7 +12,6 @@ import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.SimpleTableMemory;
 import org.kvmmodel.api.pt.UpdateStatus;
 import org.kvmmodel.api.pt.WalkControl;
 
@@ -32,8 +31,7 @@ final class ToyMmu implements ArchMmu {
   ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry) {
     this.kvm = kvm;
     this.wholeVmRetry = wholeVmRetry;
-    SimpleTableMemory memory = new SimpleTableMemory(1L << 44, 1 << 20);
-    this.root = RadixPageTable.create(format, memory, memory, null);
+    this.root = RadixPageTable.create(format, kvm.pageTables());
     this.cursor =
         root.newCursor(
             new WalkControl() {
@@ -77,6 +75,10 @@ final class ToyMmu implements ArchMmu {
       return Errno.EFAULT.negative();
     }
     boolean writable = faultin.writable() && !(slot.dirtyLogEnabled() && !write);
+    if (kvm.mmuTopupMemoryCache(root.geometry().levels()) != 0) {
+      kvm.releasePageUnused(faultin.refcountedPage());
+      return Errno.ENOMEM.negative();
+    }
     lock();
     try {
       boolean retry = wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn);

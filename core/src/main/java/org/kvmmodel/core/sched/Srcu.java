@@ -1,7 +1,6 @@
-package org.kvmmodel.core.kvm;
+package org.kvmmodel.core.sched;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
-import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * Sleepable RCU as {@code kvm->srcu} uses it: memslot readers enter a read section, and an
