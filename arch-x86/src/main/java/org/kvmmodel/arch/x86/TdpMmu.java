@@ -6,9 +6,8 @@ import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
-import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.api.kvm.RadixMmuOps;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.WalkControl;
 
 /**
  * The x86 TDP MMU's hooks for common KVM ({@code arch/x86/kvm/mmu/mmu.c},
@@ -22,21 +21,19 @@ final class TdpMmu implements ArchMmu {
 
   private final Kvm kvm;
   private final EptPageTableFormat format;
-  private final RadixPageTable root;
-  private final PageTableCursor cursor;
+  private final RadixMmuOps ops;
   private final long maxGfn;
 
   TdpMmu(Kvm kvm, EptPageTableFormat format) {
     this.kvm = kvm;
     this.format = format;
-    this.root = RadixPageTable.create(format, kvm.pageTables());
-    this.cursor = root.newCursor(new KvmWalkControl(kvm));
+    this.ops = new RadixMmuOps(kvm, RadixPageTable.create(format, kvm.pageTables()));
     this.maxGfn = (1L << (Math.min(format.geometry().addressBits(), 52) - 12)) - 1;
   }
 
   /** The EPT root this MMU maintains. */
   RadixPageTable root() {
-    return root;
+    return ops.table();
   }
 
   EptPageTableFormat format() {
@@ -47,19 +44,19 @@ final class TdpMmu implements ArchMmu {
   @Override
   public boolean unmapGfnRange(GfnRange range) {
     kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
-    return cursor.zapRange(range.start(), range.end()) > 0;
+    return ops.unmap(range);
   }
 
   /** {@code kvm_age_gfn} → {@code kvm_tdp_mmu_age_gfn_range}. */
   @Override
   public boolean ageGfn(GfnRange range) {
-    return cursor.ageRange(range.start(), range.end()) > 0;
+    return ops.age(range);
   }
 
   /** {@code kvm_test_age_gfn} → {@code kvm_tdp_mmu_test_age_gfn}. */
   @Override
   public boolean testAgeGfn(GfnRange range) {
-    return cursor.testYoungRange(range.start(), range.end());
+    return ops.testAge(range);
   }
 
   /**
@@ -90,8 +87,7 @@ final class TdpMmu implements ArchMmu {
     }
     kvm.mmuLock().readLock();
     try {
-      cursor.writeProtectRange(updated.baseGfn(), updated.endGfn());
-      cursor.clearFlushPending();
+      ops.writeProtectSlot(updated);
     } finally {
       kvm.mmuLock().readUnlock();
     }
@@ -107,7 +103,7 @@ final class TdpMmu implements ArchMmu {
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      cursor.zapRange(slot.baseGfn(), slot.endGfn());
+      ops.zapSlot(slot);
       kvm.flushRemoteTlbsRange(slot.baseGfn(), slot.npages());
     } finally {
       kvm.mmuLock().unlock();
@@ -119,7 +115,7 @@ final class TdpMmu implements ArchMmu {
   public void flushShadowAll() {
     kvm.mmuLock().lock();
     try {
-      cursor.zapAll();
+      ops.zapAll();
       kvm.flushRemoteTlbs();
     } finally {
       kvm.mmuLock().unlock();
@@ -134,41 +130,6 @@ final class TdpMmu implements ArchMmu {
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
     kvm.mmuLock().assertHeldExclusive("kvm_arch_mmu_enable_log_dirty_pt_masked");
-    long base = slot.baseGfn() + gfnOffset;
-    while (mask != 0) {
-      int bit = Long.numberOfTrailingZeros(mask);
-      cursor.writeProtectRange(base + bit, base + bit + 1);
-      mask &= mask - 1;
-    }
-    cursor.clearFlushPending();
-  }
-
-  /** The engine's view of KVM's TLB flushes; these hooks never yield. */
-  private static final class KvmWalkControl implements WalkControl {
-    private final Kvm kvm;
-
-    KvmWalkControl(Kvm kvm) {
-      this.kvm = kvm;
-    }
-
-    @Override
-    public boolean shouldYield() {
-      return false;
-    }
-
-    @Override
-    public void yieldLock() {
-      throw new IllegalStateException("TDP MMU notifier hooks do not yield mmu_lock");
-    }
-
-    @Override
-    public void flushTlbs() {
-      kvm.flushRemoteTlbs();
-    }
-
-    @Override
-    public void flushTlbRange(long gfn, long pages) {
-      kvm.flushRemoteTlbsRange(gfn, pages);
-    }
+    ops.writeProtectMasked(slot, gfnOffset, mask);
   }
 }

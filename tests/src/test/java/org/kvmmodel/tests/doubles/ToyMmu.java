@@ -10,10 +10,10 @@ import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.RadixMmuOps;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.api.pt.UpdateStatus;
-import org.kvmmodel.api.pt.WalkControl;
 
 /**
  * The MMU of a test double: a slow fault path in the order every 6.13 arch follows (snapshot,
@@ -25,6 +25,7 @@ final class ToyMmu implements ArchMmu {
   private final Kvm kvm;
   private final boolean wholeVmRetry;
   private final RadixPageTable root;
+  private final RadixMmuOps ops;
   private final PageTableCursor cursor;
   private final FaultinResult faultin = new FaultinResult();
 
@@ -32,29 +33,8 @@ final class ToyMmu implements ArchMmu {
     this.kvm = kvm;
     this.wholeVmRetry = wholeVmRetry;
     this.root = RadixPageTable.create(format, kvm.pageTables());
-    this.cursor =
-        root.newCursor(
-            new WalkControl() {
-              @Override
-              public boolean shouldYield() {
-                return false;
-              }
-
-              @Override
-              public void yieldLock() {
-                throw new IllegalStateException("the double never yields");
-              }
-
-              @Override
-              public void flushTlbs() {
-                kvm.flushRemoteTlbs();
-              }
-
-              @Override
-              public void flushTlbRange(long gfn, long pages) {
-                kvm.flushRemoteTlbsRange(gfn, pages);
-              }
-            });
+    this.ops = new RadixMmuOps(kvm, root);
+    this.cursor = ops.cursor();
   }
 
   RadixPageTable root() {
@@ -117,17 +97,17 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public boolean unmapGfnRange(GfnRange range) {
-    return cursor.zapRange(range.start(), range.end()) > 0;
+    return ops.unmap(range);
   }
 
   @Override
   public boolean ageGfn(GfnRange range) {
-    return cursor.ageRange(range.start(), range.end()) > 0;
+    return ops.age(range);
   }
 
   @Override
   public boolean testAgeGfn(GfnRange range) {
-    return cursor.testYoungRange(range.start(), range.end());
+    return ops.testAge(range);
   }
 
   @Override
@@ -140,7 +120,7 @@ final class ToyMmu implements ArchMmu {
     if (change == MemoryChange.FLAGS_ONLY && updated.dirtyLogEnabled() && !old.dirtyLogEnabled()) {
       kvm.mmuLock().lock();
       try {
-        cursor.writeProtectRange(updated.baseGfn(), updated.endGfn());
+        ops.writeProtectSlot(updated);
       } finally {
         kvm.mmuLock().unlock();
       }
@@ -152,7 +132,7 @@ final class ToyMmu implements ArchMmu {
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      cursor.zapRange(slot.baseGfn(), slot.endGfn());
+      ops.zapSlot(slot);
     } finally {
       kvm.mmuLock().unlock();
     }
@@ -162,7 +142,7 @@ final class ToyMmu implements ArchMmu {
   public void flushShadowAll() {
     kvm.mmuLock().lock();
     try {
-      cursor.zapAll();
+      ops.zapAll();
     } finally {
       kvm.mmuLock().unlock();
     }
@@ -170,9 +150,6 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
-    for (long m = mask; m != 0; m &= m - 1) {
-      long gfn = slot.baseGfn() + gfnOffset + Long.numberOfTrailingZeros(m);
-      cursor.writeProtectRange(gfn, gfn + 1);
-    }
+    ops.writeProtectMasked(slot, gfnOffset, mask);
   }
 }
