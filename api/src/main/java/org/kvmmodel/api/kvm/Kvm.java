@@ -92,6 +92,12 @@ public interface Kvm {
    */
   int mmuTopupMemoryCache(int min);
 
+  /** {@code rcu_read_lock} for a lockless walk; returns the index for the unlock. */
+  int rcuReadLock();
+
+  /** {@code rcu_read_unlock}. */
+  void rcuReadUnlock(int idx);
+
   /** {@code kvm_flush_remote_tlbs}. */
   void flushRemoteTlbs();
 

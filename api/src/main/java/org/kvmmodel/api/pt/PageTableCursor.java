@@ -44,6 +44,7 @@ public final class PageTableCursor {
   private PageTablePage splitChild;
   private PageTablePage walkTable;
   private int walkIndex;
+  private long walkGfn;
   private int walkLevel;
   private long walkEntry;
 
@@ -81,6 +82,7 @@ public final class PageTableCursor {
       int level = geometry.kernelLevel(depth);
       long entry = table.entry(index);
       walkTable = table;
+      walkGfn = gfn;
       walkIndex = index;
       walkLevel = level;
       walkEntry = entry;
@@ -112,6 +114,32 @@ public final class PageTableCursor {
   /** Index of the last entry the last {@link #walk} read. */
   public int index() {
     return walkIndex;
+  }
+
+  /**
+   * What the MMU hardware does to a leaf it walked: atomically set {@code bits} (accessed,
+   * dirty) in the entry the last {@link #walk} read, if it still holds {@code expected}. The
+   * change is reported to the observer like any other. Returns false when the entry changed
+   * under the walk; the hardware then walks again.
+   */
+  public boolean hardwareSetBits(long expected, long bits) {
+    if (walkTable == null) {
+      throw new IllegalStateException("no entry walked yet");
+    }
+    long updated = expected | bits;
+    if (updated == expected) {
+      return true;
+    }
+    if (!walkTable.compareAndSet(walkIndex, expected, updated)) {
+      return false;
+    }
+    walkEntry = updated;
+    if (observer != null) {
+      int depth = geometry.depthOf(walkLevel);
+      long pages = geometry.pagesPerEntry(depth);
+      observer.entryChanged(walkTable, walkIndex, walkLevel, walkGfn & -pages, expected, updated);
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- map

@@ -190,6 +190,16 @@ public final class KvmInstance implements Kvm {
     return pageTables;
   }
 
+  @Override
+  public int rcuReadLock() {
+    return rcu.readLock();
+  }
+
+  @Override
+  public void rcuReadUnlock(int idx) {
+    rcu.readUnlock(idx);
+  }
+
   /** {@code synchronize_rcu}: a grace period; page-table pages unlinked before it are freed. */
   public void synchronizeRcu() {
     rcu.synchronize();
