@@ -23,6 +23,7 @@ import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.Tracepoint;
 import org.kvmmodel.tests.doubles.ToyDriver;
 import org.kvmmodel.tests.doubles.ToyPlugin;
 
@@ -41,7 +42,13 @@ class SpiDoublesTests {
     ModelSettings settings = settings("kvmmodel.arch = " + arch);
     KvmModel model =
         KvmModel.create(settings, REGISTRY, FreeScheduler.INSTANCE, ChoiceStream.seeded(1));
-    KvmInstance kvm = model.createVm((page, fn) -> dirtied.add(page));
+    KvmInstance kvm = model.createVm();
+    kvm.log().addListener(
+        (seq, tp, actor, a, b, c) -> {
+          if (tp == Tracepoint.FOLIO_MARK_DIRTY) {
+            dirtied.add(a);
+          }
+        });
     assertEquals(HVA, kvm.vmm().mmap(HVA, 8 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
     assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 8 * MB, HVA)));
     return kvm;

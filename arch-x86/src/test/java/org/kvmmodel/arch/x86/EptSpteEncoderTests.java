@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.OptionalInt;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.pt.DecodedDescriptor;
 import org.kvmmodel.api.pt.DescriptorKind;
-import org.junit.jupiter.api.Test;
 
 class EptSpteEncoderTests {
 

@@ -19,6 +19,8 @@ import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.sched.Srcu;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * One VM's {@code struct kvm}: the common KVM state and services of {@code virt/kvm/}, wired to
@@ -46,16 +48,18 @@ public final class KvmInstance implements Kvm {
   private final Rcu rcu;
   private final VmPageTables pageTables;
   private final LongAdder remoteTlbFlushes = new LongAdder();
+  private final EventLog log;
   private ArchMmu arch;
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
   private KvmMmuNotifier notifier;
 
   private KvmInstance(
-      Spec spec, MmStruct vmm, Scheduler scheduler, FaultInjector inject, PageRelease.Listener dirtied) {
+      Spec spec, MmStruct vmm, Scheduler scheduler, FaultInjector inject, EventLog log) {
+    this.log = log;
     this.version = spec.version();
     this.scheduler = scheduler;
-    this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler);
+    this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler, log);
     this.invalidate = new MmuInvalidate(mmuLock);
     this.mnActive = new MnActiveInvalidations(scheduler);
     this.srcu = new Srcu(scheduler);
@@ -63,8 +67,8 @@ public final class KvmInstance implements Kvm {
     this.followPfn = new FollowPfn(vmm, inject, scheduler, false);
     this.rcu = new Rcu(scheduler);
     this.pageTables =
-        new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages());
-    this.pageRelease = new PageRelease(vmm.memory(), mmuLock, dirtied);
+        new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages(), log);
+    this.pageRelease = new PageRelease(vmm.memory(), mmuLock, log);
   }
 
   /**
@@ -76,9 +80,9 @@ public final class KvmInstance implements Kvm {
       MmStruct vmm,
       Scheduler scheduler,
       FaultInjector inject,
-      PageRelease.Listener dirtied,
+      EventLog log,
       Function<Kvm, ArchMmu> archFactory) {
-    KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, dirtied);
+    KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, log);
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
         new SetMemoryRegion(kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {});
@@ -99,7 +103,8 @@ public final class KvmInstance implements Kvm {
             kvm.arch,
             kvm::flushRemoteTlbs,
             spec.elideFlushIfYoung(),
-            (start, end) -> {});
+            (start, end) -> {},
+            log);
     vmm.registerNotifier(new MmuNotifierAdapter(kvm.notifier));
     return kvm;
   }
@@ -116,17 +121,23 @@ public final class KvmInstance implements Kvm {
 
   @Override
   public long mmuInvalidateSeq() {
-    return invalidate.seq();
+    long seq = invalidate.seq();
+    log.emit(Tracepoint.MMU_INVALIDATE_SEQ, seq, 0, 0);
+    return seq;
   }
 
   @Override
   public boolean mmuInvalidateRetry(long seq) {
-    return invalidate.retry(seq);
+    boolean retry = invalidate.retry(seq);
+    log.emit(Tracepoint.MMU_INVALIDATE_RETRY, -1, seq, retry ? 1 : 0);
+    return retry;
   }
 
   @Override
   public boolean mmuInvalidateRetryGfn(long seq, long gfn) {
-    return invalidate.retryGfn(seq, gfn);
+    boolean retry = invalidate.retryGfn(seq, gfn);
+    log.emit(Tracepoint.MMU_INVALIDATE_RETRY, gfn, seq, retry ? 1 : 0);
+    return retry;
   }
 
   @Override
@@ -147,7 +158,9 @@ public final class KvmInstance implements Kvm {
   @Override
   public long faultinPfn(MemorySlot slot, long gfn, int foll, FaultinResult out) {
     out.reset();
-    return followPfn.followPfn(slot, gfn, foll, false, true, out);
+    long pfn = followPfn.followPfn(slot, gfn, foll, false, true, out);
+    log.emit(Tracepoint.KVM_FAULTIN_PFN, gfn, pfn, out.writable() ? 1 : 0);
+    return pfn;
   }
 
   @Override
@@ -172,6 +185,7 @@ public final class KvmInstance implements Kvm {
 
   @Override
   public void markPageDirtyInSlot(MemorySlot slot, long gfn) {
+    log.emit(Tracepoint.MARK_PAGE_DIRTY_IN_SLOT, gfn, 0, 0);
     dirtyLog.markPageDirtyInSlot(slot, gfn);
   }
 
@@ -217,6 +231,7 @@ public final class KvmInstance implements Kvm {
   @Override
   public void flushRemoteTlbs() {
     scheduler.point("kvm_flush_remote_tlbs");
+    log.emit(Tracepoint.FLUSH_REMOTE_TLBS, 0, 0, 0);
     remoteTlbFlushes.increment();
   }
 
@@ -290,7 +305,7 @@ public final class KvmInstance implements Kvm {
     }
     if (map.pinnedPage != KvmPfn.NO_PAGE) {
       if (map.writable) {
-        pageRelease.setPageDirty(map.pinnedPage, "kvm_vcpu_unmap");
+        pageRelease.setPageDirty(map.pinnedPage);
       }
       pageRelease.setPageAccessed(map.pinnedPage);
       followPfn.mm().memory().unpinUserPage(map.pinnedPage);
@@ -312,6 +327,11 @@ public final class KvmInstance implements Kvm {
   /** KVM_CLEAR_DIRTY_LOG. */
   public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
     return dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);
+  }
+
+  /** The event log this VM reports to. */
+  public EventLog log() {
+    return log;
   }
 
   public ArchMmu arch() {

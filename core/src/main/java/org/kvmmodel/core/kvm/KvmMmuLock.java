@@ -5,6 +5,8 @@ import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.core.sched.SchedLock;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * {@code kvm->mmu_lock} as {@code virt/kvm/kvm_mm.h} picks it: an rwlock where the arch defines
@@ -18,10 +20,12 @@ public final class KvmMmuLock implements MmuLock {
   private final MmuLockKind kind;
   private final SchedLock lock;
   private final LongAdder acquisitions = new LongAdder();
+  private final EventLog log;
 
-  public KvmMmuLock(MmuLockKind kind, Scheduler scheduler) {
+  public KvmMmuLock(MmuLockKind kind, Scheduler scheduler, EventLog log) {
     this.kind = kind;
     this.lock = scheduler.newLock("mmu_lock");
+    this.log = log;
   }
 
   @Override
@@ -34,6 +38,7 @@ public final class KvmMmuLock implements MmuLock {
     checkNotHeld(kind == MmuLockKind.RWLOCK ? "write_lock" : "spin_lock");
     lock.acquireExclusive();
     acquisitions.increment();
+    log.emit(Tracepoint.MMU_LOCK, 1, 0, 0);
   }
 
   @Override
@@ -42,6 +47,7 @@ public final class KvmMmuLock implements MmuLock {
       throw new IllegalStateException(
           (kind == MmuLockKind.RWLOCK ? "write_unlock" : "spin_unlock") + " of mmu_lock not held");
     }
+    log.emit(Tracepoint.MMU_UNLOCK, 1, 0, 0);
     lock.releaseExclusive();
   }
 
@@ -53,6 +59,7 @@ public final class KvmMmuLock implements MmuLock {
     checkNotHeld("read_lock");
     lock.acquireShared();
     acquisitions.increment();
+    log.emit(Tracepoint.MMU_LOCK, 0, 0, 0);
   }
 
   @Override
@@ -60,6 +67,7 @@ public final class KvmMmuLock implements MmuLock {
     if (kind != MmuLockKind.RWLOCK || !lock.heldShared()) {
       throw new IllegalStateException("read_unlock of mmu_lock not held for read");
     }
+    log.emit(Tracepoint.MMU_UNLOCK, 0, 0, 0);
     lock.releaseShared();
   }
 

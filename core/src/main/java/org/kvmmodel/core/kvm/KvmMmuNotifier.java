@@ -4,6 +4,8 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.core.sched.Srcu;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * KVM's mmu_notifier subscription ({@code kvm_mmu_notifier_ops} in {@code virt/kvm/kvm_main.c}),
@@ -25,6 +27,7 @@ public final class KvmMmuNotifier {
   private final boolean elideFlushIfYoung;
   private final Srcu srcu;
   private final InvalidateStartListener pfnCaches;
+  private final EventLog log;
 
   public KvmMmuNotifier(
       KvmMemslots memslots,
@@ -34,7 +37,9 @@ public final class KvmMmuNotifier {
       ArchMmu arch,
       Runnable flushRemoteTlbs,
       boolean elideFlushIfYoung,
-      InvalidateStartListener pfnCaches) {
+      InvalidateStartListener pfnCaches,
+      EventLog log) {
+    this.log = log;
     this.handler = new HvaRangeHandler(memslots, mmuLock, flushRemoteTlbs);
     this.invalidate = invalidate;
     this.mnActive = mnActive;
@@ -50,9 +55,11 @@ public final class KvmMmuNotifier {
    * through the arch, flushing before unlock if the arch asks. Always 0 in 6.13.
    */
   public int invalidateRangeStart(long start, long end, boolean blockable) {
+    log.emit(Tracepoint.INVALIDATE_RANGE_START, start, end, 0);
     mnActive.begin();
     pfnCaches.invalidateStart(start, end);
     handler.handle(start, end, invalidate::begin, this::unmapGfnRange, true, blockable);
+    log.emit(Tracepoint.INVALIDATE_RANGE_START_DONE, start, end, 0);
     return 0;
   }
 
@@ -67,6 +74,7 @@ public final class KvmMmuNotifier {
    * slot overlaps), then drop the active count and wake a waiting memslot update.
    */
   public void invalidateRangeEnd(long start, long end, boolean blockable) {
+    log.emit(Tracepoint.INVALIDATE_RANGE_END, start, end, 0);
     handler.handle(start, end, invalidate::end, null, false, blockable);
     mnActive.end();
   }

@@ -3,6 +3,8 @@ package org.kvmmodel.core.kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * The page release API after the 6.13 overhaul ({@code virt/kvm/kvm_main.c},
@@ -13,20 +15,14 @@ import org.kvmmodel.core.mm.HostMemory;
  */
 public final class PageRelease {
 
-  /** Where KVM marks a folio, for the checks that judge it. */
-  public interface Listener {
-    /** The folio of {@code page} is about to be marked dirty by {@code kernelFunction}. */
-    void folioDirtied(long page, String kernelFunction);
-  }
-
   private final HostMemory memory;
   private final MmuLock mmuLock;
-  private final Listener listener;
+  private final EventLog log;
 
-  public PageRelease(HostMemory memory, MmuLock mmuLock, Listener listener) {
+  public PageRelease(HostMemory memory, MmuLock mmuLock, EventLog log) {
     this.memory = memory;
     this.mmuLock = mmuLock;
-    this.listener = listener;
+    this.log = log;
   }
 
   /** {@code kvm_release_page_clean}. */
@@ -34,6 +30,7 @@ public final class PageRelease {
     if (page == KvmPfn.NO_PAGE) {
       return;
     }
+    log.emit(Tracepoint.KVM_RELEASE_PAGE_CLEAN, page, 0, 0);
     setPageAccessed(page);
     memory.putPage(page);
   }
@@ -43,8 +40,10 @@ public final class PageRelease {
     if (page == KvmPfn.NO_PAGE) {
       return;
     }
-    setPageDirty(page, "kvm_release_page_dirty");
-    releasePageClean(page);
+    log.emit(Tracepoint.KVM_RELEASE_PAGE_DIRTY, page, 0, 0);
+    setPageDirty(page);
+    setPageAccessed(page);
+    memory.putPage(page);
   }
 
   /** {@code kvm_release_page_unused}. */
@@ -52,6 +51,7 @@ public final class PageRelease {
     if (page == KvmPfn.NO_PAGE) {
       return;
     }
+    log.emit(Tracepoint.KVM_RELEASE_PAGE_UNUSED, page, 0, 0);
     memory.putPage(page);
   }
 
@@ -74,9 +74,9 @@ public final class PageRelease {
   }
 
   /** {@code kvm_set_page_dirty}: skipped for reserved pages. */
-  void setPageDirty(long page, String kernelFunction) {
+  void setPageDirty(long page) {
     if (!memory.isReserved(page)) {
-      listener.folioDirtied(page, kernelFunction);
+      log.emit(Tracepoint.FOLIO_MARK_DIRTY, page, mmuLock.isHeld() ? 1 : 0, 0);
       memory.setPageDirty(page);
     }
   }

@@ -1,9 +1,9 @@
 package org.kvmmodel.core.kvm;
 
+import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEMSLOT_INVALID;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_GUEST_MEMFD;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_LOG_DIRTY_PAGES;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_READONLY;
-import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEMSLOT_INVALID;
 import static org.kvmmodel.api.kvm.MemorySlot.PAGE_SHIFT;
 
 import java.util.concurrent.atomic.AtomicLongArray;

@@ -6,10 +6,13 @@ import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.api.pt.DeferredFree;
 import org.kvmmodel.api.pt.PageTableAllocator;
 import org.kvmmodel.api.pt.PageTableEnvironment;
+import org.kvmmodel.api.pt.PageTableObserver;
 import org.kvmmodel.api.pt.PageTablePage;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * Where one VM's stage-2 table pages come from and go to. Allocation follows KVM's MMU memory
@@ -32,9 +35,16 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   private final TablePageStore pages;
   private final ThreadLocal<int[]> cache = ThreadLocal.withInitial(() -> new int[1]);
   private final LongAdder emptyCacheAllocations = new LongAdder();
+  private final EventLog log;
 
   public VmPageTables(
-      MmuLock mmuLock, FaultInjector inject, Scheduler scheduler, Rcu rcu, long limitPages) {
+      MmuLock mmuLock,
+      FaultInjector inject,
+      Scheduler scheduler,
+      Rcu rcu,
+      long limitPages,
+      EventLog log) {
+    this.log = log;
     this.mmuLock = mmuLock;
     this.inject = inject;
     this.scheduler = scheduler;
@@ -47,7 +57,13 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
     return new PageTableEnvironment(
         this,
         this,
-        null,
+        new PageTableObserver() {
+          @Override
+          public void entryChanged(
+              PageTablePage table, int index, int level, long gfn, long old, long value) {
+            log.emit(Tracepoint.SPTE_CHANGED, gfn, old, value);
+          }
+        },
         (table, index, level, gfn) -> {
           scheduler.point("cmpxchg spte");
           return inject.cmpxchgLoss();
@@ -125,6 +141,10 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   /** Frees {@code page} once a grace period has passed ({@code call_rcu}). */
   @Override
   public void deferFree(PageTablePage page) {
-    rcu.callRcu(() -> pages.free(page));
+    rcu.callRcu(
+        () -> {
+          log.emit(Tracepoint.TABLE_FREED, page.physicalAddress(), 0, 0);
+          pages.free(page);
+        });
   }
 }

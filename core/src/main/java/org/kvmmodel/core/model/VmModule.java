@@ -10,10 +10,10 @@ import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.MemslotLimits;
-import org.kvmmodel.core.kvm.PageRelease;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.trace.EventLog;
 
 /**
  * One VM's object graph, a child of the host injector: the VMM process (its own mm on the shared
@@ -21,15 +21,9 @@ import org.kvmmodel.core.sched.Scheduler;
  */
 final class VmModule extends AbstractModule {
 
-  private final PageRelease.Listener dirtied;
-
-  VmModule(PageRelease.Listener dirtied) {
-    this.dirtied = dirtied;
-  }
-
   @Override
   protected void configure() {
-    bind(PageRelease.Listener.class).toInstance(dirtied);
+    // Everything a VM needs is provided below or inherited from the host injector.
   }
 
   @Provides
@@ -46,7 +40,7 @@ final class VmModule extends AbstractModule {
       MmStruct vmm,
       Scheduler scheduler,
       FaultInjector inject,
-      PageRelease.Listener listener) {
+      EventLog log) {
     ArchPlugin plugin = selection.plugin();
     KvmInstance.Spec spec =
         new KvmInstance.Spec(
@@ -60,7 +54,7 @@ final class VmModule extends AbstractModule {
             settings.dirtyLogMode(),
             plugin.features().contains(ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG));
     return KvmInstance.create(
-        spec, vmm, scheduler, inject, listener,
+        spec, vmm, scheduler, inject, log,
         kvm -> plugin.createMmu(kvm, selection.configuration()));
   }
 }

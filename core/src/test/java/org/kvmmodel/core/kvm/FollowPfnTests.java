@@ -33,6 +33,8 @@ import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /** kvm_follow_pfn, faultin and the release API on a real host memory model. */
 class FollowPfnTests {
@@ -48,6 +50,16 @@ class FollowPfnTests {
   private final MmStruct vmm = new MmStruct(memory);
   private final ArchMmu arch = mock(ArchMmu.class);
   private final List<String> dirtied = new ArrayList<>();
+  private final EventLog log = new EventLog(256);
+
+  {
+    log.addListener(
+        (seq, tp, actor, a, b, c) -> {
+          if (tp == Tracepoint.FOLIO_MARK_DIRTY) {
+            dirtied.add((b == 1 ? "locked " : "unlocked ") + a);
+          }
+        });
+  }
   private KvmInstance kvm;
   private HostFile file;
   private final FaultinResult out = new FaultinResult();
@@ -58,8 +70,7 @@ class FollowPfnTests {
             KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(2, 3, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
             DirtyLogMode.DEFAULT, true),
-        vmm, FreeScheduler.INSTANCE, inject,
-        (page, fn) -> dirtied.add(fn + " " + page), k -> arch);
+        vmm, FreeScheduler.INSTANCE, inject, log, k -> arch);
   }
 
   private int slot(int id, int flags, long gpa, long size, long hva) {
@@ -110,7 +121,7 @@ class FollowPfnTests {
     assertEquals(refs - 1, memory.refcount(pfn));
     assertTrue(memory.isDirty(pfn));
     assertTrue(memory.isReferenced(pfn));
-    assertEquals(List.of("kvm_release_page_dirty " + pfn), dirtied);
+    assertEquals(List.of("locked " + pfn), dirtied);
   }
 
   @Test
@@ -128,7 +139,7 @@ class FollowPfnTests {
     long pfn = faultin(7, false);
     assertTrue(out.writable(), "__kvm_faultin_pfn always asks for map_writable");
     releaseUnderLock(out.refcountedPage(), false, out.writable());
-    assertEquals(List.of("kvm_release_page_dirty " + pfn), dirtied, "dirty = map_writable (seed 003)");
+    assertEquals(List.of("locked " + pfn), dirtied, "dirty = map_writable (seed 003)");
   }
 
   @Test
@@ -207,7 +218,7 @@ class FollowPfnTests {
     assertEquals(0, memory.pincount(page));
     assertTrue(memory.isDirty(page));
     assertTrue(kvm.memslots().active(0).byId(0).isDirtyLogged(12));
-    assertEquals(List.of("kvm_vcpu_unmap " + page), dirtied);
+    assertEquals(List.of("unlocked " + page), dirtied, "a pinned page is dirtied at unmap");
     assertFalse(map.mapped());
   }
 

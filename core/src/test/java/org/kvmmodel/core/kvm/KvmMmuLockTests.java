@@ -8,12 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
 
 class KvmMmuLockTests {
 
   @Test
   void spinlockHasNoReadSide() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.SPINLOCK, FreeScheduler.INSTANCE);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.SPINLOCK, FreeScheduler.INSTANCE, new EventLog(16));
     IllegalStateException e = assertThrows(IllegalStateException.class, lock::readLock);
     assertEquals("read_lock on mmu_lock, which is a spinlock on this arch", e.getMessage());
     lock.lock();
@@ -24,7 +25,7 @@ class KvmMmuLockTests {
 
   @Test
   void recursionIsADeadlock() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
     lock.readLock();
     IllegalStateException e = assertThrows(IllegalStateException.class, lock::lock);
     assertEquals("write_lock of mmu_lock already held by this actor: deadlock", e.getMessage());
@@ -36,7 +37,7 @@ class KvmMmuLockTests {
 
   @Test
   void unlockingAnUnheldLockIsCaught() {
-    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+    KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
     assertThrows(IllegalStateException.class, lock::unlock);
     assertThrows(IllegalStateException.class, lock::readUnlock);
   }

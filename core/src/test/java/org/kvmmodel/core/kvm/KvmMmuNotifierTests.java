@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.core.sched.Srcu;
+import org.kvmmodel.core.trace.EventLog;
 import org.mockito.ArgumentCaptor;
 
 class KvmMmuNotifierTests {
@@ -85,7 +86,7 @@ class KvmMmuNotifierTests {
     KvmMmuNotifier notifier =
         new KvmMmuNotifier(
             f.memslots, f.lock, f.invalidate, f.mnActive, f.arch, () -> {}, false,
-            (s, e) -> order.add("gpc held=" + f.lock.isHeld()));
+            (s, e) -> order.add("gpc held=" + f.lock.isHeld()), new EventLog(16));
     doAnswer(inv -> order.add("unmap held=" + f.lock.isHeld()) == false)
         .when(f.arch).unmapGfnRange(any());
     notifier.invalidateRangeStart(HVA, HVA + 4096, true);
@@ -104,7 +105,7 @@ class KvmMmuNotifierTests {
     KvmMmuNotifier eliding =
         new KvmMmuNotifier(
             f.memslots, f.lock, f.invalidate, f.mnActive, f.arch, () -> flushes[0]++, true,
-            (s, e) -> {});
+            (s, e) -> {}, new EventLog(16));
     assertTrue(eliding.clearFlushYoung(HVA, HVA + 4096));
     assertEquals(0, flushes[0]);
   }

@@ -10,12 +10,13 @@ import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.sched.Srcu;
+import org.kvmmodel.core.trace.EventLog;
 
 /** The memslot, notifier and dirty-log machinery of one VM over a mocked arch. */
 final class MemslotFixture {
 
   final ArchMmu arch = mock(ArchMmu.class);
-  final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+  final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
   final Srcu srcu = new Srcu(FreeScheduler.INSTANCE);
   final MnActiveInvalidations mnActive = new MnActiveInvalidations(FreeScheduler.INSTANCE);
   final KvmMemslots memslots;
@@ -33,7 +34,8 @@ final class MemslotFixture {
     dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots());
     notifier =
         new KvmMmuNotifier(
-            memslots, lock, invalidate, mnActive, arch, () -> flushes++, false, (s, e) -> {});
+            memslots, lock, invalidate, mnActive, arch, () -> flushes++, false, (s, e) -> {},
+            new EventLog(16));
   }
 
   MemslotFixture() {

@@ -8,10 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
 
 class MmuInvalidateTests {
 
-  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
   private final MmuInvalidate inv = new MmuInvalidate(lock);
 
   private void locked(Runnable r) {

@@ -17,15 +17,16 @@ import org.kvmmodel.core.config.FaultInjectionSettings;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.sched.Rcu;
+import org.kvmmodel.core.trace.EventLog;
 
 class VmPageTablesTests {
 
-  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE);
+  private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
   private final Rcu rcu = new Rcu(FreeScheduler.INSTANCE);
 
   private VmPageTables tables(FaultInjectionSettings settings, long limit) {
     return new VmPageTables(
-        lock, new FaultInjector(settings, ChoiceStream.seeded(3)), FreeScheduler.INSTANCE, rcu, limit);
+        lock, new FaultInjector(settings, ChoiceStream.seeded(3)), FreeScheduler.INSTANCE, rcu, limit, new EventLog(16));
   }
 
   @Test

@@ -1,0 +1,51 @@
+package org.kvmmodel.core.trace;
+
+/**
+ * The model's tracepoints: what core services, the radix engine and the vCPUs report. Names
+ * follow the kernel's tracepoints where one exists ({@code kvm_page_fault},
+ * {@code kvm_tdp_mmu_spte_changed}, ...), else the kernel function that does the thing. Each
+ * event carries up to three numbers whose meaning the tracepoint defines ({@link #fields()}).
+ */
+public enum Tracepoint {
+  GUEST_ACCESS("guest_access", "gpa", "access", "hpa"),
+  KVM_PAGE_FAULT("kvm_page_fault", "gpa", "access", "present"),
+  KVM_PAGE_FAULT_DONE("kvm_page_fault_done", "gpa", "ret", ""),
+  MMU_INVALIDATE_SEQ("mmu_invalidate_seq", "seq", "", ""),
+  KVM_FAULTIN_PFN("kvm_faultin_pfn", "gfn", "pfn", "writable"),
+  MMU_INVALIDATE_RETRY("mmu_invalidate_retry", "gfn", "seq", "retry"),
+  MMU_LOCK("mmu_lock", "exclusive", "", ""),
+  MMU_UNLOCK("mmu_unlock", "exclusive", "", ""),
+  KVM_RELEASE_PAGE_CLEAN("kvm_release_page_clean", "page", "", ""),
+  KVM_RELEASE_PAGE_DIRTY("kvm_release_page_dirty", "page", "", ""),
+  KVM_RELEASE_PAGE_UNUSED("kvm_release_page_unused", "page", "", ""),
+  FOLIO_MARK_DIRTY("folio_mark_dirty", "page", "mmu_lock", ""),
+  MARK_PAGE_DIRTY_IN_SLOT("mark_page_dirty_in_slot", "gfn", "", ""),
+  SPTE_CHANGED("kvm_tdp_mmu_spte_changed", "gfn", "old", "new"),
+  INVALIDATE_RANGE_START("kvm_mmu_notifier_invalidate_range_start", "start", "end", ""),
+  INVALIDATE_RANGE_START_DONE("kvm_mmu_notifier_invalidate_range_start_done", "start", "end", ""),
+  INVALIDATE_RANGE_END("kvm_mmu_notifier_invalidate_range_end", "start", "end", ""),
+  FLUSH_REMOTE_TLBS("kvm_flush_remote_tlbs", "", "", ""),
+  TABLE_FREED("kvm_mmu_free_page_table", "address", "", "");
+
+  private final String kernelName;
+  private final String[] fields;
+
+  Tracepoint(String kernelName, String a, String b, String c) {
+    this.kernelName = kernelName;
+    this.fields = new String[] {a, b, c};
+  }
+
+  /** The kernel's name for it. */
+  public String kernelName() {
+    return kernelName;
+  }
+
+  /** The names of the three payload numbers ("" where unused). */
+  public String[] fields() {
+    return fields.clone();
+  }
+
+  String field(int i) {
+    return fields[i];
+  }
+}
