@@ -27,6 +27,7 @@ public final class PageTableCursor {
   private static final int TEST_YOUNG = 3;
   private static final int TRANSFORM = 4;
   private static final int SPLIT = 5;
+  private static final int FIND_LEAF = 6;
 
   private final RadixPageTable pageTable;
   private final PageTableFormat format;
@@ -309,6 +310,14 @@ public final class PageTableCursor {
   }
 
   /**
+   * The first frame of the first present leaf overlapping the range, or -1: a read-only walk
+   * that skips empty subtrees and changes nothing, for checks that judge page-table memory.
+   */
+  public long findLeaf(long startGfn, long endGfn) {
+    return rangeOperation(FIND_LEAF, startGfn, endGfn, null) - 1;
+  }
+
+  /**
    * Removes write permission from every leaf overlapping the range ({@code wrprot_gfn_range},
    * {@code kvm_pgtable_stage2_wrprotect}). The flush is batched: see {@link #flushPending()}.
    *
@@ -397,6 +406,8 @@ public final class PageTableCursor {
               return 1;
             }
             break;
+          case FIND_LEAF:
+            return base + 1;
           case SPLIT:
             if (depth < splitDepth) {
               UpdateStatus split = splitAt(table, index, depth, base, entry);

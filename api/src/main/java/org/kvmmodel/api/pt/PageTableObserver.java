@@ -24,6 +24,9 @@ public interface PageTableObserver {
    */
   default void tableAllocated(PageTablePage table, int level, long gfn) {}
 
+  /** A page table (with its root) was created in this environment. */
+  default void pageTableCreated(RadixPageTable pageTable) {}
+
   /** A table for kernel level {@code level} was unlinked from the tree. */
   default void tableUnlinked(PageTablePage table, int level, long gfn) {}
 

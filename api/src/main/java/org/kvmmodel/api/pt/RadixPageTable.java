@@ -56,7 +56,11 @@ public final class RadixPageTable {
     if (root == null) {
       throw new IllegalStateException("no memory for a page-table root");
     }
-    return new RadixPageTable(format, environment, root);
+    RadixPageTable table = new RadixPageTable(format, environment, root);
+    if (environment.observer() != null) {
+      environment.observer().pageTableCreated(table);
+    }
+    return table;
   }
 
   static PageTablePage allocateTable(

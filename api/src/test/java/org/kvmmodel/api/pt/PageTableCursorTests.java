@@ -72,6 +72,19 @@ class PageTableCursorTests {
   }
 
   @Test
+  void findLeafReportsTheFirstLeafInARangeAndChangesNothing() {
+    build(concatenatedRoot());
+    assertEquals(-1, cursor.findLeaf(0, 1L << 20));
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x801, 0, TestFormat.leaf(0x3000, true)));
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x90000, 0, TestFormat.leaf(0x4000, true)));
+    int changes = observer.events.size();
+    assertEquals(0x801, cursor.findLeaf(0, 1L << 20));
+    assertEquals(0x90000, cursor.findLeaf(0x802, 1L << 20));
+    assertEquals(-1, cursor.findLeaf(0x802, 0x90000));
+    assertEquals(changes, observer.events.size(), "a read-only walk");
+  }
+
+  @Test
   void mapsAFourKibLeafThroughNewTablesAndWalksToIt() {
     build(fourLevel());
     long gfn = 0x12345;
