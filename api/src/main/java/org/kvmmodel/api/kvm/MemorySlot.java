@@ -24,6 +24,9 @@ public final class MemorySlot {
   /** Host page size the model uses: 4 KiB. */
   public static final int PAGE_SHIFT = 12;
 
+  /** 4 KiB. */
+  public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
+
   private final int asId;
   private final int id;
   private final long baseGfn;

@@ -11,6 +11,8 @@ import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.PfnmapEntry;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * {@code kvm_follow_pfn} and {@code hva_to_pfn} ({@code virt/kvm/kvm_main.c}): translate a gfn
@@ -28,9 +30,15 @@ public final class FollowPfn {
   private final FaultInjector inject;
   private final Scheduler scheduler;
   private final boolean allowUnsafeMappings;
+  private final EventLog log;
 
   public FollowPfn(
-      MmStruct mm, FaultInjector inject, Scheduler scheduler, boolean allowUnsafeMappings) {
+      MmStruct mm,
+      FaultInjector inject,
+      Scheduler scheduler,
+      boolean allowUnsafeMappings,
+      EventLog log) {
+    this.log = log;
     this.mm = mm;
     this.memory = mm.memory();
     this.inject = inject;
@@ -72,6 +80,7 @@ public final class FollowPfn {
     if (write || mapWritable) {
       long page = mm.getUserPagesFastOnly(hva, Foll.WRITE | (pin ? Foll.PIN : 0));
       if (page >= 0) {
+        log.emit(Tracepoint.KVM_GET_PAGE, page, pin ? 1 : 0, 0);
         out.resolve(page, mapWritable, hva);
         return page;
       }
@@ -131,6 +140,7 @@ public final class FollowPfn {
         writable = true;
       }
     }
+    log.emit(Tracepoint.KVM_GET_PAGE, page, pin ? 1 : 0, 0);
     out.resolve(page, mapWritable && writable, hva);
     return 1;
   }

@@ -64,7 +64,7 @@ public final class KvmInstance implements Kvm {
     this.mnActive = new MnActiveInvalidations(scheduler);
     this.srcu = new Srcu(scheduler);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
-    this.followPfn = new FollowPfn(vmm, inject, scheduler, false);
+    this.followPfn = new FollowPfn(vmm, inject, scheduler, false, log);
     this.rcu = new Rcu(scheduler);
     this.pageTables =
         new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages(), log);
@@ -305,9 +305,10 @@ public final class KvmInstance implements Kvm {
     }
     if (map.pinnedPage != KvmPfn.NO_PAGE) {
       if (map.writable) {
-        pageRelease.setPageDirty(map.pinnedPage);
+        pageRelease.setPageDirty(map.pinnedPage, true);
       }
       pageRelease.setPageAccessed(map.pinnedPage);
+      log.emit(Tracepoint.KVM_UNPIN_PAGE, map.pinnedPage, 0, 0);
       followPfn.mm().memory().unpinUserPage(map.pinnedPage);
     }
     map.mapped = false;

@@ -41,7 +41,7 @@ public final class PageRelease {
       return;
     }
     log.emit(Tracepoint.KVM_RELEASE_PAGE_DIRTY, page, 0, 0);
-    setPageDirty(page);
+    setPageDirty(page, false);
     setPageAccessed(page);
     memory.putPage(page);
   }
@@ -73,10 +73,13 @@ public final class PageRelease {
     }
   }
 
-  /** {@code kvm_set_page_dirty}: skipped for reserved pages. */
-  void setPageDirty(long page) {
+  /**
+   * {@code kvm_set_page_dirty}: skipped for reserved pages. {@code pinned} says it is a page
+   * KVM pinned and is unmapping ({@code kvm_vcpu_unmap}).
+   */
+  void setPageDirty(long page, boolean pinned) {
     if (!memory.isReserved(page)) {
-      log.emit(Tracepoint.FOLIO_MARK_DIRTY, page, mmuLock.isHeld() ? 1 : 0, 0);
+      log.emit(Tracepoint.FOLIO_MARK_DIRTY, page, mmuLock.isHeld() ? 1 : 0, pinned ? 1 : 0);
       memory.setPageDirty(page);
     }
   }

@@ -1,5 +1,7 @@
 package org.kvmmodel.core.kvm;
 
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MmuLock;
@@ -8,6 +10,7 @@ import org.kvmmodel.api.pt.PageTableAllocator;
 import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.api.pt.PageTableObserver;
 import org.kvmmodel.api.pt.PageTablePage;
+import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
@@ -36,6 +39,7 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   private final ThreadLocal<int[]> cache = ThreadLocal.withInitial(() -> new int[1]);
   private final LongAdder emptyCacheAllocations = new LongAdder();
   private final EventLog log;
+  private final List<RadixPageTable> tables = new CopyOnWriteArrayList<>();
 
   public VmPageTables(
       MmuLock mmuLock,
@@ -58,6 +62,11 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
         this,
         this,
         new PageTableObserver() {
+          @Override
+          public void pageTableCreated(RadixPageTable table) {
+            tables.add(table);
+          }
+
           @Override
           public void entryChanged(
               PageTablePage table, int index, int level, long gfn, long old, long value) {
@@ -104,6 +113,11 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   /** Allocations made under mmu_lock with an empty cache ({@code WARN_ON_ONCE} in KVM). */
   public long emptyCacheAllocations() {
     return emptyCacheAllocations.sum();
+  }
+
+  /** Every page table the arch built in this VM (roots), oldest first. */
+  public List<RadixPageTable> pageTables() {
+    return List.copyOf(tables);
   }
 
   /** Table pages handed out and not yet freed. */

@@ -10,7 +10,6 @@ import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.Scheduler;
-import org.kvmmodel.core.trace.EventLog;
 
 /**
  * The host-wide object graph: settings, the selected arch plugin, the scheduler, the choice
@@ -21,9 +20,6 @@ final class HostModule extends AbstractModule {
 
   /** IO pfns (no struct page) available for PFNMAP mappings. */
   static final long IO_PAGES = 1 << 16;
-
-  /** Events kept for the story of a failure. */
-  static final int EVENT_RING = 4096;
 
   private final ModelSettings settings;
   private final ArchPluginRegistry registry;
@@ -56,12 +52,6 @@ final class HostModule extends AbstractModule {
   @Singleton
   HostMemory hostMemory() {
     return new HostMemory(settings.hostMemoryBytes() >>> HostMemory.PAGE_SHIFT, 0, IO_PAGES);
-  }
-
-  @Provides
-  @Singleton
-  EventLog eventLog() {
-    return new EventLog(EVENT_RING);
   }
 
   @Provides

@@ -10,7 +10,6 @@ import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.Scheduler;
-import org.kvmmodel.core.trace.EventLog;
 
 /**
  * The model of one host: built from settings and the plugins found, it creates VMs that share
@@ -39,11 +38,6 @@ public final class KvmModel {
   /** A new VM with its own VMM process ({@code KVM_CREATE_VM}). */
   public KvmInstance createVm() {
     return host.createChildInjector(new VmModule()).getInstance(KvmInstance.class);
-  }
-
-  /** The host's event log, shared by every VM. */
-  public EventLog eventLog() {
-    return host.getInstance(EventLog.class);
   }
 
   public HostMemory hostMemory() {

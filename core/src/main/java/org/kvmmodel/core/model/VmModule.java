@@ -21,9 +21,18 @@ import org.kvmmodel.core.trace.EventLog;
  */
 final class VmModule extends AbstractModule {
 
+  /** Events kept for the story of a failure. */
+  static final int EVENT_RING = 4096;
+
   @Override
   protected void configure() {
     // Everything a VM needs is provided below or inherited from the host injector.
+  }
+
+  @Provides
+  @Singleton
+  EventLog eventLog() {
+    return new EventLog(EVENT_RING);
   }
 
   @Provides

@@ -24,14 +24,16 @@ final class ToyMmu implements ArchMmu {
 
   private final Kvm kvm;
   private final boolean wholeVmRetry;
+  private final Breakage breakage;
   private final RadixPageTable root;
   private final RadixMmuOps ops;
   private final PageTableCursor cursor;
   private final FaultinResult faultin = new FaultinResult();
 
-  ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry) {
+  ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry, Breakage breakage) {
     this.kvm = kvm;
     this.wholeVmRetry = wholeVmRetry;
+    this.breakage = breakage;
     this.root = RadixPageTable.create(format, kvm.pageTables());
     this.ops = new RadixMmuOps(kvm, root);
     this.cursor = ops.cursor();
@@ -49,6 +51,9 @@ final class ToyMmu implements ArchMmu {
   /** The slow path: 0, -EAGAIN when the retry check failed, or -EFAULT. */
   int fault(long gfn, boolean write) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    if (breakage == Breakage.FAST_PATH_DIRTIES_FOLIO && write && leafOf(gfn) != 0) {
+      return brokenFastPath(slot, gfn);
+    }
     long seq = kvm.mmuInvalidateSeq();
     long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
     if (KvmPfn.isErrorOrNoslot(pfn)) {
@@ -61,12 +66,19 @@ final class ToyMmu implements ArchMmu {
     }
     lock();
     try {
-      boolean retry = wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn);
+      boolean retry =
+          breakage != Breakage.SKIPS_RETRY_CHECK
+              && (wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn));
       boolean installed = false;
       if (!retry) {
         installed = cursor.map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
       }
-      kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
+      if (breakage != Breakage.NEVER_RELEASES) {
+        kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
+      }
+      if (breakage == Breakage.RELEASES_TWICE) {
+        kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
+      }
       if (!installed) {
         return Errno.EAGAIN.negative();
       }
@@ -97,7 +109,20 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public boolean unmapGfnRange(GfnRange range) {
-    return ops.unmap(range);
+    return breakage != Breakage.UNMAP_LEAVES_LEAF && ops.unmap(range);
+  }
+
+  /**
+   * A write fault on a present leaf fixed without mmu_lock that also marks the folio dirty:
+   * what no fast path may do.
+   */
+  private int brokenFastPath(MemorySlot slot, long gfn) {
+    long pfn = kvm.faultinPfn(slot, gfn, Foll.WRITE, faultin);
+    if (KvmPfn.isErrorOrNoslot(pfn)) {
+      return Errno.EFAULT.negative();
+    }
+    kvm.releasePageDirty(faultin.refcountedPage());
+    return 0;
   }
 
   @Override

@@ -25,20 +25,30 @@ public final class ToyPlugin implements ArchPlugin {
   private final MmuLockKind lockKind;
   private final boolean wholeVmRetry;
   private final int rootExtraBits;
+  private final Breakage breakage;
 
-  private ToyPlugin(String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits) {
+  private ToyPlugin(
+      String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits, Breakage breakage) {
     this.name = name;
     this.lockKind = lockKind;
     this.wholeVmRetry = wholeVmRetry;
     this.rootExtraBits = rootExtraBits;
+    this.breakage = breakage;
   }
 
   public static ToyPlugin spinlockWholeVm() {
-    return new ToyPlugin("toy-spin", MmuLockKind.SPINLOCK, true, 0);
+    return new ToyPlugin("toy-spin", MmuLockKind.SPINLOCK, true, 0, Breakage.NONE);
   }
 
   public static ToyPlugin concatenatedRoot() {
-    return new ToyPlugin("toy-concat", MmuLockKind.RWLOCK, false, 2);
+    return new ToyPlugin("toy-concat", MmuLockKind.RWLOCK, false, 2, Breakage.NONE);
+  }
+
+  /** The spinlock double with a deliberate bug, named {@code toy-<breakage>}. */
+  public static ToyPlugin broken(Breakage breakage) {
+    return new ToyPlugin(
+        "toy-" + breakage.name().toLowerCase(java.util.Locale.US).replace('_', '-'),
+        MmuLockKind.SPINLOCK, true, 0, breakage);
   }
 
   @Override
@@ -85,7 +95,7 @@ public final class ToyPlugin implements ArchPlugin {
 
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
-    return new ToyMmu(kvm, new ToyFormat(rootExtraBits), wholeVmRetry);
+    return new ToyMmu(kvm, new ToyFormat(rootExtraBits), wholeVmRetry, breakage);
   }
 
   @Override

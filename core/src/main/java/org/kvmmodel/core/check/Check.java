@@ -1,0 +1,51 @@
+package org.kvmmodel.core.check;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.trace.TraceListener;
+
+/**
+ * An invariant judged from page-table memory, folio state and the events core services and
+ * the engine emit, never from what a plugin says about itself. It counts the situations it
+ * judged, so a run that never reached them reports {@code not-exercised}.
+ */
+public abstract class Check implements TraceListener {
+
+  private static final int KEPT = 16;
+
+  private final String id;
+  protected final KvmInstance kvm;
+  private final List<Violation> violations = new ArrayList<>();
+  private long judged;
+
+  protected Check(String id, KvmInstance kvm) {
+    this.id = id;
+    this.kvm = kvm;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /** One more situation judged. */
+  protected final void judged() {
+    judged++;
+  }
+
+  /** Records a violation seen at event {@code seq} of {@code actor}. */
+  protected final void fail(long seq, int actor, String format, Object... args) {
+    if (violations.size() < KEPT) {
+      violations.add(
+          new Violation(id, seq, kvm.log().actorName(actor), String.format(Locale.US, format, args)));
+    }
+  }
+
+  /** Judges what can only be judged at the end of the run (teardown). */
+  public void finish() {}
+
+  public CheckResult result() {
+    return new CheckResult(id, judged, violations);
+  }
+}

@@ -1,0 +1,47 @@
+package org.kvmmodel.core.check;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.kvmmodel.core.kvm.KvmInstance;
+
+/**
+ * The model's lockdep and KASAN: the checks attached to one VM's event log, judging the run as
+ * it happens, and their verdicts at the end.
+ */
+public final class Checker {
+
+  /** Every check the model has, in report order. */
+  public static final List<Function<KvmInstance, Check>> ALL =
+      List.of(DirtyProtectedCheck::new, RefcountBalancedCheck::new, NoStaleMappingCheck::new);
+
+  private final List<Check> checks = new ArrayList<>();
+
+  private Checker() {}
+
+  /** Attaches the given checks to {@code kvm}'s event log. */
+  public static Checker attach(KvmInstance kvm, List<Function<KvmInstance, Check>> factories) {
+    Checker checker = new Checker();
+    for (Function<KvmInstance, Check> factory : factories) {
+      Check check = factory.apply(kvm);
+      kvm.log().addListener(check);
+      checker.checks.add(check);
+    }
+    return checker;
+  }
+
+  /** Attaches every check. */
+  public static Checker attachAll(KvmInstance kvm) {
+    return attach(kvm, ALL);
+  }
+
+  /** Ends the run: end-of-run judgements, then every verdict in report order. */
+  public List<CheckResult> finish() {
+    List<CheckResult> results = new ArrayList<>();
+    for (Check check : checks) {
+      check.finish();
+      results.add(check.result());
+    }
+    return results;
+  }
+}

@@ -1,0 +1,138 @@
+package org.kvmmodel.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.check.DirtyProtectedCheck;
+import org.kvmmodel.core.check.NoStaleMappingCheck;
+import org.kvmmodel.core.check.RefcountBalancedCheck;
+import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.Vma;
+import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.model.KvmModel;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.tests.doubles.Breakage;
+import org.kvmmodel.tests.doubles.ToyDriver;
+import org.kvmmodel.tests.doubles.ToyPlugin;
+
+/**
+ * Every check is caught failing by a double with one deliberate bug, with the message asserted,
+ * and passes on the correct double running the same program.
+ */
+class BrokenVariantsTests {
+
+  private static final long MB = 1 << 20;
+  private static final long HVA = 0x7f0000000000L;
+
+  /** Demand-faults four pages for write, rewrites one, unmaps one, and judges the run. */
+  private static Map<String, CheckResult> run(Breakage breakage) {
+    ToyPlugin plugin = breakage == Breakage.NONE ? ToyPlugin.spinlockWholeVm() : ToyPlugin.broken(breakage);
+    ModelSettings settings =
+        ModelSettings.from(
+            ConfigFactory.parseString("kvmmodel.arch = " + plugin.name())
+                .withFallback(ConfigFactory.defaultReference())
+                .resolve());
+    KvmModel model =
+        KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)), FreeScheduler.INSTANCE,
+            ChoiceStream.seeded(1));
+    KvmInstance kvm = model.createVm();
+    Checker checker = Checker.attachAll(kvm);
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 4 * MB, HVA)));
+    ToyDriver driver = new ToyDriver(kvm);
+    try {
+      for (long gfn = 0; gfn < 4; gfn++) {
+        driver.fault(gfn, true);
+      }
+      driver.fault(2, true);
+      assertEquals(0, kvm.vmm().munmap(HVA + 4096, 4096));
+    } catch (IllegalStateException hostNoticed) {
+      // A double release frees a mapped folio, which the host reports as a bad page state;
+      // the check has judged the release before that.
+      assertEquals(Breakage.RELEASES_TWICE, breakage, hostNoticed.getMessage());
+    }
+    Map<String, CheckResult> results = new TreeMap<>();
+    for (CheckResult r : checker.finish()) {
+      results.put(r.id(), r);
+    }
+    return results;
+  }
+
+  private static String firstMessage(CheckResult r) {
+    assertEquals(CheckStatus.FAIL, r.status(), r.toString());
+    return r.violations().get(0).message();
+  }
+
+  @Test
+  void theCorrectDoublePassesEveryCheck() {
+    for (CheckResult r : run(Breakage.NONE).values()) {
+      assertEquals(CheckStatus.PASS, r.status(), r.toString());
+      assertTrue(r.judged() > 0, r.id());
+    }
+  }
+
+  @Test
+  void aFastPathThatMarksTheFolioDirtyIsCaughtByDirtyProtected() {
+    assertTrue(firstMessage(run(Breakage.FAST_PATH_DIRTIES_FOLIO).get(DirtyProtectedCheck.ID))
+        .matches("folio 0x[0-9a-f]+ marked dirty without mmu_lock held"));
+  }
+
+  @Test
+  void aSlowPathThatSkipsTheRetryCheckIsCaughtByDirtyProtected() {
+    assertTrue(firstMessage(run(Breakage.SKIPS_RETRY_CHECK).get(DirtyProtectedCheck.ID))
+        .matches("folio 0x[0-9a-f]+ marked dirty under mmu_lock with no retry check passed under"
+            + " this hold of mmu_lock after a snapshot taken before faultin"));
+  }
+
+  @Test
+  void aFaultThatDoesNotReleaseIsCaughtByRefcountBalanced() {
+    assertTrue(firstMessage(run(Breakage.NEVER_RELEASES).get(RefcountBalancedCheck.ID))
+        .matches("1 reference\\(s\\) to folio 0x[0-9a-f]+ taken through kvm_follow_pfn were never"
+            + " released"));
+  }
+
+  @Test
+  void aDoubleReleaseIsCaughtByRefcountBalanced() {
+    assertTrue(firstMessage(run(Breakage.RELEASES_TWICE).get(RefcountBalancedCheck.ID))
+        .matches("kvm_release_page_dirty of folio 0x[0-9a-f]+, on which KVM holds no reference"
+            + " \\(a double release\\)"));
+  }
+
+  @Test
+  void anUnmapHookThatLeavesALeafIsCaughtByNoStaleMapping() {
+    assertEquals(
+        "invalidate_range_start returned while gfn 0x1 (hva 0x7f0000001000) is still mapped at"
+            + " stage 2",
+        firstMessage(run(Breakage.UNMAP_LEAVES_LEAF).get(NoStaleMappingCheck.ID)));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Breakage.class)
+  void eachBugFailsOnlyTheChecksItBreaks(Breakage breakage) {
+    Map<String, CheckResult> results = run(breakage);
+    for (CheckResult r : results.values()) {
+      boolean expected =
+          switch (breakage) {
+            case FAST_PATH_DIRTIES_FOLIO, SKIPS_RETRY_CHECK -> r.id().equals(DirtyProtectedCheck.ID);
+            case NEVER_RELEASES, RELEASES_TWICE -> r.id().equals(RefcountBalancedCheck.ID);
+            case UNMAP_LEAVES_LEAF -> r.id().equals(NoStaleMappingCheck.ID);
+            case NONE -> false;
+          };
+      assertEquals(expected, r.status() == CheckStatus.FAIL, breakage + " " + r);
+    }
+  }
+}

@@ -1,0 +1,17 @@
+package org.kvmmodel.tests.doubles;
+
+/** Deliberate bugs a test double can carry, each of which one check must catch. */
+public enum Breakage {
+  /** A correct double. */
+  NONE,
+  /** A fast path that marks the folio dirty without mmu_lock (DIRTY-PROTECTED). */
+  FAST_PATH_DIRTIES_FOLIO,
+  /** A slow path that installs and dirties without the retry check (DIRTY-PROTECTED). */
+  SKIPS_RETRY_CHECK,
+  /** A fault that never releases its page (REFCOUNT-BALANCED). */
+  NEVER_RELEASES,
+  /** A fault that releases its page twice (REFCOUNT-BALANCED). */
+  RELEASES_TWICE,
+  /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING). */
+  UNMAP_LEAVES_LEAF
+}
