@@ -1,5 +1,7 @@
 package org.kvmmodel.core.kvm;
 
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import org.kvmmodel.api.KvmVersion;
@@ -49,6 +51,7 @@ public final class KvmInstance implements Kvm {
   private final VmPageTables pageTables;
   private final LongAdder remoteTlbFlushes = new LongAdder();
   private final EventLog log;
+  private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
   private ArchMmu arch;
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
@@ -233,6 +236,9 @@ public final class KvmInstance implements Kvm {
     scheduler.point("kvm_flush_remote_tlbs");
     log.emit(Tracepoint.FLUSH_REMOTE_TLBS, 0, 0, 0);
     remoteTlbFlushes.increment();
+    for (VcpuRequestTarget vcpu : vcpus) {
+      vcpu.requestAndKick(VcpuRequestTarget.KVM_REQ_TLB_FLUSH);
+    }
   }
 
   @Override
@@ -328,6 +334,11 @@ public final class KvmInstance implements Kvm {
   /** KVM_CLEAR_DIRTY_LOG. */
   public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
     return dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);
+  }
+
+  /** {@code kvm_vm_ioctl_create_vcpu}: the vCPU now receives the VM's requests. */
+  public void addVcpu(VcpuRequestTarget vcpu) {
+    vcpus.add(vcpu);
   }
 
   /** The event log this VM reports to. */

@@ -1,0 +1,181 @@
+package org.kvmmodel.core.vcpu;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.kvm.Stage2Walker;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.VcpuRequestTarget;
+import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.trace.Tracepoint;
+
+/**
+ * One vCPU ({@code struct kvm_vcpu} and the loop of {@code vcpu_enter_guest}): it runs a guest
+ * program access by access through its TLB and the arch's hardware walker, exits to the arch's
+ * fault handler on a stage-2 fault, and handles requests before every entry. {@code vcpu->mode}
+ * and the kick make remote TLB flushes wait until the vCPU has left guest mode.
+ */
+public final class Vcpu implements VcpuRequestTarget {
+
+  private static final int MAX_ATTEMPTS = 10_000;
+
+  private final int id;
+  private final KvmInstance kvm;
+  private final Stage2Walker walker;
+  private final GuestFaultHandler faultHandler;
+  private final Scheduler scheduler;
+  private final Tlb tlb = new Tlb(64);
+  private final Stage2Walk walk = new Stage2Walk();
+  private final AtomicInteger requests = new AtomicInteger();
+  private volatile VcpuMode mode = VcpuMode.OUTSIDE_GUEST_MODE;
+  private volatile Thread runningOn;
+  private long accesses;
+  private long faults;
+  private long userspaceExits;
+  private int lastExitError;
+
+  public Vcpu(
+      int id,
+      KvmInstance kvm,
+      Stage2Walker walker,
+      GuestFaultHandler faultHandler,
+      Scheduler scheduler) {
+    this.id = id;
+    this.kvm = kvm;
+    this.walker = walker;
+    this.faultHandler = faultHandler;
+    this.scheduler = scheduler;
+    kvm.addVcpu(this);
+  }
+
+  public int id() {
+    return id;
+  }
+
+  /** The actor name the scheduler and the event log know this vCPU by. */
+  public String name() {
+    return "vcpu" + id;
+  }
+
+  public Tlb tlb() {
+    return tlb;
+  }
+
+  public VcpuMode mode() {
+    return mode;
+  }
+
+  /** Runs every access of {@code program}; returns how many ended in an exit to userspace. */
+  public long run(GuestProgram program) {
+    long exitsBefore = userspaceExits;
+    for (int i = 0; i < program.length(); i++) {
+      access(program.gpa(i), program.access(i));
+    }
+    mode = VcpuMode.OUTSIDE_GUEST_MODE;
+    return userspaceExits - exitsBefore;
+  }
+
+  /**
+   * One guest access, re-executed after each fault until it completes or the fault handler
+   * exits to userspace.
+   */
+  public void access(long gpa, int access) {
+    long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
+    runningOn = Thread.currentThread();
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      enterGuest();
+      scheduler.point("guest access");
+      if (mode == VcpuMode.EXITING_GUEST_MODE) {
+        exitGuest();
+        continue;
+      }
+      long pfn = tlb.lookup(gfn, access);
+      if (pfn < 0) {
+        walk.begin(gpa, access);
+        walker.walk(walk);
+        if (walk.translated()) {
+          pfn = walk.hpa() >>> MemorySlot.PAGE_SHIFT;
+          int perms = walk.permissions() | ((access & GuestAccess.WRITE) != 0 ? Tlb.DIRTY_SEEN : 0);
+          tlb.fill(gfn, pfn, perms);
+        }
+      }
+      if (pfn >= 0) {
+        accesses++;
+        kvm.log().emit(Tracepoint.GUEST_ACCESS, gpa, access, pfn << MemorySlot.PAGE_SHIFT);
+        return;
+      }
+      exitGuest();
+      faults++;
+      kvm.log().emit(Tracepoint.KVM_PAGE_FAULT, gpa, access, walk.entryPresent() ? 1 : 0);
+      int r = faultHandler.handle(id, walk);
+      kvm.log().emit(Tracepoint.KVM_PAGE_FAULT_DONE, gpa, r, 0);
+      if (r < 0) {
+        userspaceExits++;
+        lastExitError = r;
+        return;
+      }
+    }
+    throw new IllegalStateException(
+        name() + ": access to gpa 0x" + Long.toHexString(gpa) + " never completed");
+  }
+
+  /** {@code vcpu_enter_guest}: handle pending requests, then be in guest mode. */
+  private void enterGuest() {
+    while (true) {
+      mode = VcpuMode.IN_GUEST_MODE;
+      if (requests.get() == 0) {
+        return;
+      }
+      mode = VcpuMode.OUTSIDE_GUEST_MODE;
+      handleRequests();
+    }
+  }
+
+  /** A VM exit: leave guest mode, acknowledging any kick. */
+  private void exitGuest() {
+    mode = VcpuMode.OUTSIDE_GUEST_MODE;
+  }
+
+  private void handleRequests() {
+    int pending = requests.getAndSet(0);
+    if ((pending & KVM_REQ_TLB_FLUSH) != 0) {
+      tlb.flush();
+    }
+  }
+
+  /**
+   * {@code kvm_make_request} + {@code kvm_vcpu_kick} with wait: if the vCPU is in guest mode it
+   * is moved to exiting and the caller waits until it has left. A vCPU never waits for itself
+   * (the kick skips the calling CPU); it handles the request at its next entry.
+   */
+  @Override
+  public void requestAndKick(int request) {
+    requests.getAndUpdate(r -> r | request);
+    if (mode != VcpuMode.IN_GUEST_MODE || runningOn == Thread.currentThread()) {
+      return;
+    }
+    mode = VcpuMode.EXITING_GUEST_MODE;
+    while (mode == VcpuMode.EXITING_GUEST_MODE) {
+      scheduler.point("kvm_make_all_cpus_request wait");
+      Thread.yield();
+    }
+  }
+
+  public long accesses() {
+    return accesses;
+  }
+
+  public long faults() {
+    return faults;
+  }
+
+  public long userspaceExits() {
+    return userspaceExits;
+  }
+
+  /** The errno of the last exit to userspace, 0 if none. */
+  public int lastExitError() {
+    return lastExitError;
+  }
+}
