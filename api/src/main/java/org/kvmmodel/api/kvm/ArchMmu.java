@@ -42,7 +42,11 @@ public interface ArchMmu {
    */
   void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask);
 
-  /** The hardware that walks this VM's stage-2 table for its vCPUs. */
+  /**
+   * The hardware that walks this VM's stage-2 table for its vCPUs. Each call returns a new,
+   * independent walker with its own cursor state, so each vCPU gets its own walker from one
+   * call and keeps it; a single walker must not be shared between threads.
+   */
   Stage2Walker walker();
 
   /**
