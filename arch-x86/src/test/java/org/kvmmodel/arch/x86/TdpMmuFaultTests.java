@@ -7,7 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
@@ -61,9 +67,9 @@ class TdpMmuFaultTests {
   }
 
   private final X86Plugin plugin = new X86Plugin();
-  private final List<String> dirtied = new ArrayList<>();
-  private final List<Integer> foll = new ArrayList<>();
-  private final List<String> releases = new ArrayList<>();
+  private final List<String> dirtied = Collections.synchronizedList(new ArrayList<>());
+  private final List<Integer> foll = Collections.synchronizedList(new ArrayList<>());
+  private final List<String> releases = Collections.synchronizedList(new ArrayList<>());
   private final Stage2Walk walk = new Stage2Walk();
   private HostMemory memory;
   private MmStruct vmm;
@@ -495,5 +501,89 @@ class TdpMmuFaultTests {
     assertEquals(mapped, spte(11), "MMU-writable: Writable restored too");
     assertEquals(1, dirtied.size(), "no folio touched by the fast path");
     assertTrue(foll.isEmpty());
+  }
+
+  @Test
+  void theFastPathRetriesALostCmpxchgAndThenLeavesItToTheSlowPath() {
+    int[] wins = {0, 0, 0, 0, 0};
+    int[] script = new int[wins.length + 5];
+    Arrays.fill(script, wins.length, script.length, 99);
+    vm("ept4-ad", new FaultInjector(new FaultInjectionSettings(0, 0, 0, 50), ChoiceStream.replay(script)));
+    assertEquals(0, fault(15, WRITE), "four cmpxchgs link tables and install the leaf");
+    assertEquals(RetPf.FIXED, mmu.lastOutcome(0));
+    assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, ANON));
+    assertFalse(Spte.isWritablePte(spte(15)), "the fifth write-protects it");
+    foll.clear();
+    assertEquals(0, fault(15, WRITE));
+    assertEquals(RetPf.FIXED, mmu.lastOutcome(0));
+    assertEquals(List.of(Foll.WRITE | Foll.NOWAIT), foll, "five lost cmpxchgs: the slow path");
+    assertTrue(Spte.isWritablePte(spte(15)));
+    assertTrue(dirtyLogged(15), "make_spte logged it");
+    assertEquals(2, dirtied.size(), "the slow path's release dirtied the folio again");
+  }
+
+  @Test
+  void theFastPathWinsOnItsLastRetry() {
+    int[] script = {0, 0, 0, 0, 0, 99, 99, 99, 99, 0};
+    vm("ept4-ad", new FaultInjector(new FaultInjectionSettings(0, 0, 0, 50), ChoiceStream.replay(script)));
+    assertEquals(0, fault(16, WRITE));
+    assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, ANON));
+    foll.clear();
+    assertEquals(0, fault(16, WRITE));
+    assertEquals(RetPf.FIXED, mmu.lastOutcome(0));
+    assertTrue(foll.isEmpty(), "fixed by the fifth cmpxchg without faultin");
+    assertTrue(Spte.isWritablePte(spte(16)));
+    assertTrue(dirtyLogged(16));
+    assertEquals(1, dirtied.size());
+  }
+
+  @Test
+  void concurrentVcpusFaultingTheSamePagesLeaveBalancedReferences() throws Exception {
+    vm("ept4-ad");
+    int vcpus = 4;
+    int pages = 64;
+    ExecutorService pool = Executors.newFixedThreadPool(vcpus);
+    try {
+      List<Future<Integer>> runs = new ArrayList<>();
+      for (int id = 0; id < vcpus; id++) {
+        int vcpu = id;
+        runs.add(pool.submit(() -> {
+          Stage2Walker own = mmu.walker();
+          Stage2Walk w = new Stage2Walk();
+          int faults = 0;
+          for (int i = 0; i < pages; i++) {
+            long gfn = 0x100 + (i + vcpu * 7) % pages;
+            int accessBits = (i + vcpu) % 2 == 0 ? WRITE : READ;
+            for (int attempt = 0; ; attempt++) {
+              assertTrue(attempt < 100, "gfn " + gfn + " never translated");
+              w.begin(gfn << 12, accessBits);
+              own.walk(w);
+              if (w.translated()) {
+                break;
+              }
+              assertEquals(0, mmu.handleGuestFault(vcpu, w));
+              faults++;
+            }
+          }
+          return faults;
+        }));
+      }
+      int faults = 0;
+      for (Future<Integer> run : runs) {
+        faults += run.get(60, TimeUnit.SECONDS);
+      }
+      assertTrue(faults >= pages, "every page faulted at least once");
+    } finally {
+      pool.shutdownNow();
+    }
+    for (long gfn = 0x100; gfn < 0x100 + pages; gfn++) {
+      long e = spte(gfn);
+      assertTrue(Spte.isShadowPresentPte(e), "gfn " + gfn);
+      long pfn = Spte.spteToPfn(e);
+      if (!memory.isZeroPfn(pfn)) {
+        assertEquals(1, memory.refcount(pfn), "gfn " + gfn + ": every faultin reference was put");
+      }
+    }
+    assertEquals(0, kvm.invalidate().inProgress());
   }
 }
