@@ -80,6 +80,7 @@ class TdpMmuFaultTests {
   private Runnable afterFaultin = () -> {};
   private Runnable afterSecondPrecheck = () -> {};
   private int prechecks;
+  private boolean slotsBeingDeleted;
 
   private void vm(String configuration, FaultInjector inject) {
     memory = new HostMemory(16384, 0, 1024);
@@ -113,7 +114,11 @@ class TdpMmuFaultTests {
     return kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(id, flags, gpa, size, hva));
   }
 
-  /** Core's KVM services as the MMU sees them, recording faultin flags and page releases. */
+  /**
+   * Core's KVM services as the MMU sees them, recording faultin flags and page releases, with
+   * hooks after faultin and after the second lockless retry pre-check, and memslots that can
+   * be made to look like the INVALID copy of a slot being deleted.
+   */
   private Kvm recording(Kvm real) {
     return (Kvm) Proxy.newProxyInstance(
         Kvm.class.getClassLoader(),
@@ -132,6 +137,12 @@ class TdpMmuFaultTests {
               break;
             case "releaseFaultinPage":
               releases.add(args[0] + " unused=" + args[1] + " dirty=" + args[2]);
+              break;
+            case "gfnToMemslot":
+              if (slotsBeingDeleted && result != null) {
+                MemorySlot slot = (MemorySlot) result;
+                return slot.withFlags(slot.flags() | MemorySlot.KVM_MEMSLOT_INVALID);
+              }
               break;
             case "mmuInvalidateRetryGfnUnsafe":
               if (++prechecks == 2) {
@@ -585,5 +596,28 @@ class TdpMmuFaultTests {
       }
     }
     assertEquals(0, kvm.invalidate().inProgress());
+  }
+
+  @Test
+  void aSlotBeingDeletedRetriesWithoutFaultin() {
+    vm("ept4-ad");
+    slotsBeingDeleted = true;
+    assertEquals(0, fault(17, WRITE));
+    assertEquals(RetPf.RETRY, mmu.lastOutcome(0));
+    assertTrue(foll.isEmpty());
+    assertFalse(Spte.isShadowPresentPte(spte(17)));
+    slotsBeingDeleted = false;
+    assertEquals(0, fault(17, WRITE));
+    assertEquals(RetPf.FIXED, mmu.lastOutcome(0));
+  }
+
+  @Test
+  void aFailedCacheTopupIsReturnedBeforeFaultin() {
+    vm("ept4-ad", new FaultInjector(new FaultInjectionSettings(0, 0, 100, 0), ChoiceStream.seeded(3)));
+    assertEquals(Errno.ENOMEM.negative(), fault(18, WRITE));
+    assertEquals(null, mmu.lastOutcome(0));
+    assertTrue(foll.isEmpty(), "mmu_topup_memory_caches runs before kvm_mmu_faultin_pfn");
+    assertTrue(releases.isEmpty());
+    assertFalse(Spte.isShadowPresentPte(spte(18)));
   }
 }
