@@ -620,4 +620,20 @@ class TdpMmuFaultTests {
     assertTrue(releases.isEmpty());
     assertFalse(Spte.isShadowPresentPte(spte(18)));
   }
+
+  @Test
+  void aStaleNotPresentExitForAMappedPageIsSpuriousInTheSlowPath() {
+    vm("ept4-ad");
+    assertEquals(0, fault(19, WRITE));
+    long mapped = spte(19);
+    long pfn = Spte.spteToPfn(mapped);
+    Stage2Walk stale = new Stage2Walk();
+    stale.begin(19L << 12, READ);
+    stale.faulted(false, 0, EptWalker.EPT_VIOLATION);
+    assertEquals(0, mmu.handleGuestFault(1, stale), "another vCPU installed it meanwhile");
+    assertEquals(RetPf.SPURIOUS, mmu.lastOutcome(1), "make_spte built the SPTE already there");
+    assertEquals(mapped, spte(19));
+    assertEquals(pfn + " unused=false dirty=true", releases.get(1), "a used page: released dirty");
+    assertEquals(1, memory.refcount(pfn));
+  }
 }
