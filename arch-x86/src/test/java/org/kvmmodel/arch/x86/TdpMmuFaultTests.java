@@ -80,6 +80,7 @@ class TdpMmuFaultTests {
   private Runnable afterFaultin = () -> {};
   private Runnable afterSecondPrecheck = () -> {};
   private int prechecks;
+  private int lockedChecks;
   private boolean slotsBeingDeleted;
 
   private void vm(String configuration, FaultInjector inject) {
@@ -143,6 +144,9 @@ class TdpMmuFaultTests {
                 MemorySlot slot = (MemorySlot) result;
                 return slot.withFlags(slot.flags() | MemorySlot.KVM_MEMSLOT_INVALID);
               }
+              break;
+            case "mmuInvalidateRetryGfn":
+              lockedChecks++;
               break;
             case "mmuInvalidateRetryGfnUnsafe":
               if (++prechecks == 2) {
@@ -350,6 +354,7 @@ class TdpMmuFaultTests {
     afterFaultin = () -> invalidationBegin(8, 9);
     assertEquals(0, fault(8, WRITE));
     assertEquals(RetPf.RETRY, mmu.lastOutcome(0));
+    assertEquals(0, lockedChecks, "the second lockless pre-check caught it before mmu_lock");
     assertEquals(1, releases.size());
     assertTrue(releases.get(0).endsWith(" unused=true dirty=true"), releases.get(0));
     long pfn = Long.parseLong(releases.get(0).split(" ")[0]);
@@ -369,6 +374,7 @@ class TdpMmuFaultTests {
     };
     assertEquals(0, fault(8, READ));
     assertEquals(RetPf.RETRY, mmu.lastOutcome(0), "the sequence moved: is_page_fault_stale");
+    assertEquals(1, lockedChecks);
     assertEquals(1, releases.size());
     assertTrue(releases.get(0).endsWith(" unused=true dirty=true"), releases.get(0));
     assertTrue(dirtied.isEmpty());
