@@ -11,7 +11,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.Errno;
+import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.kvm.Stage2Walker;
 import org.kvmmodel.arch.x86.X86Plugin;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
@@ -76,6 +79,42 @@ class SpiDoublesTests {
       assertEquals(0, kvm.vmm().munmap(HVA + 3 * 4096, 4096));
       assertEquals(0, driver.leafOf(3), arch + ": the notifier zapped the leaf");
       assertEquals(1, kvm.invalidate().seq());
+    }
+  }
+
+  @Test
+  void aVcpuWalkThatFaultsIsMappedByHandleGuestFault() {
+    for (String arch : List.of("toy-spin", "toy-concat")) {
+      dirtied.clear();
+      KvmInstance kvm = vm(arch);
+      ToyDriver driver = new ToyDriver(kvm);
+      Stage2Walker walker = kvm.arch().walker();
+      Stage2Walk walk = new Stage2Walk();
+      walk.begin((20L << 12) | 0x40, GuestAccess.WRITE);
+      walker.walk(walk);
+      assertFalse(walk.translated(), arch);
+      assertFalse(walk.entryPresent(), arch + ": nothing mapped yet");
+      assertEquals(0, kvm.arch().handleGuestFault(0, walk), arch);
+      walk.begin((20L << 12) | 0x40, GuestAccess.WRITE);
+      walker.walk(walk);
+      assertTrue(walk.translated(), arch + ": the vCPU re-executes the access");
+      long pfn = driver.leafPfn(driver.leafOf(20));
+      assertEquals((pfn << 12) | 0x40, walk.hpa(), arch);
+      assertEquals(GuestAccess.READ | GuestAccess.WRITE | GuestAccess.EXEC, walk.permissions(), arch);
+      assertEquals(List.of(pfn), dirtied, arch);
+
+      assertEquals(0, driver.fault(21, false), arch);
+      walk.begin(21L << 12, GuestAccess.WRITE);
+      walker.walk(walk);
+      assertTrue(walk.entryPresent(), arch + ": the zero page is mapped read-only");
+      assertEquals(GuestAccess.READ | GuestAccess.EXEC, walk.permissions(), arch);
+      for (int attempt = 0; attempt < 3 && !walk.translated(); attempt++) {
+        assertEquals(0, kvm.arch().handleGuestFault(0, walk), arch);
+        walk.begin(21L << 12, GuestAccess.WRITE);
+        walker.walk(walk);
+      }
+      assertTrue(walk.translated(), arch + ": the write was mapped after a retry at most");
+      assertTrue(driver.leafWritable(driver.leafOf(21)), arch);
     }
   }
 

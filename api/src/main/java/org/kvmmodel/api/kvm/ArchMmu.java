@@ -41,4 +41,19 @@ public interface ArchMmu {
    * next write is logged. Called with mmu_lock held for write.
    */
   void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask);
+
+  /**
+   * The hardware that walks this VM's stage-2 table for its vCPUs. Each call returns a new,
+   * independent walker with its own cursor state, so each vCPU gets its own walker from one
+   * call and keeps it; a single walker must not be shared between threads.
+   */
+  Stage2Walker walker();
+
+  /**
+   * The arch's handler for a stage-2 fault of vCPU {@code vcpuId} ({@code kvm_mmu_page_fault}
+   * after an EPT violation, {@code kvm_handle_guest_abort}, {@code kvm_riscv_gstage_map}'s
+   * caller). Returns 0 to re-enter the guest (the access is retried: fixed, spurious or to be
+   * retried), or a negative errno to exit to userspace.
+   */
+  int handleGuestFault(int vcpuId, Stage2Walk fault);
 }

@@ -143,6 +143,36 @@ public final class PageTableCursor {
     return true;
   }
 
+  /**
+   * A lockless fast path's single {@code cmpxchg} on the leaf the last {@link #walk} read:
+   * replace {@code expected} with {@code updated} through the format's attribute-update hook,
+   * so the race point and the observer see it like any other update. Returns false when the
+   * entry no longer holds {@code expected} (or the race point made the update lose); the caller
+   * walks again. Mirrors {@code fast_pf_fix_direct_spte}'s {@code try_cmpxchg64} on the SPTE
+   * pointer {@code kvm_tdp_mmu_fast_pf_get_last_sptep} returned.
+   *
+   * @throws IllegalStateException when nothing was walked or {@code expected} is not a present
+   *     leaf at the walked level
+   */
+  public boolean tryUpdateWalkedLeaf(long expected, long updated) {
+    if (walkTable == null) {
+      throw new IllegalStateException("no entry walked yet");
+    }
+    if (!format.isPresent(expected, walkLevel) || !format.isLeaf(expected, walkLevel)) {
+      throw new IllegalStateException(
+          String.format(
+              Locale.US, "%#x is not a present leaf at level %d", expected, walkLevel));
+    }
+    int depth = geometry.depthOf(walkLevel);
+    long pages = geometry.pagesPerEntry(depth);
+    slot.point(walkTable, walkIndex, walkLevel, walkGfn & -pages, pages);
+    if (!format.tryUpdateLeaf(slot, expected, updated)) {
+      return false;
+    }
+    walkEntry = updated;
+    return true;
+  }
+
   // ---------------------------------------------------------------- map
 
   /**

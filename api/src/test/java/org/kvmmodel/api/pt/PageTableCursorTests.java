@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -38,6 +39,38 @@ class PageTableCursorTests {
     format = new TestFormat(geometry, EMPTY);
     table = RadixPageTable.create(format, memory, memory, observer);
     cursor = table.newCursor(control);
+  }
+
+  @Test
+  void tryUpdateWalkedLeafIsOneObservedCmpxchgThroughTheRacePoint() {
+    boolean[] lose = {false};
+    format = new TestFormat(fourLevel(), EMPTY);
+    table =
+        RadixPageTable.create(
+            format, new PageTableEnvironment(memory, memory, observer, (t, i, l, g) -> lose[0]));
+    cursor = table.newCursor(control);
+    assertThrows(IllegalStateException.class, () -> cursor.tryUpdateWalkedLeaf(0, 0));
+    long leaf = TestFormat.leaf(0x7000, false);
+    long writable = leaf | TestFormat.WRITABLE;
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x42, 1, leaf));
+    assertTrue(cursor.walk(0x42));
+    observer.events.clear();
+
+    lose[0] = true;
+    assertFalse(cursor.tryUpdateWalkedLeaf(leaf, writable), "the race point made it lose");
+    assertTrue(observer.events.isEmpty());
+    lose[0] = false;
+    assertFalse(cursor.tryUpdateWalkedLeaf(leaf & ~TestFormat.YOUNG, writable), "stale expected");
+    assertTrue(cursor.tryUpdateWalkedLeaf(leaf, writable));
+    assertEquals(writable, cursor.entry());
+    assertEquals(List.of(String.format(Locale.US, "L1 gfn=0x42 %#x->%#x", leaf, writable)), observer.events);
+    assertTrue(cursor.walk(0x42));
+    assertEquals(writable, cursor.entry());
+
+    assertFalse(cursor.walk(0x43));
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> cursor.tryUpdateWalkedLeaf(EMPTY, leaf));
+    assertEquals(String.format(Locale.US, "%#x is not a present leaf at level 1", EMPTY), e.getMessage());
   }
 
   @Test

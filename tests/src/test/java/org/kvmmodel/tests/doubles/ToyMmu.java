@@ -6,19 +6,24 @@ import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.GfnRange;
+import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.RadixMmuOps;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.kvm.Stage2Walker;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.api.pt.UpdateStatus;
+import org.kvmmodel.api.pt.WalkControl;
 
 /**
  * The MMU of a test double: a slow fault path in the order every 6.13 arch follows (snapshot,
  * faultin, mmu_lock, retry check, install, {@code kvm_release_faultin_page} under the lock)
- * and the notifier, memslot and dirty-log hooks, written against nothing but the SPI.
+ * and the notifier, memslot and dirty-log hooks, written against nothing but the SPI. Its
+ * hardware walker translates through a present leaf (writes only through a W leaf) and sets A.
  */
 final class ToyMmu implements ArchMmu {
 
@@ -176,5 +181,81 @@ final class ToyMmu implements ArchMmu {
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
     ops.writeProtectMasked(slot, gfnOffset, mask);
+  }
+
+  /** A walker with its own cursor: one per vCPU. */
+  @Override
+  public Stage2Walker walker() {
+    return new ToyWalker(root.newCursor(WalkOnly.INSTANCE));
+  }
+
+  /** The slow path for the walk's gfn; a failed retry check re-enters the guest (0). */
+  @Override
+  public int handleGuestFault(int vcpuId, Stage2Walk walk) {
+    int r = fault(walk.gfn(), walk.isWrite());
+    return r == Errno.EAGAIN.negative() ? 0 : r;
+  }
+
+  /**
+   * The toy MMU hardware: a present leaf (V) translates a read or execute, and a write if W is
+   * set; a translation sets A atomically, walking again if the leaf changed meanwhile. Anything
+   * else faults, as a permission fault when a present leaf refused a write.
+   */
+  private static final class ToyWalker implements Stage2Walker {
+    private final PageTableCursor walker;
+
+    ToyWalker(PageTableCursor walker) {
+      this.walker = walker;
+    }
+
+    @Override
+    public void walk(Stage2Walk walk) {
+      for (; ; ) {
+        if (!walker.walk(walk.gfn())) {
+          walk.faulted(false, 0, 0);
+          return;
+        }
+        long leaf = walker.entry();
+        int permissions =
+            GuestAccess.READ | GuestAccess.EXEC | ((leaf & ToyFormat.W) != 0 ? GuestAccess.WRITE : 0);
+        if (walk.isWrite() && (leaf & ToyFormat.W) == 0) {
+          walk.faulted(true, permissions, 0);
+          return;
+        }
+        if (!walker.hardwareSetBits(leaf, ToyFormat.A)) {
+          continue;
+        }
+        walk.translated(
+            (leaf & ToyFormat.ADDR) | (walk.gpa() & ((1L << MemorySlot.PAGE_SHIFT) - 1)),
+            walker.level(),
+            permissions);
+        return;
+      }
+    }
+  }
+
+  /** The walk control of a cursor that only walks: it never yields or flushes. */
+  private static final class WalkOnly implements WalkControl {
+    static final WalkOnly INSTANCE = new WalkOnly();
+
+    @Override
+    public boolean shouldYield() {
+      throw new IllegalStateException("a hardware walk runs no range operation");
+    }
+
+    @Override
+    public void yieldLock() {
+      throw new IllegalStateException("a hardware walk holds no lock");
+    }
+
+    @Override
+    public void flushTlbs() {
+      throw new IllegalStateException("a hardware walk issues no flush");
+    }
+
+    @Override
+    public void flushTlbRange(long gfn, long pages) {
+      throw new IllegalStateException("a hardware walk issues no flush");
+    }
   }
 }
