@@ -42,6 +42,8 @@ import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * The EPT walker and the TDP MMU page fault on a real VM: core's KVM services over a host
@@ -83,6 +85,18 @@ class TdpMmuFaultTests {
   private int lockedChecks;
   private boolean slotsBeingDeleted;
 
+  /** An event log that records each folio KVM dirties, as the release path names it. */
+  private EventLog dirtyingLog() {
+    EventLog log = new EventLog(256);
+    log.addListener(
+        (seq, tp, actor, a, b, c) -> {
+          if (tp == Tracepoint.FOLIO_MARK_DIRTY) {
+            dirtied.add("kvm_release_page_dirty " + a);
+          }
+        });
+    return log;
+  }
+
   private void vm(String configuration, FaultInjector inject) {
     memory = new HostMemory(16384, 0, 1024);
     vmm = new MmStruct(memory);
@@ -93,7 +107,7 @@ class TdpMmuFaultTests {
                 new MemslotLimits(2, 3, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
                 DirtyLogMode.DEFAULT, true),
             vmm, FreeScheduler.INSTANCE, inject,
-            (page, fn) -> dirtied.add(fn + " " + page),
+            dirtyingLog(),
             k -> new TdpMmu(
                 recording(k),
                 EptPageTableFormat.forConfiguration(plugin.configuration(configuration))));
