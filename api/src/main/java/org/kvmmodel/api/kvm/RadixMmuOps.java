@@ -14,12 +14,19 @@ import org.kvmmodel.api.pt.WalkControl;
 public final class RadixMmuOps {
 
   private final RadixPageTable table;
+  private final KvmFlushes flushes;
   private final PageTableCursor cursor;
 
   /** Operations on {@code table}, flushing through {@code kvm}; they never yield mmu_lock. */
   public RadixMmuOps(Kvm kvm, RadixPageTable table) {
     this.table = table;
-    this.cursor = table.newCursor(new KvmFlushes(kvm));
+    this.flushes = new KvmFlushes(kvm);
+    this.cursor = table.newCursor(flushes);
+  }
+
+  /** Another cursor on the table with the same flushes, for a thread of its own (a vCPU). */
+  public PageTableCursor newCursor() {
+    return table.newCursor(flushes);
   }
 
   public RadixPageTable table() {

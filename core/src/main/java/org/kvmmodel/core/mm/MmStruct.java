@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.sched.SchedLock;
+import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * A process address space: {@code struct mm_struct} with its VMAs, its stage-1 page table,
@@ -52,17 +53,29 @@ public final class MmStruct {
   private final int id;
   private final PageTable pt = new PageTable();
   private final TreeMap<Long, Vma> vmas = new TreeMap<>();
-  private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
-  private final ReentrantLock ptl = new ReentrantLock();
+  private final Scheduler scheduler;
+  private final SchedLock mmapLock;
+  private final SchedLock ptl;
   private final CopyOnWriteArrayList<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
   private final AtomicLong tlbFlushes = new AtomicLong();
   private volatile boolean signalPending;
   private volatile boolean exited;
 
-  /** A new, empty address space on {@code memory}. */
+  /** A new, empty address space on {@code memory}, with real locks (free mode). */
   public MmStruct(HostMemory memory) {
+    this(memory, FreeScheduler.INSTANCE);
+  }
+
+  /**
+   * A new, empty address space whose mmap_lock and page-table lock are made by
+   * {@code scheduler}, so a deterministic run sees who waits for them.
+   */
+  public MmStruct(HostMemory memory, Scheduler scheduler) {
     this.memory = memory;
     this.id = memory.nextMmId();
+    this.scheduler = scheduler;
+    this.mmapLock = scheduler.newLock("mmap_lock");
+    this.ptl = scheduler.newLock("ptl");
   }
 
   /** The host memory backing this address space. */
@@ -74,25 +87,25 @@ public final class MmStruct {
 
   /** mmap_read_lock. */
   public void mmapReadLock() {
-    mmapLock.readLock().lock();
+    mmapLock.acquireShared();
   }
 
   /** mmap_read_unlock. */
   public void mmapReadUnlock() {
-    mmapLock.readLock().unlock();
+    mmapLock.releaseShared();
   }
 
   /** Whether the current thread holds mmap_lock for read or write. */
   public boolean mmapLockHeld() {
-    return mmapLock.getReadHoldCount() > 0 || mmapLock.isWriteLockedByCurrentThread();
+    return mmapLock.heldShared() || mmapLock.heldExclusive();
   }
 
   private void mmapWriteLock() {
-    mmapLock.writeLock().lock();
+    mmapLock.acquireExclusive();
   }
 
   private void mmapWriteUnlock() {
-    mmapLock.writeLock().unlock();
+    mmapLock.releaseExclusive();
   }
 
   private void assertMmapLocked() {
@@ -399,11 +412,11 @@ public final class MmStruct {
         vmas.remove(v.start);
         unlink(v);
       }
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         pt.freeEmptyTables(start, end);
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       return 0;
     } finally {
@@ -469,7 +482,7 @@ public final class MmStruct {
       splitHugePmdAt(vma, start);
       splitHugePmdAt(vma, end);
     }
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       pt.walk(start, end, (a, e) -> {
         if (HostPte.mapsPfn(e) && !HostPte.isSpecial(e)) {
@@ -488,7 +501,7 @@ public final class MmStruct {
         return 0;
       });
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
   }
 
@@ -512,7 +525,7 @@ public final class MmStruct {
     }
     MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
     invalidateStart(r);
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       long cur = pt.lookup(haddr);
       if (HostPte.level(cur) == HostPte.LEVEL_PMD) {
@@ -535,7 +548,7 @@ public final class MmStruct {
         flushTlbRange();
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     invalidateEnd(r);
   }
@@ -579,7 +592,7 @@ public final class MmStruct {
         return -Errno.EBUSY;
       }
       int[] seen = new int[2];
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
           if (HostPte.isSpecial(e) && HostPte.isPresent(e) && memory.isZeroPfn(HostPte.pfn(e))) {
@@ -596,7 +609,7 @@ public final class MmStruct {
           return e;
         });
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       if (seen[1] > 0 || seen[0] == 0) {
         return -Errno.EBUSY;
@@ -608,7 +621,7 @@ public final class MmStruct {
       MmuGather gather = new MmuGather();
       MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
       invalidateStart(r);
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
           if (!HostPte.isSpecial(e)) {
@@ -619,17 +632,17 @@ public final class MmStruct {
         });
         flushTlbRange();
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       invalidateEnd(r);
       gather.release(memory);
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
         pt.set(haddr, HostPte.LEVEL_PMD, HostPte.make(thp, HostPte.LEVEL_PMD, bits));
         memory.addMapcount(thp, 1);
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       return 0;
     } finally {
@@ -676,7 +689,7 @@ public final class MmStruct {
         invalidateStart(r);
         boolean canRead = (prot & Vma.VM_READ) != 0;
         boolean canWrite = (prot & Vma.VM_WRITE) != 0;
-        ptl.lock();
+        ptl.acquireExclusive();
         try {
           pt.walk(v.start, v.end, (a, e) -> {
             long n = e;
@@ -697,7 +710,7 @@ public final class MmStruct {
           });
           flushTlbRange();
         } finally {
-          ptl.unlock();
+          ptl.releaseExclusive();
         }
         invalidateEnd(r);
       }
@@ -709,14 +722,14 @@ public final class MmStruct {
 
   private boolean hasEntries(long start, long end) {
     boolean[] any = new boolean[1];
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       pt.walk(start, end, (a, e) -> {
         any[0] = true;
         return e;
       });
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     return any[0];
   }
@@ -749,11 +762,11 @@ public final class MmStruct {
         unlink(v);
       }
       vmas.clear();
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         pt.freeEmptyTables(0, PageTable.TASK_SIZE);
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
     } finally {
       mmapWriteUnlock();
@@ -768,7 +781,7 @@ public final class MmStruct {
    * was reaped.
    */
   public boolean oomReap() {
-    if (!mmapLock.readLock().tryLock()) {
+    if (!mmapLock.tryAcquireShared()) {
       return false;
     }
     try {
@@ -791,7 +804,7 @@ public final class MmStruct {
       }
       return all;
     } finally {
-      mmapLock.readLock().unlock();
+      mmapLock.releaseShared();
     }
   }
 
@@ -802,11 +815,11 @@ public final class MmStruct {
 
   /** Linked PTE tables (4 KiB of entries each). */
   public long pteTableCount() {
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       return pt.pteTableCount();
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
   }
 
@@ -820,7 +833,7 @@ public final class MmStruct {
    * is copied for the child at once (copy_present_page) so the pin stays coherent.
    */
   public MmStruct fork() {
-    MmStruct child = new MmStruct(memory);
+    MmStruct child = new MmStruct(memory, scheduler);
     mmapWriteLock();
     try {
       if (exited) {
@@ -862,8 +875,8 @@ public final class MmStruct {
       invalidateStart(r);
     }
     List<long[]> copies = new ArrayList<>();
-    ptl.lock();
-    child.ptl.lock();
+    ptl.acquireExclusive();
+    child.ptl.acquireExclusive();
     try {
       pt.walk(v.start, v.end, (a, e) -> {
         int level = HostPte.level(e);
@@ -905,8 +918,8 @@ public final class MmStruct {
         flushTlbRange();
       }
     } finally {
-      child.ptl.unlock();
-      ptl.unlock();
+      child.ptl.releaseExclusive();
+      ptl.releaseExclusive();
     }
     for (long[] c : copies) {
       copyPinnedForChild(child, v, c[0], c[1]);
@@ -926,12 +939,12 @@ public final class MmStruct {
       return;
     }
     long bits = HostPte.YOUNG | HostPte.DIRTY | (v.has(Vma.VM_WRITE) ? HostPte.WRITE : 0);
-    child.ptl.lock();
+    child.ptl.acquireExclusive();
     try {
       child.pt.set(a, level, HostPte.make(pfn, level, bits));
       memory.addMapcount(pfn, 1);
     } finally {
-      child.ptl.unlock();
+      child.ptl.releaseExclusive();
     }
   }
 
@@ -995,14 +1008,14 @@ public final class MmStruct {
    */
   private int doNumaPage(long address, long e) {
     long base = address & ~(HostPte.levelSize(HostPte.level(e)) - 1);
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(base) == e) {
         pt.set(base, HostPte.level(e),
             (e & ~HostPte.PROTNONE) | HostPte.PRESENT | HostPte.YOUNG);
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     return 0;
   }
@@ -1033,14 +1046,14 @@ public final class MmStruct {
   private int doAnonymousPage(Vma vma, long address, boolean write) {
     long a = address & ~(PAGE_SIZE - 1);
     if (!write) {
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         if (pt.lookup(a) == 0) {
           pt.set(a, HostPte.LEVEL_4K,
               HostPte.make(memory.zeroPfn(), HostPte.LEVEL_4K, HostPte.SPECIAL));
         }
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       return 0;
     }
@@ -1048,7 +1061,7 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.ENOMEM;
     }
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(a) == 0) {
         long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
@@ -1057,7 +1070,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1077,7 +1090,7 @@ public final class MmStruct {
     if (pfn < 0) {
       return 1;
     }
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.pmdRegionEmpty(haddr)) {
         long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
@@ -1086,7 +1099,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1106,7 +1119,7 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.EFAULT;
     }
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(haddr) == 0) {
         long bits = HostPte.YOUNG
@@ -1116,7 +1129,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1147,7 +1160,7 @@ public final class MmStruct {
       }
     }
     boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(a) == 0) {
         long bits = HostPte.YOUNG;
@@ -1160,7 +1173,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1170,7 +1183,7 @@ public final class MmStruct {
   private int pfnmapFault(Vma vma, long address, boolean write) {
     long a = address & ~(PAGE_SIZE - 1);
     long pfn = vma.linearPageIndex(a);
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(a) == 0) {
         long bits = HostPte.SPECIAL | HostPte.YOUNG
@@ -1179,7 +1192,7 @@ public final class MmStruct {
         pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     return 0;
   }
@@ -1191,7 +1204,7 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.EFAULT;
     }
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(a) == 0) {
         long bits = HostPte.YOUNG
@@ -1202,7 +1215,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1225,7 +1238,7 @@ public final class MmStruct {
       return -Errno.ENOMEM;
     }
     boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(a) == entry) {
         long bits = HostPte.YOUNG
@@ -1236,7 +1249,7 @@ public final class MmStruct {
         return 0;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     memory.putPage(pfn);
     return 0;
@@ -1257,7 +1270,7 @@ public final class MmStruct {
       if (!write || !vma.has(Vma.VM_WRITE)) {
         return -Errno.EFAULT;
       }
-      ptl.lock();
+      ptl.acquireExclusive();
       try {
         long cur = pt.lookup(base);
         if (cur == e) {
@@ -1267,7 +1280,7 @@ public final class MmStruct {
           pt.set(base, level, e | HostPte.WRITE | HostPte.DIRTY | HostPte.YOUNG);
         }
       } finally {
-        ptl.unlock();
+        ptl.releaseExclusive();
       }
       return 0;
     }
@@ -1280,7 +1293,7 @@ public final class MmStruct {
       boolean soleUser = memory.refcount(head) == 1 && memory.mapcount(head) == 1
           && (small || level != HostPte.LEVEL_4K);
       if (exclusive || soleUser) {
-        ptl.lock();
+        ptl.acquireExclusive();
         try {
           if (pt.lookup(base) == e) {
             if (!exclusive) {
@@ -1291,7 +1304,7 @@ public final class MmStruct {
             }
           }
         } finally {
-          ptl.unlock();
+          ptl.releaseExclusive();
         }
         return 0;
       }
@@ -1316,7 +1329,7 @@ public final class MmStruct {
     MmuNotifierRange r = range(base, base + size, MmuNotifierEvent.CLEAR);
     invalidateStart(r);
     boolean installed = false;
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       if (pt.lookup(base) == e) {
         long bits = HostPte.YOUNG
@@ -1330,7 +1343,7 @@ public final class MmStruct {
         installed = true;
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     invalidateEnd(r);
     if (!installed) {
@@ -1375,13 +1388,13 @@ public final class MmStruct {
           if ((e & set) == set) {
             return 0;
           }
-          ptl.lock();
+          ptl.acquireExclusive();
           try {
             if (pt.compareAndSet(address, e, e | set)) {
               return 0;
             }
           } finally {
-            ptl.unlock();
+            ptl.releaseExclusive();
           }
           continue;
         }
@@ -1493,7 +1506,7 @@ public final class MmStruct {
   private long followPage(Vma vma, long address, int foll) {
     boolean write = (foll & FollFlags.FOLL_WRITE) != 0;
     boolean pin = (foll & FollFlags.FOLL_PIN) != 0;
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       long e = pt.lookup(address);
       if (e == 0) {
@@ -1544,7 +1557,7 @@ public final class MmStruct {
       memory.markPageAccessed(pfn);
       return pfn;
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
   }
 
@@ -1625,7 +1638,7 @@ public final class MmStruct {
         MmuNotifierRange r = range(s, e, MmuNotifierEvent.PROTECTION_VMA);
         invalidateStart(r);
         int[] count = new int[1];
-        ptl.lock();
+        ptl.acquireExclusive();
         try {
           pt.walk(s, e, (a, entry) -> {
             if (!HostPte.isPresent(entry) || HostPte.isSpecial(entry)) {
@@ -1638,7 +1651,7 @@ public final class MmStruct {
             flushTlbRange();
           }
         } finally {
-          ptl.unlock();
+          ptl.releaseExclusive();
         }
         invalidateEnd(r);
         changed += count[0];
@@ -1658,7 +1671,7 @@ public final class MmStruct {
    */
   public boolean clearYoungNotify(long start, long end) {
     boolean[] young = new boolean[1];
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       pt.walk(start, end, (a, e) -> {
         if (HostPte.isPresent(e) && HostPte.isYoung(e)) {
@@ -1671,7 +1684,7 @@ public final class MmStruct {
         young[0] |= n.clearYoung(this, start, end);
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     return young[0];
   }
@@ -1720,7 +1733,7 @@ public final class MmStruct {
     }
     int[] count = new int[1];
     boolean anon = memory.isAnon(head);
-    ptl.lock();
+    ptl.acquireExclusive();
     try {
       pt.walk(start, end, (a, e) -> {
         boolean maps = HostPte.mapsPfn(e) && !HostPte.isSpecial(e)
@@ -1783,7 +1796,7 @@ public final class MmStruct {
         flushTlbRange();
       }
     } finally {
-      ptl.unlock();
+      ptl.releaseExclusive();
     }
     if (r != null) {
       invalidateEnd(r);

@@ -37,8 +37,8 @@ final class VmModule extends AbstractModule {
 
   @Provides
   @Singleton
-  MmStruct vmm(HostMemory memory) {
-    return new MmStruct(memory);
+  MmStruct vmm(HostMemory memory, Scheduler scheduler) {
+    return new MmStruct(memory, scheduler);
   }
 
   @Provides

@@ -390,6 +390,17 @@ public final class DeterministicScheduler implements Scheduler {
       point("release-shared " + name);
     }
 
+    @Override
+    public boolean tryAcquireShared() {
+      Object me = owner();
+      checkNotHeld("shared try-acquire", me);
+      if (writer != null || waitingWriters > 0) {
+        return false;
+      }
+      readers.add(me);
+      return true;
+    }
+
     private void waitOrFail(Object me) {
       if (!(me instanceof Actor)) {
         throw new IllegalStateException(name + " is contended outside a deterministic run");

@@ -83,6 +83,12 @@ public final class FreeScheduler implements Scheduler {
     }
 
     @Override
+    public boolean tryAcquireShared() {
+      checkNotHeld("shared try-acquire");
+      return lock.readLock().tryLock();
+    }
+
+    @Override
     public boolean heldShared() {
       return lock.getReadHoldCount() > 0;
     }

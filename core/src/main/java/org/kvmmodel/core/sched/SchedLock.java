@@ -17,6 +17,9 @@ public interface SchedLock {
 
   void releaseShared();
 
+  /** Takes it shared if that needs no waiting ({@code mmap_read_trylock}); false otherwise. */
+  boolean tryAcquireShared();
+
   /** Whether the calling actor holds it shared. */
   boolean heldShared();
 

@@ -32,8 +32,7 @@ final class ToyMmu implements ArchMmu {
   private final Breakage breakage;
   private final RadixPageTable root;
   private final RadixMmuOps ops;
-  private final PageTableCursor cursor;
-  private final FaultinResult faultin = new FaultinResult();
+  private final ThreadLocal<PageTableCursor> cursors;
 
   ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry, Breakage breakage) {
     this.kvm = kvm;
@@ -41,7 +40,7 @@ final class ToyMmu implements ArchMmu {
     this.breakage = breakage;
     this.root = RadixPageTable.create(format, kvm.pageTables());
     this.ops = new RadixMmuOps(kvm, root);
-    this.cursor = ops.cursor();
+    this.cursors = ThreadLocal.withInitial(ops::newCursor);
   }
 
   RadixPageTable root() {
@@ -50,6 +49,7 @@ final class ToyMmu implements ArchMmu {
 
   /** The leaf mapping {@code gfn}, or 0. */
   long leafOf(long gfn) {
+    PageTableCursor cursor = cursors.get();
     return cursor.walk(gfn) ? cursor.entry() : 0;
   }
 
@@ -59,6 +59,7 @@ final class ToyMmu implements ArchMmu {
     if (breakage == Breakage.FAST_PATH_DIRTIES_FOLIO && write && leafOf(gfn) != 0) {
       return brokenFastPath(slot, gfn);
     }
+    FaultinResult faultin = new FaultinResult();
     long seq = kvm.mmuInvalidateSeq();
     long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
     if (KvmPfn.isErrorOrNoslot(pfn)) {
@@ -76,7 +77,8 @@ final class ToyMmu implements ArchMmu {
               && (wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn));
       boolean installed = false;
       if (!retry) {
-        installed = cursor.map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
+        installed =
+            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
       }
       if (breakage != Breakage.NEVER_RELEASES) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
@@ -122,6 +124,7 @@ final class ToyMmu implements ArchMmu {
    * what no fast path may do.
    */
   private int brokenFastPath(MemorySlot slot, long gfn) {
+    FaultinResult faultin = new FaultinResult();
     long pfn = kvm.faultinPfn(slot, gfn, Foll.WRITE, faultin);
     if (KvmPfn.isErrorOrNoslot(pfn)) {
       return Errno.EFAULT.negative();

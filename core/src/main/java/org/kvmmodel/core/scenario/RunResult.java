@@ -1,0 +1,31 @@
+package org.kvmmodel.core.scenario;
+
+import java.util.List;
+import java.util.Map;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.sched.ScheduleFailure;
+import org.kvmmodel.core.sched.SchedulePolicy;
+
+/**
+ * The outcome of one deterministic run: what was run, whether the schedule itself failed (an
+ * exception, a deadlock, the step bound), each check's verdict, the counters, the recorded
+ * choices (which replay the run) and the story of its last events.
+ */
+public record RunResult(
+    String scenario,
+    String arch,
+    String configuration,
+    long seed,
+    SchedulePolicy policy,
+    long steps,
+    ScheduleFailure failure,
+    List<CheckResult> checks,
+    Map<String, Long> counters,
+    int[] choices,
+    List<String> story) {
+
+  /** Whether the run failed: the schedule failed or a check found a violation. */
+  public boolean failed() {
+    return failure != null || checks.stream().anyMatch(c -> !c.violations().isEmpty());
+  }
+}

@@ -1,0 +1,21 @@
+package org.kvmmodel.core.scenario;
+
+/**
+ * A scenario: a VM, its vCPUs' guest programs and the host activity racing them, all drawn
+ * from the run's choice stream, with a bound on scheduler steps past which the run is a
+ * liveness failure.
+ */
+public interface Scenario {
+
+  /** The name used on the command line, e.g. {@code demand-paging}. */
+  String name();
+
+  /** One line saying what it exercises and where it comes from. */
+  String description();
+
+  /** Race points one run may take. */
+  long stepBound();
+
+  /** Creates the VM's memory and memslots and spawns the actors of one run. */
+  void setUp(ScenarioRun run);
+}
