@@ -2,8 +2,8 @@ package org.kvmmodel.cli;
 
 import java.io.PrintWriter;
 import java.util.Locale;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code kvmmodel} command: one picocli subcommand per verb. */
 @Command(
@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "A plugin-based, multi-architecture model of Linux KVM's memory virtualisation.",
-    subcommands = {ListCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ListCommand.class, RunCommand.class, ConformanceCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
   /** Exit status for bad usage or bad configuration. */

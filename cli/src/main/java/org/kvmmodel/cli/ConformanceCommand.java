@@ -1,0 +1,143 @@
+package org.kvmmodel.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.config.SettingsException;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.plugin.UnknownArchException;
+import org.kvmmodel.core.scenario.Conformance;
+import org.kvmmodel.core.scenario.ConformanceRow;
+import org.kvmmodel.core.scenario.Scenarios;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kvmmodel conformance}: every scenario on every configuration of every plugin found,
+ * judged by every check, as an arch × configuration × check matrix.
+ */
+@Command(
+    name = "conformance",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Run every scenario on every configuration of each plugin over many seeds (half random,",
+      "half PCT schedules) and print each check's verdict. Exit 0 only if every check passes."
+    })
+final class ConformanceCommand implements Callable<Integer> {
+
+  @Spec private CommandSpec spec;
+
+  @Mixin private ConfigOption config;
+
+  @Option(names = "--arch", paramLabel = "NAME", description = "Only this plugin (repeatable).")
+  private List<String> arches = new ArrayList<>();
+
+  @Option(names = "--seeds", paramLabel = "N", description = "Seeds per scenario and configuration (default: 64).")
+  private int seeds = 64;
+
+  @Option(names = "--format", paramLabel = "FORMAT", description = "text or json (default: text).")
+  private String format = "text";
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    ArchPluginRegistry registry = ArchPluginRegistry.discover(Main.class.getClassLoader());
+    List<ArchPlugin> plugins = new ArrayList<>();
+    Config base;
+    try {
+      if (!format.equals("text") && !format.equals("json")) {
+        throw new IllegalArgumentException("unknown format '" + format + "' (allowed: text, json)");
+      }
+      if (seeds < 1) {
+        throw new IllegalArgumentException("--seeds must be at least 1");
+      }
+      base = config.raw();
+      if (arches.isEmpty()) {
+        plugins.addAll(registry.plugins());
+      } else {
+        for (String name : arches) {
+          plugins.add(registry.require(name));
+        }
+      }
+    } catch (IllegalArgumentException | SettingsException e) {
+      err.println("kvmmodel conformance: " + e.getMessage());
+      return Main.EXIT_USAGE;
+    }
+    if (plugins.isEmpty()) {
+      err.println("kvmmodel conformance: " + new UnknownArchException("any", List.of()).getMessage());
+      return Main.EXIT_USAGE;
+    }
+    int cells = plugins.stream().mapToInt(p -> p.configurations().size()).sum()
+        * Scenarios.all().size();
+    List<ConformanceRow> rows =
+        Conformance.run(base, registry, plugins, Scenarios.all(), seeds,
+            done -> err.printf(Locale.US, "\rconformance: %d/%d", done, cells));
+    err.println();
+    if (format.equals("json")) {
+      writeJson(out, rows);
+    } else {
+      writeText(out, rows);
+    }
+    out.flush();
+    return rows.stream().anyMatch(r -> r.status().failsRun()) ? Main.EXIT_CHECK_FAILED : 0;
+  }
+
+  private void writeText(PrintWriter out, List<ConformanceRow> rows) {
+    out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10s %5s%n",
+        "arch", "config", "scenario", "check", "status", "judged", "runs");
+    int pass = 0;
+    int fail = 0;
+    int notExercised = 0;
+    for (ConformanceRow r : rows) {
+      out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10d %5d%n", r.arch(), r.configuration(),
+          r.scenario(), r.check(), r.status().label(), r.judged(), r.runs());
+      if (r.status() == CheckStatus.FAIL) {
+        fail++;
+        out.println("       " + r.message());
+        out.println("       reproduce: " + RunCommand.reproduce(r.scenario(), r.arch(),
+            r.configuration(), r.failingSeed(), r.failingPolicy(), config.reproduceArgument()));
+      } else if (r.status() == CheckStatus.NOT_EXERCISED) {
+        notExercised++;
+      } else {
+        pass++;
+      }
+    }
+    out.printf(Locale.US, "%d pass, %d fail, %d not-exercised%n", pass, fail, notExercised);
+  }
+
+  private void writeJson(PrintWriter out, List<ConformanceRow> rows) throws IOException {
+    JsonGenerator g = new JsonFactory().createGenerator(out).useDefaultPrettyPrinter();
+    g.writeStartArray();
+    for (ConformanceRow r : rows) {
+      g.writeStartObject();
+      g.writeStringField("arch", r.arch());
+      g.writeStringField("configuration", r.configuration());
+      g.writeStringField("scenario", r.scenario());
+      g.writeStringField("check", r.check());
+      g.writeStringField("status", r.status().label());
+      g.writeNumberField("judged", r.judged());
+      g.writeNumberField("runs", r.runs());
+      if (r.status() == CheckStatus.FAIL) {
+        g.writeNumberField("seed", r.failingSeed());
+        g.writeStringField("schedule", r.failingPolicy());
+        g.writeStringField("message", r.message());
+      }
+      g.writeEndObject();
+    }
+    g.writeEndArray();
+    g.flush();
+    out.println();
+  }
+}

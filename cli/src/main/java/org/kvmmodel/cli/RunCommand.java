@@ -1,0 +1,126 @@
+package org.kvmmodel.cli;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.config.ArchSelection;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.config.SettingsException;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.scenario.RunResult;
+import org.kvmmodel.core.scenario.Scenario;
+import org.kvmmodel.core.scenario.ScenarioRun;
+import org.kvmmodel.core.scenario.Scenarios;
+import org.kvmmodel.core.sched.SchedulePolicy;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code kvmmodel run SCENARIO}: one deterministic run, its counters and every check's verdict. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Run one scenario once in deterministic mode and judge it with every check.",
+      "Scenarios: demand-paging."
+    })
+final class RunCommand implements Callable<Integer> {
+
+  @Spec private CommandSpec spec;
+
+  @Mixin private ConfigOption config;
+
+  @Parameters(index = "0", paramLabel = "SCENARIO", description = "The scenario to run.")
+  private String scenarioName;
+
+  @Option(names = "--arch", paramLabel = "NAME", description = "Architecture plugin (default: the config's).")
+  private String arch;
+
+  @Option(
+      names = "--arch-config",
+      paramLabel = "NAME",
+      description = "One of the plugin's configurations (default: the config's, else its first).")
+  private String archConfiguration;
+
+  @Option(names = "--seed", paramLabel = "N", description = "Seed of the choice stream (default: the config's).")
+  private Long seed;
+
+  @Option(
+      names = "--policy",
+      paramLabel = "POLICY",
+      description = "Schedule policy: random or pct (default: random).")
+  private String policy = "random";
+
+  @Option(names = "--story", description = "Print the run's last events, one per line.")
+  private boolean story;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Scenario scenario;
+    SchedulePolicy schedulePolicy;
+    ModelSettings settings;
+    ArchPluginRegistry registry = ArchPluginRegistry.discover(Main.class.getClassLoader());
+    try {
+      scenario = Scenarios.byName(scenarioName);
+      schedulePolicy = parsePolicy(policy);
+      settings = config.settings(arch, archConfiguration);
+      ArchSelection.select(settings, registry);
+    } catch (IllegalArgumentException | SettingsException e) {
+      err.println("kvmmodel run: " + e.getMessage());
+      return Main.EXIT_USAGE;
+    }
+    long runSeed = seed != null ? seed : settings.seed();
+    RunResult r = ScenarioRun.execute(scenario, settings, registry, runSeed, schedulePolicy);
+    out.printf(Locale.US, "%s on %s %s, seed %d, %s: %d scheduler steps%n", r.scenario(), r.arch(),
+        r.configuration(), r.seed(), schedulePolicy.name().toLowerCase(Locale.US), r.steps());
+    for (Map.Entry<String, Long> e : r.counters().entrySet()) {
+      out.printf(Locale.US, "  %-24s %d%n", e.getKey(), e.getValue());
+    }
+    out.println("checks:");
+    for (CheckResult c : r.checks()) {
+      out.printf(Locale.US, "  %-20s %-14s judged %d%n", c.id(), c.status().label(), c.judged());
+      c.violations().forEach(v -> out.println("    " + v));
+    }
+    if (r.failure() != null) {
+      out.println("run failed: " + r.failure());
+    }
+    if (story || r.failed()) {
+      out.println("story (last events):");
+      r.story().forEach(line -> out.println("  " + line));
+    }
+    if (r.failed()) {
+      out.printf(Locale.US, "reproduce: %s%n", reproduce(r.scenario(), r.arch(), r.configuration(),
+          r.seed(), policy, config.reproduceArgument()));
+    }
+    out.flush();
+    return r.failed() || r.checks().stream().anyMatch(c -> c.status().failsRun())
+        ? Main.EXIT_CHECK_FAILED
+        : 0;
+  }
+
+  /** The command that replays a run exactly. */
+  static String reproduce(
+      String scenario, String arch, String configuration, long seed, String policy, String config) {
+    return String.format(Locale.US, "./kvmmodel run %s --arch %s --arch-config %s --seed %d --policy %s%s",
+        scenario, arch, configuration, seed, policy, config);
+  }
+
+  static SchedulePolicy parsePolicy(String text) {
+    switch (text.toLowerCase(Locale.US)) {
+      case "random":
+        return SchedulePolicy.RANDOM;
+      case "pct":
+        return SchedulePolicy.PCT;
+      default:
+        throw new IllegalArgumentException(
+            "unknown policy '" + text + "' (allowed: random, pct)");
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package org.kvmmodel.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RunAndConformanceCommandTests {
+
+  @TempDir Path dir;
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    return Main.run(new PrintWriter(out), new PrintWriter(err), args);
+  }
+
+  @Test
+  void runPrintsCountersAndEveryCheck() {
+    assertEquals(0, run("run", "demand-paging", "--seed", "5"));
+    String text = out.toString();
+    assertTrue(text.startsWith("demand-paging on x86 ept4-ad, seed 5, random: "), text);
+    assertTrue(text.contains("  guest-accesses           48"), text);
+    assertTrue(text.contains("  DIRTY-PROTECTED      pass"), text);
+    assertTrue(text.contains("  NO-STALE-MAPPING     pass"), text);
+  }
+
+  @Test
+  void runIsIdenticalForTheSameSeed() {
+    assertEquals(0, run("run", "demand-paging", "--seed", "9", "--policy", "pct", "--story"));
+    String first = out.toString();
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("run", "demand-paging", "--seed", "9", "--policy", "pct", "--story"));
+    assertEquals(first, out.toString());
+  }
+
+  @Test
+  void badUsageIsExitTwoWithAOneLineMessage() {
+    assertEquals(Main.EXIT_USAGE, run("run", "no-such-scenario"));
+    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging)\n",
+        err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));
+    assertEquals("kvmmodel run: kvmmodel.arch: unknown arch 'sparc' (plugins found: x86)\n",
+        err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--policy", "fifo"));
+    assertEquals("kvmmodel run: unknown policy 'fifo' (allowed: random, pct)\n", err.toString());
+  }
+
+  @Test
+  void aBadConfigFileIsNamed() throws IOException {
+    Path conf = dir.resolve("bad.conf");
+    Files.write(conf, "kvmmodel.frobnicate = 1".getBytes(StandardCharsets.UTF_8));
+    assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--config", conf.toString()));
+    assertTrue(err.toString().startsWith(
+        "kvmmodel run: unknown config key kvmmodel.frobnicate (allowed under kvmmodel: "), err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(Main.EXIT_USAGE,
+        run("conformance", "--config", dir.resolve("missing.conf").toString()));
+    assertEquals("kvmmodel conformance: config file not found: " + dir.resolve("missing.conf") + "\n",
+        err.toString());
+  }
+
+  @Test
+  void conformancePrintsTheMatrixAndJson() {
+    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "2"));
+    String text = out.toString();
+    assertTrue(text.contains("x86    ept5-noad    demand-paging   REFCOUNT-BALANCED    pass"), text);
+    assertTrue(text.endsWith("16 pass, 0 fail, 0 not-exercised\n"), text);
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("conformance", "--seeds", "2", "--format", "json"));
+    assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());
+    assertTrue(out.toString().contains("\"status\" : \"pass\""), out.toString());
+    assertEquals(Main.EXIT_USAGE, run("conformance", "--format", "xml"));
+  }
+}

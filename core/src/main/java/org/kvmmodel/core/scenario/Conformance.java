@@ -1,0 +1,137 @@
+package org.kvmmodel.core.scenario;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.sched.SchedulePolicy;
+
+/**
+ * The cross-architecture conformance run: every scenario on every configuration of every
+ * selected plugin, over a number of seeds (half random schedules, half PCT), every check
+ * judging every run. A check is {@code fail} if any run broke it, {@code not-exercised} if no
+ * run judged anything; a run whose schedule failed (an exception, a deadlock, the step bound)
+ * is reported in a {@code run} row against the plugin.
+ */
+public final class Conformance {
+
+  /** The row id of schedule failures. */
+  public static final String RUN_ROW = "run";
+
+  private Conformance() {}
+
+  /** Runs the matrix; {@code progress} is told after each run. */
+  public static List<ConformanceRow> run(
+      Config baseConfig,
+      ArchPluginRegistry registry,
+      List<ArchPlugin> plugins,
+      List<Scenario> scenarios,
+      int seeds,
+      IntConsumer progress) {
+    List<ConformanceRow> rows = new ArrayList<>();
+    int done = 0;
+    for (ArchPlugin plugin : plugins) {
+      for (ArchConfiguration configuration : plugin.configurations()) {
+        ModelSettings settings =
+            ModelSettings.from(
+                baseConfig
+                    .withValue("kvmmodel.arch", ConfigValueFactory.fromAnyRef(plugin.name()))
+                    .withValue(
+                        "kvmmodel.arch-configuration",
+                        ConfigValueFactory.fromAnyRef(configuration.name())));
+        for (Scenario scenario : scenarios) {
+          rows.addAll(cell(settings, registry, plugin, configuration, scenario, seeds));
+          progress.accept(++done);
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** The default configuration the embedded reference gives. */
+  public static Config defaults() {
+    return ConfigFactory.defaultReference(Conformance.class.getClassLoader());
+  }
+
+  private static List<ConformanceRow> cell(
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      ArchPlugin plugin,
+      ArchConfiguration configuration,
+      Scenario scenario,
+      int seeds) {
+    Map<String, long[]> judged = new LinkedHashMap<>();
+    Map<String, ConformanceRow> firstFailure = new LinkedHashMap<>();
+    ConformanceRow runFailure = null;
+    for (int i = 0; i < seeds; i++) {
+      SchedulePolicy policy = i < (seeds + 1) / 2 ? SchedulePolicy.RANDOM : SchedulePolicy.PCT;
+      long seed = i;
+      RunResult r;
+      try {
+        r = ScenarioRun.execute(scenario, settings, registry, seed, policy);
+      } catch (RuntimeException e) {
+        if (runFailure == null) {
+          runFailure = row(plugin, configuration, scenario, RUN_ROW, CheckStatus.FAIL, 0, seeds,
+              seed, policy, "plugin threw while setting up: " + e);
+        }
+        continue;
+      }
+      if (r.failure() != null && runFailure == null) {
+        runFailure = row(plugin, configuration, scenario, RUN_ROW, CheckStatus.FAIL, 0, seeds,
+            seed, policy, r.failure().toString());
+      }
+      for (CheckResult c : r.checks()) {
+        judged.computeIfAbsent(c.id(), k -> new long[1])[0] += c.judged();
+        if (!c.violations().isEmpty() && !firstFailure.containsKey(c.id())) {
+          firstFailure.put(c.id(), row(plugin, configuration, scenario, c.id(), CheckStatus.FAIL,
+              0, seeds, seed, policy, c.violations().get(0).message()));
+        }
+      }
+    }
+    List<ConformanceRow> rows = new ArrayList<>();
+    for (Map.Entry<String, long[]> e : judged.entrySet()) {
+      ConformanceRow failure = firstFailure.get(e.getKey());
+      long count = e.getValue()[0];
+      if (failure != null) {
+        rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
+            failure.check(), CheckStatus.FAIL, count, seeds, failure.failingSeed(),
+            failure.failingPolicy(), failure.message()));
+      } else {
+        rows.add(row(plugin, configuration, scenario, e.getKey(),
+            count == 0 ? CheckStatus.NOT_EXERCISED : CheckStatus.PASS, count, seeds, null, null,
+            null));
+      }
+    }
+    rows.add(runFailure != null
+        ? runFailure
+        : row(plugin, configuration, scenario, RUN_ROW, CheckStatus.PASS, seeds, seeds, null, null,
+            null));
+    return rows;
+  }
+
+  private static ConformanceRow row(
+      ArchPlugin plugin,
+      ArchConfiguration configuration,
+      Scenario scenario,
+      String check,
+      CheckStatus status,
+      long judged,
+      int runs,
+      Long seed,
+      SchedulePolicy policy,
+      String message) {
+    return new ConformanceRow(plugin.name(), configuration.name(), scenario.name(), check, status,
+        judged, runs, seed, policy == null ? null : policy.name().toLowerCase(Locale.US), message);
+  }
+}
