@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.choice.Shrinker;
 import org.kvmmodel.core.config.ArchSelection;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.config.SettingsException;
@@ -31,6 +32,9 @@ import picocli.CommandLine.Spec;
     })
 final class RunCommand implements Callable<Integer> {
 
+  /** Replays a failing run's shrinking may take. */
+  private static final int SHRINK_BUDGET = 300;
+
   @Spec private CommandSpec spec;
 
   @Mixin private ConfigOption config;
@@ -56,7 +60,10 @@ final class RunCommand implements Callable<Integer> {
       description = "Schedule policy: random or pct (default: random).")
   private String policy = "random";
 
-  @Option(names = "--story", description = "Print the run's last events, one per line.")
+  @Option(
+      names = "--story",
+      description = "Print the run's last events, one per line (a failing run always prints the"
+          + " story of its shrunk replay).")
   private boolean story;
 
   @Override
@@ -91,7 +98,12 @@ final class RunCommand implements Callable<Integer> {
     if (r.failure() != null) {
       out.println("run failed: " + r.failure());
     }
-    if (story || r.failed()) {
+    if (r.failed()) {
+      RunResult shrunk = shrink(scenario, settings, registry, schedulePolicy, r);
+      out.printf(Locale.US, "shrunk from %d to %d choices; its story (last events):%n",
+          r.choices().length, shrunk.choices().length);
+      shrunk.story().forEach(line -> out.println("  " + line));
+    } else if (story) {
       out.println("story (last events):");
       r.story().forEach(line -> out.println("  " + line));
     }
@@ -103,6 +115,33 @@ final class RunCommand implements Callable<Integer> {
     return r.failed() || r.checks().stream().anyMatch(c -> c.status().failsRun())
         ? Main.EXIT_CHECK_FAILED
         : 0;
+  }
+
+  /** The failing run reduced by replaying smaller choice sequences that fail the same way. */
+  private static RunResult shrink(
+      Scenario scenario,
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      SchedulePolicy policy,
+      RunResult failing) {
+    String signature = signature(failing);
+    Shrinker shrinker =
+        new Shrinker(
+            choices ->
+                signature.equals(
+                    signature(ScenarioRun.replay(scenario, settings, registry, choices, policy))),
+            SHRINK_BUDGET);
+    return ScenarioRun.replay(
+        scenario, settings, registry, shrinker.shrink(failing.choices()), policy);
+  }
+
+  /** Which checks failed and whether the schedule did: what a shrunk run must keep. */
+  private static String signature(RunResult r) {
+    StringBuilder sb = new StringBuilder(r.failure() == null ? "-" : r.failure().kind().name());
+    for (CheckResult c : r.checks()) {
+      sb.append(c.violations().isEmpty() ? '.' : 'F');
+    }
+    return sb.toString();
   }
 
   /** The command that replays a run exactly. */
