@@ -12,6 +12,8 @@ public enum Breakage {
   NEVER_RELEASES,
   /** A fault that releases its page twice (REFCOUNT-BALANCED). */
   RELEASES_TWICE,
-  /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING). */
-  UNMAP_LEAVES_LEAF
+  /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING, TLB-COHERENT). */
+  UNMAP_LEAVES_LEAF,
+  /** An unmap hook that zaps the leaf but never flushes the TLBs (TLB-COHERENT). */
+  UNMAP_WITHOUT_FLUSH
 }
