@@ -17,6 +17,7 @@ import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
 import org.kvmmodel.core.check.NoStaleMappingCheck;
+import org.kvmmodel.core.check.PermissionsCheck;
 import org.kvmmodel.core.check.RefcountBalancedCheck;
 import org.kvmmodel.core.check.TlbCoherentCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
@@ -46,8 +47,8 @@ class BrokenVariantsTests {
 
   /**
    * Demand-faults four pages for write, rewrites one, has a vCPU write all four through its
-   * TLB, unmaps one, read-faults a page of a read-only memslot, deletes that slot, and judges
-   * the run.
+   * TLB, unmaps one, read-faults an untouched page (the host maps the zero page) and a page of a
+   * read-only memslot, deletes that slot, and judges the run.
    */
   private static Map<String, CheckResult> run(Breakage breakage) {
     ToyPlugin plugin = breakage == Breakage.NONE ? ToyPlugin.spinlockWholeVm() : ToyPlugin.broken(breakage);
@@ -79,6 +80,7 @@ class BrokenVariantsTests {
         vcpu.access(gfn << 12, GuestAccess.WRITE);
       }
       assertEquals(0, kvm.vmm().munmap(HVA + 4096, 4096));
+      assertEquals(0, driver.fault(8, false));
       assertEquals(0, driver.fault(READONLY_GFN, false));
       assertEquals(0, kvm.setUserMemoryRegion2(
           new UserspaceMemoryRegion2(1, 0, READONLY_GFN << 12, 0, READONLY_HVA)));
@@ -162,6 +164,19 @@ class BrokenVariantsTests {
         firstMessage(run(Breakage.UNMAP_LEAVES_LEAF).get(TlbCoherentCheck.ID)));
   }
 
+  @Test
+  void aWritableLeafInAReadOnlySlotIsCaughtByPermissions() {
+    assertEquals("gfn 0x400 of read-only memslot 1 mapped writable at stage 2",
+        firstMessage(run(Breakage.MAPS_READONLY_SLOT_WRITABLE).get(PermissionsCheck.ID)));
+  }
+
+  @Test
+  void aWritableLeafOverTheZeroPageIsCaughtByPermissions() {
+    assertTrue(firstMessage(run(Breakage.IGNORES_MAP_WRITABLE).get(PermissionsCheck.ID))
+        .matches("gfn 0x8 mapped writable at stage 2 while its host page at hva 0x7f0000008000"
+            + " is not writable \\(host pte 0x[0-9a-f]+\\)"));
+  }
+
   @ParameterizedTest
   @EnumSource(Breakage.class)
   void eachBugFailsOnlyTheChecksItBreaks(Breakage breakage) {
@@ -174,6 +189,8 @@ class BrokenVariantsTests {
             case UNMAP_LEAVES_LEAF ->
                 r.id().equals(NoStaleMappingCheck.ID) || r.id().equals(TlbCoherentCheck.ID);
             case UNMAP_WITHOUT_FLUSH -> r.id().equals(TlbCoherentCheck.ID);
+            case MAPS_READONLY_SLOT_WRITABLE, IGNORES_MAP_WRITABLE ->
+                r.id().equals(PermissionsCheck.ID);
             case NONE -> false;
           };
       assertEquals(expected, r.status() == CheckStatus.FAIL, breakage + " " + r);

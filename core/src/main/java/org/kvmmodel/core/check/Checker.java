@@ -17,7 +17,8 @@ public final class Checker {
           DirtyProtectedCheck::new,
           RefcountBalancedCheck::new,
           NoStaleMappingCheck::new,
-          TlbCoherentCheck::new);
+          TlbCoherentCheck::new,
+          PermissionsCheck::new);
 
   private final List<Check> checks = new ArrayList<>();
 

@@ -15,5 +15,9 @@ public enum Breakage {
   /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING, TLB-COHERENT). */
   UNMAP_LEAVES_LEAF,
   /** An unmap hook that zaps the leaf but never flushes the TLBs (TLB-COHERENT). */
-  UNMAP_WITHOUT_FLUSH
+  UNMAP_WITHOUT_FLUSH,
+  /** A fault that maps a gfn of a read-only memslot writable (PERMISSIONS). */
+  MAPS_READONLY_SLOT_WRITABLE,
+  /** A fault that maps writable whatever faultin said about the host page (PERMISSIONS). */
+  IGNORES_MAP_WRITABLE
 }

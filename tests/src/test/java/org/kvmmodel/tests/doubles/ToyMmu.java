@@ -77,8 +77,12 @@ final class ToyMmu implements ArchMmu {
               && (wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn));
       boolean installed = false;
       if (!retry) {
+        boolean leafWritable =
+            writable
+                || breakage == Breakage.IGNORES_MAP_WRITABLE
+                || (breakage == Breakage.MAPS_READONLY_SLOT_WRITABLE && slot.isReadonly());
         installed =
-            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
+            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, leafWritable)) != UpdateStatus.RETRY;
       }
       if (breakage != Breakage.NEVER_RELEASES) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
