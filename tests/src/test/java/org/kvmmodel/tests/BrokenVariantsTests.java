@@ -16,6 +16,7 @@ import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
+import org.kvmmodel.core.check.LockDisciplineCheck;
 import org.kvmmodel.core.check.NoStaleMappingCheck;
 import org.kvmmodel.core.check.PermissionsCheck;
 import org.kvmmodel.core.check.RefcountBalancedCheck;
@@ -177,6 +178,13 @@ class BrokenVariantsTests {
             + " is not writable \\(host pte 0x[0-9a-f]+\\)"));
   }
 
+  @Test
+  void aZapWithoutMmuLockIsCaughtByLockDiscipline() {
+    assertEquals(
+        "spte of gfn 0x400 changed atomically without mmu_lock outside an RCU read section",
+        firstMessage(run(Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK).get(LockDisciplineCheck.ID)));
+  }
+
   @ParameterizedTest
   @EnumSource(Breakage.class)
   void eachBugFailsOnlyTheChecksItBreaks(Breakage breakage) {
@@ -191,6 +199,7 @@ class BrokenVariantsTests {
             case UNMAP_WITHOUT_FLUSH -> r.id().equals(TlbCoherentCheck.ID);
             case MAPS_READONLY_SLOT_WRITABLE, IGNORES_MAP_WRITABLE ->
                 r.id().equals(PermissionsCheck.ID);
+            case ZAPS_SLOT_WITHOUT_MMU_LOCK -> r.id().equals(LockDisciplineCheck.ID);
             case NONE -> false;
           };
       assertEquals(expected, r.status() == CheckStatus.FAIL, breakage + " " + r);

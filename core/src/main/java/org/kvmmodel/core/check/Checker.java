@@ -18,7 +18,8 @@ public final class Checker {
           RefcountBalancedCheck::new,
           NoStaleMappingCheck::new,
           TlbCoherentCheck::new,
-          PermissionsCheck::new);
+          PermissionsCheck::new,
+          LockDisciplineCheck::new);
 
   private final List<Check> checks = new ArrayList<>();
 

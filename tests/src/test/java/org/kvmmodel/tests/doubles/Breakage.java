@@ -19,5 +19,7 @@ public enum Breakage {
   /** A fault that maps a gfn of a read-only memslot writable (PERMISSIONS). */
   MAPS_READONLY_SLOT_WRITABLE,
   /** A fault that maps writable whatever faultin said about the host page (PERMISSIONS). */
-  IGNORES_MAP_WRITABLE
+  IGNORES_MAP_WRITABLE,
+  /** A memslot flush that zaps the slot without taking mmu_lock (LOCK-DISCIPLINE). */
+  ZAPS_SLOT_WITHOUT_MMU_LOCK
 }

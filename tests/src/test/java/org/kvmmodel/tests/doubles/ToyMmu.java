@@ -171,6 +171,10 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
+    if (breakage == Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK) {
+      ops.zapSlot(slot);
+      return;
+    }
     kvm.mmuLock().lock();
     try {
       ops.zapSlot(slot);
