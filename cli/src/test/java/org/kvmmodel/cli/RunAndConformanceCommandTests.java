@@ -75,7 +75,7 @@ class RunAndConformanceCommandTests {
     assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "2"));
     String text = out.toString();
     assertTrue(text.contains("x86    ept5-noad    demand-paging   REFCOUNT-BALANCED    pass"), text);
-    assertTrue(text.endsWith("16 pass, 0 fail, 0 not-exercised\n"), text);
+    assertTrue(text.endsWith("28 pass, 0 fail, 0 not-exercised\n"), text);
     out.getBuffer().setLength(0);
     assertEquals(0, run("conformance", "--seeds", "2", "--format", "json"));
     assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());

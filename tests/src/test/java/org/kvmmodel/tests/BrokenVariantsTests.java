@@ -13,9 +13,14 @@ import org.junit.jupiter.api.Test;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
+import org.kvmmodel.core.check.LockDisciplineCheck;
 import org.kvmmodel.core.check.NoStaleMappingCheck;
+import org.kvmmodel.core.check.PermissionsCheck;
 import org.kvmmodel.core.check.RefcountBalancedCheck;
+import org.kvmmodel.core.check.TlbCoherentCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -25,6 +30,7 @@ import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyDriver;
 import org.kvmmodel.tests.doubles.ToyPlugin;
@@ -37,8 +43,14 @@ class BrokenVariantsTests {
 
   private static final long MB = 1 << 20;
   private static final long HVA = 0x7f0000000000L;
+  private static final long READONLY_HVA = HVA + 4 * MB;
+  private static final long READONLY_GFN = 0x400;
 
-  /** Demand-faults four pages for write, rewrites one, unmaps one, and judges the run. */
+  /**
+   * Demand-faults four pages for write, rewrites one, has a vCPU write all four through its
+   * TLB, unmaps one, read-faults an untouched page (the host maps the zero page) and a page of a
+   * read-only memslot, deletes that slot, and judges the run.
+   */
   private static Map<String, CheckResult> run(Breakage breakage) {
     ToyPlugin plugin = breakage == Breakage.NONE ? ToyPlugin.spinlockWholeVm() : ToyPlugin.broken(breakage);
     ModelSettings settings =
@@ -53,13 +65,26 @@ class BrokenVariantsTests {
     Checker checker = Checker.attachAll(kvm);
     assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
     assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 4 * MB, HVA)));
+    assertEquals(READONLY_HVA,
+        kvm.vmm().mmap(READONLY_HVA, MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(
+        1, MemorySlot.KVM_MEM_READONLY, READONLY_GFN << 12, MB, READONLY_HVA)));
     ToyDriver driver = new ToyDriver(kvm);
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
     try {
       for (long gfn = 0; gfn < 4; gfn++) {
         driver.fault(gfn, true);
       }
       driver.fault(2, true);
+      for (long gfn = 0; gfn < 4; gfn++) {
+        vcpu.access(gfn << 12, GuestAccess.WRITE);
+      }
       assertEquals(0, kvm.vmm().munmap(HVA + 4096, 4096));
+      assertEquals(0, driver.fault(8, false));
+      assertEquals(0, driver.fault(READONLY_GFN, false));
+      assertEquals(0, kvm.setUserMemoryRegion2(
+          new UserspaceMemoryRegion2(1, 0, READONLY_GFN << 12, 0, READONLY_HVA)));
     } catch (IllegalStateException hostNoticed) {
       // A double release frees a mapped folio, which the host reports as a bad page state;
       // the check has judged the release before that.
@@ -120,6 +145,46 @@ class BrokenVariantsTests {
         firstMessage(run(Breakage.UNMAP_LEAVES_LEAF).get(NoStaleMappingCheck.ID)));
   }
 
+  @Test
+  void anUnmapHookThatDoesNotFlushIsCaughtByTlbCoherent() {
+    CheckResult r = run(Breakage.UNMAP_WITHOUT_FLUSH).get(TlbCoherentCheck.ID);
+    assertEquals(
+        "mmu_lock released while vcpu0's TLB still translates gfn 0x1, which has no stage-2 leaf",
+        firstMessage(r));
+    assertEquals(
+        "invalidate_range_start returned while vcpu0's TLB still translates gfn 0x1"
+            + " (hva 0x7f0000001000)",
+        r.violations().get(1).message());
+  }
+
+  @Test
+  void anUnmapHookThatLeavesALeafAlsoLeavesItInTheTlb() {
+    assertEquals(
+        "invalidate_range_start returned while vcpu0's TLB still translates gfn 0x1"
+            + " (hva 0x7f0000001000)",
+        firstMessage(run(Breakage.UNMAP_LEAVES_LEAF).get(TlbCoherentCheck.ID)));
+  }
+
+  @Test
+  void aWritableLeafInAReadOnlySlotIsCaughtByPermissions() {
+    assertEquals("gfn 0x400 of read-only memslot 1 mapped writable at stage 2",
+        firstMessage(run(Breakage.MAPS_READONLY_SLOT_WRITABLE).get(PermissionsCheck.ID)));
+  }
+
+  @Test
+  void aWritableLeafOverTheZeroPageIsCaughtByPermissions() {
+    assertTrue(firstMessage(run(Breakage.IGNORES_MAP_WRITABLE).get(PermissionsCheck.ID))
+        .matches("gfn 0x8 mapped writable at stage 2 while its host page at hva 0x7f0000008000"
+            + " is not writable \\(host pte 0x[0-9a-f]+\\)"));
+  }
+
+  @Test
+  void aZapWithoutMmuLockIsCaughtByLockDiscipline() {
+    assertEquals(
+        "spte of gfn 0x400 changed atomically without mmu_lock outside an RCU read section",
+        firstMessage(run(Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK).get(LockDisciplineCheck.ID)));
+  }
+
   @ParameterizedTest
   @EnumSource(Breakage.class)
   void eachBugFailsOnlyTheChecksItBreaks(Breakage breakage) {
@@ -129,7 +194,12 @@ class BrokenVariantsTests {
           switch (breakage) {
             case FAST_PATH_DIRTIES_FOLIO, SKIPS_RETRY_CHECK -> r.id().equals(DirtyProtectedCheck.ID);
             case NEVER_RELEASES, RELEASES_TWICE -> r.id().equals(RefcountBalancedCheck.ID);
-            case UNMAP_LEAVES_LEAF -> r.id().equals(NoStaleMappingCheck.ID);
+            case UNMAP_LEAVES_LEAF ->
+                r.id().equals(NoStaleMappingCheck.ID) || r.id().equals(TlbCoherentCheck.ID);
+            case UNMAP_WITHOUT_FLUSH -> r.id().equals(TlbCoherentCheck.ID);
+            case MAPS_READONLY_SLOT_WRITABLE, IGNORES_MAP_WRITABLE ->
+                r.id().equals(PermissionsCheck.ID);
+            case ZAPS_SLOT_WITHOUT_MMU_LOCK -> r.id().equals(LockDisciplineCheck.ID);
             case NONE -> false;
           };
       assertEquals(expected, r.status() == CheckStatus.FAIL, breakage + " " + r);

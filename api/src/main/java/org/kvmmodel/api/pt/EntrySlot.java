@@ -77,7 +77,8 @@ public final class EntrySlot {
       return false;
     }
     if (observer != null) {
-      observer.entryChanged(table, index, level, gfn, expected, value);
+      observer.entryWritten(
+          PageTableObserver.WriteKind.ATOMIC, table, index, level, gfn, expected, value);
     }
     return true;
   }
@@ -87,7 +88,7 @@ public final class EntrySlot {
     raceHook.beforeAtomicUpdate(table, index, level, gfn);
     long old = table.exchange(index, value);
     if (observer != null) {
-      observer.entryChanged(table, index, level, gfn, old, value);
+      observer.entryWritten(PageTableObserver.WriteKind.ATOMIC, table, index, level, gfn, old, value);
     }
     return old;
   }
@@ -101,7 +102,7 @@ public final class EntrySlot {
     long old = table.entry(index);
     table.write(index, value);
     if (observer != null) {
-      observer.entryChanged(table, index, level, gfn, old, value);
+      observer.entryWritten(PageTableObserver.WriteKind.STORE, table, index, level, gfn, old, value);
     }
   }
 

@@ -138,7 +138,8 @@ public final class PageTableCursor {
     if (observer != null) {
       int depth = geometry.depthOf(walkLevel);
       long pages = geometry.pagesPerEntry(depth);
-      observer.entryChanged(walkTable, walkIndex, walkLevel, walkGfn & -pages, expected, updated);
+      observer.entryWritten(PageTableObserver.WriteKind.HARDWARE, walkTable, walkIndex, walkLevel,
+          walkGfn & -pages, expected, updated);
     }
     return true;
   }
@@ -297,7 +298,8 @@ public final class PageTableCursor {
       long childSpan = geometry.pagesPerEntry(childDepth);
       long empty = format.emptyEntry(childLevel);
       for (int i = 0; i < entries; i++) {
-        observer.entryChanged(child, i, childLevel, base + i * childSpan, empty, child.entry(i));
+        observer.entryWritten(PageTableObserver.WriteKind.PREFILL, child, i, childLevel,
+            base + i * childSpan, empty, child.entry(i));
       }
     }
     splitChild = child;

@@ -18,6 +18,33 @@ public interface PageTableObserver {
   default void entryChanged(
       PageTablePage table, int index, int level, long gfn, long oldValue, long newValue) {}
 
+  /** How an entry was written, which is what KVM's locking rules for SPTEs depend on. */
+  enum WriteKind {
+    /** A {@code try_cmpxchg64} or {@code xchg} on a live entry. */
+    ATOMIC,
+    /** A plain store ({@code WRITE_ONCE}): only for an entry no other thread may change. */
+    STORE,
+    /** The MMU hardware setting accessed or dirty bits during a walk. */
+    HARDWARE,
+    /** An entry of a new table filled before the table was linked ({@code tdp_mmu_init_child_sp}). */
+    PREFILL
+  }
+
+  /**
+   * {@link #entryChanged}, told how the write was made. The engine calls this one; the default
+   * forwards to {@link #entryChanged}.
+   */
+  default void entryWritten(
+      WriteKind kind,
+      PageTablePage table,
+      int index,
+      int level,
+      long gfn,
+      long oldValue,
+      long newValue) {
+    entryChanged(table, index, level, gfn, oldValue, newValue);
+  }
+
   /**
    * A table for kernel level {@code level} covering frames from {@code gfn} was allocated and
    * filled with empty entries (the root has {@code gfn} 0).

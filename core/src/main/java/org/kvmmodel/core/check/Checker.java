@@ -13,7 +13,13 @@ public final class Checker {
 
   /** Every check the model has, in report order. */
   public static final List<Function<KvmInstance, Check>> ALL =
-      List.of(DirtyProtectedCheck::new, RefcountBalancedCheck::new, NoStaleMappingCheck::new);
+      List.of(
+          DirtyProtectedCheck::new,
+          RefcountBalancedCheck::new,
+          NoStaleMappingCheck::new,
+          TlbCoherentCheck::new,
+          PermissionsCheck::new,
+          LockDisciplineCheck::new);
 
   private final List<Check> checks = new ArrayList<>();
 

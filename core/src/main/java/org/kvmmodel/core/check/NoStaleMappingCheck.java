@@ -4,7 +4,6 @@ import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.PageTableFormat;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.WalkControl;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.kvm.MmuInvalidate;
@@ -18,29 +17,6 @@ import org.kvmmodel.core.trace.Tracepoint;
 public final class NoStaleMappingCheck extends Check {
 
   public static final String ID = "NO-STALE-MAPPING";
-
-  private static final WalkControl READ_ONLY =
-      new WalkControl() {
-        @Override
-        public boolean shouldYield() {
-          return false;
-        }
-
-        @Override
-        public void yieldLock() {
-          throw new IllegalStateException("a read-only check walk never yields");
-        }
-
-        @Override
-        public void flushTlbs() {
-          throw new IllegalStateException("a read-only check walk never flushes");
-        }
-
-        @Override
-        public void flushTlbRange(long gfn, long pages) {
-          throw new IllegalStateException("a read-only check walk never flushes");
-        }
-      };
 
   public NoStaleMappingCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -63,7 +39,7 @@ public final class NoStaleMappingCheck extends Check {
         long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + MemorySlot.PAGE_SIZE - 1);
         judged();
         for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
-          PageTableCursor cursor = table.newCursor(READ_ONLY);
+          PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);
           long stale = cursor.findLeaf(gfnStart, gfnEnd);
           if (stale >= 0) {
             fail(seq, actor,

@@ -5,6 +5,8 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * The dirty bitmap side of {@code virt/kvm/kvm_main.c}: {@code mark_page_dirty_in_slot},
@@ -21,6 +23,7 @@ public final class DirtyLog {
   private final DirtyLogMode mode;
   private final Runnable flushRemoteTlbs;
   private final int userMemSlots;
+  private final EventLog log;
 
   public DirtyLog(
       KvmMemslots memslots,
@@ -28,7 +31,9 @@ public final class DirtyLog {
       ArchMmu arch,
       DirtyLogMode mode,
       Runnable flushRemoteTlbs,
-      int userMemSlots) {
+      int userMemSlots,
+      EventLog log) {
+    this.log = log;
     this.memslots = memslots;
     this.mmuLock = mmuLock;
     this.arch = arch;
@@ -96,7 +101,7 @@ public final class DirtyLog {
           flush = true;
           long mask = bitmap.getAndSet(i, 0);
           out[i] = mask;
-          arch.enableLogDirtyPtMasked(s.slot(), (long) i * 64, mask);
+          enableLogDirtyPtMasked(s.slot(), (long) i * 64, mask);
         }
       } finally {
         mmuLock.unlock();
@@ -151,7 +156,7 @@ public final class DirtyLog {
         mask &= before;
         if (mask != 0) {
           flush = true;
-          arch.enableLogDirtyPtMasked(s.slot(), firstPage + (long) w * 64, mask);
+          enableLogDirtyPtMasked(s.slot(), firstPage + (long) w * 64, mask);
         }
       }
     } finally {
@@ -161,5 +166,12 @@ public final class DirtyLog {
       flushRemoteTlbs.run();
     }
     return 0;
+  }
+
+  /** The arch re-protects the harvested gfns under mmu_lock; the caller flushes after unlock. */
+  private void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
+    log.emit(Tracepoint.ENABLE_LOG_DIRTY_PT_MASKED, slot.id(), gfnOffset, mask);
+    arch.enableLogDirtyPtMasked(slot, gfnOffset, mask);
+    log.emit(Tracepoint.ENABLE_LOG_DIRTY_PT_MASKED_DONE, slot.id(), gfnOffset, mask);
   }
 }

@@ -68,7 +68,7 @@ public final class KvmInstance implements Kvm {
     this.srcu = new Srcu(scheduler);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
     this.followPfn = new FollowPfn(vmm, inject, scheduler, false, log);
-    this.rcu = new Rcu(scheduler);
+    this.rcu = new Rcu(scheduler, log);
     this.pageTables =
         new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages(), log);
     this.pageRelease = new PageRelease(vmm.memory(), mmuLock, log);
@@ -88,7 +88,8 @@ public final class KvmInstance implements Kvm {
     KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, log);
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
-        new SetMemoryRegion(kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {});
+        new SetMemoryRegion(
+            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {}, log);
     kvm.dirtyLog =
         new DirtyLog(
             kvm.memslots,
@@ -96,7 +97,8 @@ public final class KvmInstance implements Kvm {
             kvm.arch,
             spec.dirtyLogMode(),
             kvm::flushRemoteTlbs,
-            spec.limits().userMemSlots());
+            spec.limits().userMemSlots(),
+            log);
     kvm.notifier =
         new KvmMmuNotifier(
             kvm.memslots,
@@ -209,11 +211,14 @@ public final class KvmInstance implements Kvm {
 
   @Override
   public int rcuReadLock() {
-    return rcu.readLock();
+    int idx = rcu.readLock();
+    log.emit(Tracepoint.RCU_READ_LOCK, 0, 0, 0);
+    return idx;
   }
 
   @Override
   public void rcuReadUnlock(int idx) {
+    log.emit(Tracepoint.RCU_READ_UNLOCK, 0, 0, 0);
     rcu.readUnlock(idx);
   }
 
@@ -339,6 +344,11 @@ public final class KvmInstance implements Kvm {
   /** {@code kvm_vm_ioctl_create_vcpu}: the vCPU now receives the VM's requests. */
   public void addVcpu(VcpuRequestTarget vcpu) {
     vcpus.add(vcpu);
+  }
+
+  /** The vCPUs created so far, in creation order. */
+  public List<VcpuRequestTarget> vcpus() {
+    return List.copyOf(vcpus);
   }
 
   /** The event log this VM reports to. */

@@ -13,6 +13,8 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * KVM_SET_USER_MEMORY_REGION2: {@code kvm_vm_ioctl_set_memory_region},
@@ -29,6 +31,7 @@ public final class SetMemoryRegion {
   private final LongConsumer memslotsUpdated;
   private final ReentrantLock slotsLock = new ReentrantLock();
   private final ReentrantLock slotsArchLock = new ReentrantLock();
+  private final EventLog log;
   private long nrMemslotPages;
 
   public SetMemoryRegion(
@@ -36,7 +39,9 @@ public final class SetMemoryRegion {
       MemslotLimits limits,
       DirtyLogMode dirtyLogMode,
       ArchMmu arch,
-      LongConsumer memslotsUpdated) {
+      LongConsumer memslotsUpdated,
+      EventLog log) {
+    this.log = log;
     this.memslots = memslots;
     this.limits = limits;
     this.dirtyLogMode = dirtyLogMode;
@@ -51,11 +56,11 @@ public final class SetMemoryRegion {
 
   /** The pages in all memslots ({@code kvm->nr_memslot_pages}). */
   public long nrMemslotPages() {
-    slotsLock.lock();
+    lockSlots();
     try {
       return nrMemslotPages;
     } finally {
-      slotsLock.unlock();
+      unlockSlots();
     }
   }
 
@@ -64,12 +69,23 @@ public final class SetMemoryRegion {
     if (mem.id() >= limits.userMemSlots()) {
       return Errno.EINVAL.negative();
     }
-    slotsLock.lock();
+    lockSlots();
     try {
       return setMemoryRegionLocked(mem);
     } finally {
-      slotsLock.unlock();
+      unlockSlots();
     }
+  }
+
+  /** {@code mutex_lock(&kvm->slots_lock)}, reported so the lock order can be judged. */
+  private void lockSlots() {
+    log.emit(Tracepoint.SLOTS_LOCK, 0, 0, 0);
+    slotsLock.lock();
+  }
+
+  private void unlockSlots() {
+    log.emit(Tracepoint.SLOTS_UNLOCK, 0, 0, 0);
+    slotsLock.unlock();
   }
 
   private int checkFlags(UserspaceMemoryRegion2 mem) {
@@ -222,6 +238,9 @@ public final class SetMemoryRegion {
     } else if (change == MemoryChange.DELETE) {
       nrMemslotPages -= old.slot().npages();
     }
+    int id = updated != null ? updated.id() : old.slot().id();
+    log.emit(Tracepoint.COMMIT_MEMORY_REGION, id, change.ordinal(), 0);
     arch.commitMemoryRegion(old == null ? null : old.slot(), updated, change);
+    log.emit(Tracepoint.COMMIT_MEMORY_REGION_DONE, id, change.ordinal(), 0);
   }
 }

@@ -10,6 +10,24 @@ public interface VcpuRequestTarget {
   /** {@code KVM_REQ_TLB_FLUSH}. */
   int KVM_REQ_TLB_FLUSH = 1;
 
+  /** One translation a vCPU's TLB caches. */
+  @FunctionalInterface
+  interface CachedTranslation {
+    void visit(long gfn, long pfn, int permissions);
+  }
+
   /** Sets {@code request} and kicks; returns once the vCPU is outside guest mode. */
   void requestAndKick(int request);
+
+  /** The actor name the event log knows this vCPU by. */
+  String name();
+
+  /** Whether {@code request} is set and not yet handled ({@code kvm_test_request}). */
+  boolean requestPending(int request);
+
+  /**
+   * Every translation the vCPU's TLB holds, with the {@code GuestAccess} permissions it was
+   * filled with; what the vCPU could use without walking the tables again.
+   */
+  void forEachCachedTranslation(CachedTranslation visitor);
 }

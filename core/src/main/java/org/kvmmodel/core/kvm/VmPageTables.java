@@ -40,6 +40,7 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   private final LongAdder emptyCacheAllocations = new LongAdder();
   private final EventLog log;
   private final List<RadixPageTable> tables = new CopyOnWriteArrayList<>();
+  private final ThreadLocal<int[]> lastWrite = ThreadLocal.withInitial(() -> new int[2]);
 
   public VmPageTables(
       MmuLock mmuLock,
@@ -68,9 +69,23 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
           }
 
           @Override
-          public void entryChanged(
-              PageTablePage table, int index, int level, long gfn, long old, long value) {
+          public void entryWritten(
+              WriteKind kind,
+              PageTablePage table,
+              int index,
+              int level,
+              long gfn,
+              long old,
+              long value) {
+            int[] last = lastWrite.get();
+            last[0] = kind.ordinal();
+            last[1] = level;
             log.emit(Tracepoint.SPTE_CHANGED, gfn, old, value);
+          }
+
+          @Override
+          public void tableUnlinked(PageTablePage table, int level, long gfn) {
+            log.emit(Tracepoint.TABLE_UNLINKED, table.physicalAddress(), level, gfn);
           }
         },
         (table, index, level, gfn) -> {
@@ -113,6 +128,19 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   /** Allocations made under mmu_lock with an empty cache ({@code WARN_ON_ONCE} in KVM). */
   public long emptyCacheAllocations() {
     return emptyCacheAllocations.sum();
+  }
+
+  /**
+   * How the calling actor's most recent entry change was written: read by a check while it
+   * judges that change's {@link Tracepoint#SPTE_CHANGED}, which is emitted on the same actor.
+   */
+  public PageTableObserver.WriteKind lastWriteKind() {
+    return PageTableObserver.WriteKind.values()[lastWrite.get()[0]];
+  }
+
+  /** The kernel level of the entry the calling actor's most recent change wrote. */
+  public int lastWriteLevel() {
+    return lastWrite.get()[1];
   }
 
   /** Every page table the arch built in this VM (roots), oldest first. */

@@ -2,6 +2,8 @@ package org.kvmmodel.core.sched;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * RCU as KVM's MMU relies on it: lockless walkers (the x86 fast page fault, arm64's shared
@@ -14,10 +16,14 @@ public final class Rcu {
 
   private final Srcu readers;
   private final List<Runnable> pending = new ArrayList<>();
+  private final EventLog log;
   private long gracePeriods;
+  private long started;
 
-  public Rcu(Scheduler scheduler) {
+  /** RCU reporting the start and end of each grace period to {@code log}. */
+  public Rcu(Scheduler scheduler, EventLog log) {
     this.readers = new Srcu(scheduler);
+    this.log = log;
   }
 
   /** {@code rcu_read_lock}; returns the index for {@link #readUnlock(int)}. */
@@ -48,14 +54,18 @@ public final class Rcu {
   /** {@code synchronize_rcu}: wait for a grace period; callbacks queued before it run. */
   public void synchronize() {
     List<Runnable> due;
+    long gp;
     synchronized (this) {
       due = new ArrayList<>(pending);
       pending.clear();
+      gp = ++started;
     }
+    log.emit(Tracepoint.RCU_GRACE_PERIOD_START, gp, 0, 0);
     readers.synchronize();
     synchronized (this) {
       gracePeriods++;
     }
+    log.emit(Tracepoint.RCU_GRACE_PERIOD_END, gp, 0, 0);
     for (Runnable callback : due) {
       callback.run();
     }

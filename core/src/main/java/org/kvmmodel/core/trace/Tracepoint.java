@@ -27,7 +27,19 @@ public enum Tracepoint {
   INVALIDATE_RANGE_START_DONE("kvm_mmu_notifier_invalidate_range_start_done", "start", "end", ""),
   INVALIDATE_RANGE_END("kvm_mmu_notifier_invalidate_range_end", "start", "end", ""),
   FLUSH_REMOTE_TLBS("kvm_flush_remote_tlbs", "", "", ""),
-  TABLE_FREED("kvm_mmu_free_page_table", "address", "", "");
+  TABLE_FREED("kvm_mmu_free_page_table", "address", "", ""),
+  TABLE_UNLINKED("handle_removed_pt", "address", "level", "gfn"),
+  RCU_READ_LOCK("rcu_read_lock", "", "", ""),
+  RCU_READ_UNLOCK("rcu_read_unlock", "", "", ""),
+  RCU_GRACE_PERIOD_START("rcu_grace_period_start", "gp", "", ""),
+  RCU_GRACE_PERIOD_END("rcu_grace_period_end", "gp", "", ""),
+  SLOTS_LOCK("mutex_lock_slots_lock", "", "", ""),
+  SLOTS_UNLOCK("mutex_unlock_slots_lock", "", "", ""),
+  ENABLE_LOG_DIRTY_PT_MASKED("kvm_arch_mmu_enable_log_dirty_pt_masked", "slot", "gfn_offset", "mask"),
+  ENABLE_LOG_DIRTY_PT_MASKED_DONE(
+      "kvm_arch_mmu_enable_log_dirty_pt_masked_done", "slot", "gfn_offset", "mask"),
+  COMMIT_MEMORY_REGION("kvm_arch_commit_memory_region", "slot", "change", ""),
+  COMMIT_MEMORY_REGION_DONE("kvm_arch_commit_memory_region_done", "slot", "change", "");
 
   private final String kernelName;
   private final String[] fields;

@@ -71,6 +71,21 @@ public final class Tlb {
     return gfns[i] == gfn ? permissions[i] : 0;
   }
 
+  /** One cached translation. */
+  @FunctionalInterface
+  public interface Entry {
+    void visit(long gfn, long pfn, int permissions);
+  }
+
+  /** Visits every cached translation, in slot order. */
+  public void forEach(Entry visitor) {
+    for (int i = 0; i < gfns.length; i++) {
+      if (gfns[i] != EMPTY) {
+        visitor.visit(gfns[i], pfns[i], permissions[i]);
+      }
+    }
+  }
+
   public long flushes() {
     return flushes;
   }

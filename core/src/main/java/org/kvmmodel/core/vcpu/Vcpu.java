@@ -54,6 +54,7 @@ public final class Vcpu implements VcpuRequestTarget {
   }
 
   /** The actor name the scheduler and the event log know this vCPU by. */
+  @Override
   public String name() {
     return "vcpu" + id;
   }
@@ -160,6 +161,16 @@ public final class Vcpu implements VcpuRequestTarget {
       scheduler.point("kvm_make_all_cpus_request wait");
       Thread.yield();
     }
+  }
+
+  @Override
+  public boolean requestPending(int request) {
+    return (requests.get() & request) != 0;
+  }
+
+  @Override
+  public void forEachCachedTranslation(CachedTranslation visitor) {
+    tlb.forEach(visitor::visit);
   }
 
   public long accesses() {

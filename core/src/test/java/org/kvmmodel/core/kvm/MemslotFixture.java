@@ -16,6 +16,7 @@ import org.kvmmodel.core.trace.EventLog;
 final class MemslotFixture {
 
   final ArchMmu arch = mock(ArchMmu.class);
+  final EventLog log = new EventLog(16);
   final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
   final Srcu srcu = new Srcu(FreeScheduler.INSTANCE);
   final MnActiveInvalidations mnActive = new MnActiveInvalidations(FreeScheduler.INSTANCE);
@@ -30,8 +31,8 @@ final class MemslotFixture {
   MemslotFixture(MemslotLimits limits, DirtyLogMode mode) {
     lenient().when(arch.prepareMemoryRegion(any(), any(), any())).thenReturn(0);
     memslots = new KvmMemslots(limits.addressSpaces(), srcu, mnActive);
-    setMemoryRegion = new SetMemoryRegion(memslots, limits, mode, arch, generations::add);
-    dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots());
+    setMemoryRegion = new SetMemoryRegion(memslots, limits, mode, arch, generations::add, log);
+    dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log);
     notifier =
         new KvmMmuNotifier(
             memslots, lock, invalidate, mnActive, arch, () -> flushes++, false, (s, e) -> {},

@@ -22,7 +22,7 @@ import org.kvmmodel.core.trace.EventLog;
 class VmPageTablesTests {
 
   private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
-  private final Rcu rcu = new Rcu(FreeScheduler.INSTANCE);
+  private final Rcu rcu = new Rcu(FreeScheduler.INSTANCE, new EventLog(16));
 
   private VmPageTables tables(FaultInjectionSettings settings, long limit) {
     return new VmPageTables(

@@ -12,6 +12,14 @@ public enum Breakage {
   NEVER_RELEASES,
   /** A fault that releases its page twice (REFCOUNT-BALANCED). */
   RELEASES_TWICE,
-  /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING). */
-  UNMAP_LEAVES_LEAF
+  /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING, TLB-COHERENT). */
+  UNMAP_LEAVES_LEAF,
+  /** An unmap hook that zaps the leaf but never flushes the TLBs (TLB-COHERENT). */
+  UNMAP_WITHOUT_FLUSH,
+  /** A fault that maps a gfn of a read-only memslot writable (PERMISSIONS). */
+  MAPS_READONLY_SLOT_WRITABLE,
+  /** A fault that maps writable whatever faultin said about the host page (PERMISSIONS). */
+  IGNORES_MAP_WRITABLE,
+  /** A memslot flush that zaps the slot without taking mmu_lock (LOCK-DISCIPLINE). */
+  ZAPS_SLOT_WITHOUT_MMU_LOCK
 }

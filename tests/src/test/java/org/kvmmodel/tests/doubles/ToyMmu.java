@@ -77,8 +77,12 @@ final class ToyMmu implements ArchMmu {
               && (wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn));
       boolean installed = false;
       if (!retry) {
+        boolean leafWritable =
+            writable
+                || breakage == Breakage.IGNORES_MAP_WRITABLE
+                || (breakage == Breakage.MAPS_READONLY_SLOT_WRITABLE && slot.isReadonly());
         installed =
-            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, writable)) != UpdateStatus.RETRY;
+            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, leafWritable)) != UpdateStatus.RETRY;
       }
       if (breakage != Breakage.NEVER_RELEASES) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
@@ -116,6 +120,10 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public boolean unmapGfnRange(GfnRange range) {
+    if (breakage == Breakage.UNMAP_WITHOUT_FLUSH) {
+      root.newCursor(WalkOnly.NEVER_FLUSHES).zapRange(range.start(), range.end());
+      return false;
+    }
     return breakage != Breakage.UNMAP_LEAVES_LEAF && ops.unmap(range);
   }
 
@@ -163,6 +171,10 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
+    if (breakage == Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK) {
+      ops.zapSlot(slot);
+      return;
+    }
     kvm.mmuLock().lock();
     try {
       ops.zapSlot(slot);
@@ -237,13 +249,26 @@ final class ToyMmu implements ArchMmu {
     }
   }
 
-  /** The walk control of a cursor that only walks: it never yields or flushes. */
+  /**
+   * The walk control of a cursor that only walks: it never yields or flushes. The broken
+   * variant lets a zap through and drops the flush it asks for.
+   */
   private static final class WalkOnly implements WalkControl {
-    static final WalkOnly INSTANCE = new WalkOnly();
+    static final WalkOnly INSTANCE = new WalkOnly(false);
+    static final WalkOnly NEVER_FLUSHES = new WalkOnly(true);
+
+    private final boolean dropsFlushes;
+
+    private WalkOnly(boolean dropsFlushes) {
+      this.dropsFlushes = dropsFlushes;
+    }
 
     @Override
     public boolean shouldYield() {
-      throw new IllegalStateException("a hardware walk runs no range operation");
+      if (!dropsFlushes) {
+        throw new IllegalStateException("a hardware walk runs no range operation");
+      }
+      return false;
     }
 
     @Override
@@ -253,12 +278,16 @@ final class ToyMmu implements ArchMmu {
 
     @Override
     public void flushTlbs() {
-      throw new IllegalStateException("a hardware walk issues no flush");
+      if (!dropsFlushes) {
+        throw new IllegalStateException("a hardware walk issues no flush");
+      }
     }
 
     @Override
     public void flushTlbRange(long gfn, long pages) {
-      throw new IllegalStateException("a hardware walk issues no flush");
+      if (!dropsFlushes) {
+        throw new IllegalStateException("a hardware walk issues no flush");
+      }
     }
   }
 }

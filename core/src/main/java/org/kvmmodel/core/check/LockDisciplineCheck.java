@@ -1,0 +1,141 @@
+package org.kvmmodel.core.check;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import org.kvmmodel.api.pt.PageTableObserver.WriteKind;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.trace.Tracepoint;
+
+/**
+ * LOCK-DISCIPLINE: the locking rules KVM's MMU states in {@code Documentation/virt/kvm/locking.rst}
+ * and {@code arch/x86/kvm/mmu/tdp_mmu.c}, judged from each actor's own lock events.
+ *
+ * <ul>
+ *   <li>An SPTE is written by software only with mmu_lock held for write; with it held for read
+ *       only by an atomic update ({@code tdp_mmu_set_spte_atomic}); and without it only by the
+ *       lockless fast path's atomic update inside an RCU read section
+ *       ({@code fast_pf_fix_direct_spte} under {@code walk_shadow_page_lockless_begin}).
+ *       Accessed/dirty bits the MMU hardware sets during a walk, and entries of a new table
+ *       filled before it is linked, are not software writes to live SPTEs.
+ *   <li>A page-table page unlinked from the tree is freed only after an RCU grace period that
+ *       began after the unlink has ended ({@code handle_removed_pt} → {@code call_rcu} →
+ *       {@code tdp_mmu_free_sp_rcu_callback}), so a lockless walker still holding it is safe.
+ *   <li>KVM's lock order kvm->lock → slots_lock → mmu_lock is not inverted: slots_lock is never
+ *       taken with mmu_lock held.
+ * </ul>
+ */
+public final class LockDisciplineCheck extends Check {
+
+  public static final String ID = "LOCK-DISCIPLINE";
+
+  private static final int UNLOCKED = 0;
+  private static final int READ = 1;
+  private static final int WRITE = 2;
+
+  private int[] mmuLock = new int[8];
+  private int[] rcuDepth = new int[8];
+  private final Map<Long, Long> unlinkedAt = new HashMap<>();
+  private final Map<Long, Long> gracePeriodStart = new HashMap<>();
+  private long latestCompletedStart = -1;
+
+  public LockDisciplineCheck(KvmInstance kvm) {
+    super(ID, kvm);
+  }
+
+  private void ensure(int actor) {
+    if (actor >= mmuLock.length) {
+      int n = Math.max(actor + 1, mmuLock.length * 2);
+      mmuLock = Arrays.copyOf(mmuLock, n);
+      rcuDepth = Arrays.copyOf(rcuDepth, n);
+    }
+  }
+
+  @Override
+  public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
+    ensure(actor);
+    switch (tp) {
+      case MMU_LOCK:
+        mmuLock[actor] = a != 0 ? WRITE : READ;
+        break;
+      case MMU_UNLOCK:
+        mmuLock[actor] = UNLOCKED;
+        break;
+      case RCU_READ_LOCK:
+        rcuDepth[actor]++;
+        break;
+      case RCU_READ_UNLOCK:
+        rcuDepth[actor]--;
+        break;
+      case SPTE_CHANGED:
+        judgeWrite(seq, actor, a);
+        break;
+      case TABLE_UNLINKED:
+        unlinkedAt.put(a, seq);
+        break;
+      case RCU_GRACE_PERIOD_START:
+        gracePeriodStart.put(a, seq);
+        break;
+      case RCU_GRACE_PERIOD_END:
+        Long started = gracePeriodStart.remove(a);
+        if (started != null) {
+          latestCompletedStart = Math.max(latestCompletedStart, started);
+        }
+        break;
+      case TABLE_FREED:
+        judgeFree(seq, actor, a);
+        break;
+      case SLOTS_LOCK:
+        judged();
+        if (mmuLock[actor] != UNLOCKED) {
+          fail(seq, actor,
+              "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock,"
+                  + " mmu_lock)");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private void judgeWrite(long seq, int actor, long gfn) {
+    WriteKind kind = kvm.pageTablePages().lastWriteKind();
+    if (kind == WriteKind.HARDWARE || kind == WriteKind.PREFILL) {
+      return;
+    }
+    judged();
+    boolean atomic = kind == WriteKind.ATOMIC;
+    switch (mmuLock[actor]) {
+      case WRITE:
+        break;
+      case READ:
+        if (!atomic) {
+          fail(seq, actor,
+              "spte of gfn %#x written with a plain store under mmu_lock held for read", gfn);
+        }
+        break;
+      default:
+        if (!atomic) {
+          fail(seq, actor, "spte of gfn %#x written without mmu_lock", gfn);
+        } else if (rcuDepth[actor] == 0) {
+          fail(seq, actor,
+              "spte of gfn %#x changed atomically without mmu_lock outside an RCU read section",
+              gfn);
+        }
+        break;
+    }
+  }
+
+  private void judgeFree(long seq, int actor, long address) {
+    Long unlinked = unlinkedAt.remove(address);
+    if (unlinked == null) {
+      return;
+    }
+    judged();
+    if (latestCompletedStart < unlinked) {
+      fail(seq, actor,
+          "page table %#x freed before an RCU grace period that began after its unlink had"
+              + " ended", address);
+    }
+  }
+}

@@ -1,0 +1,197 @@
+package org.kvmmodel.core.check;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.pt.PageTableFormat;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.KvmMemslot;
+import org.kvmmodel.core.kvm.VcpuRequestTarget;
+import org.kvmmodel.core.trace.Tracepoint;
+
+/**
+ * TLB-COHERENT: what a vCPU's TLB may still use never outlives KVM's promise to the host and
+ * to its own lock. When {@code kvm_mmu_notifier_invalidate_range_start} returns, no vCPU's TLB
+ * translates a gfn of the range: the host is about to reuse the pages. And a permission loss
+ * made under mmu_lock (a leaf zapped, made read-only or pointed at another pfn) is flushed from
+ * every vCPU's TLB before that hold of mmu_lock ends, as the TDP MMU's
+ * {@code kvm_flush_remote_tlbs} before {@code write_unlock} (and before
+ * {@code tdp_mmu_iter_cond_resched} yields) guarantees; otherwise a second path could see the
+ * tables and a TLB disagree.
+ *
+ * <p>A vCPU with {@code KVM_REQ_TLB_FLUSH} pending counts as flushed: it cannot enter the
+ * guest before handling it. Two kinds of permission loss are exempt from the before-unlock
+ * rule, because KVM flushes them after dropping mmu_lock on purpose: the write-protection of
+ * dirty logging, done by {@code kvm_arch_mmu_enable_log_dirty_pt_masked} while harvesting
+ * (the harvested gfn was already reported dirty, so a write through the stale TLB entry loses
+ * nothing; {@code kvm_get_dirty_log_protect} flushes after unlock) and by
+ * {@code kvm_arch_commit_memory_region} when logging is turned on (flushed before the ioctl
+ * returns); and aging ({@code clear_young}), whose leaf change is the format's own
+ * make-old transition and which the mmu_notifier contract lets go unflushed.
+ */
+public final class TlbCoherentCheck extends Check {
+
+  public static final String ID = "TLB-COHERENT";
+
+  private boolean[] holding = new boolean[8];
+  private boolean[] deferring = new boolean[8];
+  private final List<List<long[]>> lost = new ArrayList<>();
+
+  public TlbCoherentCheck(KvmInstance kvm) {
+    super(ID, kvm);
+  }
+
+  private void ensure(int actor) {
+    if (actor >= holding.length) {
+      int n = Math.max(actor + 1, holding.length * 2);
+      holding = Arrays.copyOf(holding, n);
+      deferring = Arrays.copyOf(deferring, n);
+    }
+    while (lost.size() <= actor) {
+      lost.add(new ArrayList<>());
+    }
+  }
+
+  @Override
+  public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
+    ensure(actor);
+    switch (tp) {
+      case MMU_LOCK:
+        holding[actor] = true;
+        break;
+      case MMU_UNLOCK:
+        holding[actor] = false;
+        judgeUnlock(seq, actor);
+        break;
+      case ENABLE_LOG_DIRTY_PT_MASKED:
+      case COMMIT_MEMORY_REGION:
+        deferring[actor] = true;
+        break;
+      case ENABLE_LOG_DIRTY_PT_MASKED_DONE:
+      case COMMIT_MEMORY_REGION_DONE:
+        deferring[actor] = false;
+        break;
+      case SPTE_CHANGED:
+        noteLoss(actor, a, b, c);
+        break;
+      case INVALIDATE_RANGE_START_DONE:
+        judgeRange(seq, actor, a, b);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Remembers a permission the tables took away under this actor's hold of mmu_lock. */
+  private void noteLoss(int actor, long gfn, long old, long value) {
+    if (!holding[actor] || kvm.pageTablePages().pageTables().isEmpty()) {
+      return;
+    }
+    PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
+    int level = kvm.pageTablePages().lastWriteLevel();
+    if (!Stage2Leaves.isLeaf(format, old, level)) {
+      return;
+    }
+    boolean stillLeaf = Stage2Leaves.isLeaf(format, value, level);
+    boolean samePfn =
+        stillLeaf && format.outputAddress(old, level) == format.outputAddress(value, level);
+    boolean writeLost =
+        Stage2Leaves.isWritableLeaf(format, old, level)
+            && !Stage2Leaves.isWritableLeaf(format, value, level);
+    if (samePfn && !writeLost) {
+      return;
+    }
+    if (samePfn && (deferring[actor] || value == format.makeOld(old, level))) {
+      return;
+    }
+    lost.get(actor).add(new long[] {gfn, Stage2Leaves.pagesAt(format, level)});
+  }
+
+  /** At the end of a hold of mmu_lock: every loss made under it is gone from every TLB. */
+  private void judgeUnlock(long seq, int actor) {
+    List<long[]> ranges = lost.get(actor);
+    if (ranges.isEmpty()) {
+      return;
+    }
+    judged();
+    long[] leafPfn = new long[1];
+    for (VcpuRequestTarget vcpu : kvm.vcpus()) {
+      if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
+        continue;
+      }
+      List<String> stale = new ArrayList<>(1);
+      vcpu.forEachCachedTranslation(
+          (gfn, pfn, permissions) -> {
+            if (!stale.isEmpty() || !inAny(ranges, gfn)) {
+              return;
+            }
+            switch (Stage2Leaves.lookup(kvm, gfn, pfn, leafPfn)) {
+              case NONE:
+                stale.add(String.format(Locale.US,
+                    "mmu_lock released while %s's TLB still translates gfn %#x, which has no"
+                        + " stage-2 leaf", vcpu.name(), gfn));
+                break;
+              case OTHER_PFN:
+                stale.add(String.format(Locale.US,
+                    "mmu_lock released while %s's TLB still translates gfn %#x to pfn %#x, whose"
+                        + " stage-2 leaf now maps pfn %#x", vcpu.name(), gfn, pfn, leafPfn[0]));
+                break;
+              case READ_ONLY:
+                if ((permissions & GuestAccess.WRITE) != 0) {
+                  stale.add(String.format(Locale.US,
+                      "mmu_lock released while %s's TLB still grants write to gfn %#x, whose"
+                          + " stage-2 leaf is read-only", vcpu.name(), gfn));
+                }
+                break;
+              default:
+                break;
+            }
+          });
+      for (String message : stale) {
+        fail(seq, actor, "%s", message);
+      }
+    }
+    ranges.clear();
+  }
+
+  private static boolean inAny(List<long[]> ranges, long gfn) {
+    for (long[] r : ranges) {
+      if (gfn >= r[0] && gfn < r[0] + r[1]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** When invalidate_range_start returns: no vCPU's TLB translates a gfn of the range. */
+  private void judgeRange(long seq, int actor, long start, long end) {
+    for (int as = 0; as < kvm.memslots().addressSpaces(); as++) {
+      for (KvmMemslot s : kvm.memslots().active(as).overlappingHva(start, end)) {
+        MemorySlot slot = s.slot();
+        long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
+        long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + MemorySlot.PAGE_SIZE - 1);
+        judged();
+        for (VcpuRequestTarget vcpu : kvm.vcpus()) {
+          if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
+            continue;
+          }
+          long[] first = {-1};
+          vcpu.forEachCachedTranslation(
+              (gfn, pfn, permissions) -> {
+                if (gfn >= gfnStart && gfn < gfnEnd && (first[0] < 0 || gfn < first[0])) {
+                  first[0] = gfn;
+                }
+              });
+          if (first[0] >= 0) {
+            fail(seq, actor,
+                "invalidate_range_start returned while %s's TLB still translates gfn %#x (hva %#x)",
+                vcpu.name(), first[0], slot.gfnToHva(first[0]));
+          }
+        }
+      }
+    }
+  }
+}
