@@ -51,19 +51,28 @@ public final class NoStaleMappingCheck extends Check {
     }
   }
 
+  /**
+   * A leaf that becomes present over any part of an in-progress invalidation's range is a
+   * mapping installed against it. Linking a table is not: a fault for a gfn outside the range
+   * may link a table whose span includes it.
+   */
   private void judgeInstall(long seq, int actor, long gfn, long old, long value) {
     MmuInvalidate inv = kvm.invalidate();
     if (inv.inProgress() == 0 || kvm.pageTablePages().pageTables().isEmpty()) {
       return;
     }
     long start = inv.rangeStart();
-    if (start == MmuInvalidate.INVALID_GFN || gfn < start || gfn >= inv.rangeEnd()) {
+    if (start == MmuInvalidate.INVALID_GFN) {
       return;
     }
     PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
-    int level = format.geometry().minKernelLevel();
+    int level = kvm.pageTablePages().lastWriteLevel();
+    long pages = Stage2Leaves.pagesAt(format, level);
+    if (gfn + pages <= start || gfn >= inv.rangeEnd()) {
+      return;
+    }
     judged();
-    if (format.isPresent(value, level) && !format.isPresent(old, level)) {
+    if (Stage2Leaves.isLeaf(format, value, level) && !Stage2Leaves.isLeaf(format, old, level)) {
       fail(seq, actor,
           "gfn %#x became mapped while an invalidation of [%#x, %#x) was in progress",
           gfn, start, inv.rangeEnd());
