@@ -104,7 +104,7 @@ public final class TlbCoherentCheck extends Check {
     if (samePfn && !writeLost) {
       return;
     }
-    if (samePfn && (deferring[actor] || value == format.makeOld(old, level))) {
+    if ((samePfn && deferring[actor]) || value == format.makeOld(old, level)) {
       return;
     }
     lost.get(actor).add(new long[] {gfn, Stage2Leaves.pagesAt(format, level)});

@@ -1,0 +1,67 @@
+package org.kvmmodel.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.check.TlbCoherentCheck;
+import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.Vma;
+import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.model.KvmModel;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.vcpu.Vcpu;
+import org.kvmmodel.tests.doubles.ToyPlugin;
+
+/**
+ * TLB-COHERENT leaves alone the flushes KVM defers past mmu_lock on purpose: dirty logging's
+ * write-protection when logging is turned on and when a harvest re-protects the gfns it
+ * reported.
+ */
+class TlbCoherentTests {
+
+  private static final long MB = 1 << 20;
+  private static final long HVA = 0x7f0000000000L;
+
+  @Test
+  void dirtyLogWriteProtectionFlushedAfterUnlockIsNotAViolation() {
+    ToyPlugin plugin = ToyPlugin.spinlockWholeVm();
+    ModelSettings settings =
+        ModelSettings.from(
+            ConfigFactory.parseString("kvmmodel.arch = " + plugin.name())
+                .withFallback(ConfigFactory.defaultReference())
+                .resolve());
+    KvmInstance kvm =
+        KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)), FreeScheduler.INSTANCE,
+                ChoiceStream.seeded(1))
+            .createVm();
+    Checker checker = Checker.attach(kvm, List.of(TlbCoherentCheck::new));
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 4 * MB, HVA)));
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
+    vcpu.access(0, GuestAccess.WRITE);
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(
+        0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA)));
+    vcpu.access(0, GuestAccess.WRITE);
+    assertTrue((vcpu.tlb().cachedPermissions(0) & GuestAccess.WRITE) != 0);
+    long[] bitmap = new long[16];
+    assertEquals(0, kvm.getDirtyLog(0, bitmap));
+    assertEquals(1, bitmap[0]);
+    vcpu.access(4096, GuestAccess.READ);
+    assertTrue((vcpu.tlb().cachedPermissions(0) & GuestAccess.WRITE) == 0,
+        "the harvest's flush reached the vCPU before its next access");
+    CheckResult r = checker.finish().get(0);
+    assertEquals(List.of(), r.violations(), r.toString());
+  }
+}
