@@ -28,6 +28,7 @@ public final class DeterministicScheduler implements Scheduler {
   private Actor[] runnable = new Actor[0];
   private long[] pctChangePoints = new long[0];
   private int pctChangesDone;
+  private int lowestPriority;
   private volatile ScheduleFailure failure;
   private volatile boolean aborted;
   private int remaining;
@@ -141,6 +142,15 @@ public final class DeterministicScheduler implements Scheduler {
     if (next != me) {
       switchTo(me, next);
     }
+  }
+
+  @Override
+  public void spin(String label) {
+    Actor me = self.get();
+    if (me != null && policy == SchedulePolicy.PCT) {
+      me.priority = --lowestPriority;
+    }
+    point(label);
   }
 
   @Override

@@ -12,6 +12,16 @@ public interface Scheduler {
   /** A point at which another actor may run before this one continues. */
   void point(String label);
 
+  /**
+   * A race point inside a busy-wait or retry loop: the actor is waiting for another to make
+   * progress. Under PCT the spinning actor drops to the lowest priority, as PCT treats a
+   * yield, so the actor it waits for can run; a real CPU would simply keep spinning while the
+   * other runs elsewhere.
+   */
+  default void spin(String label) {
+    point(label);
+  }
+
   /** A lock whose waiting is visible to the scheduler ({@code rwlock_t}, a mutex, a spinlock). */
   SchedLock newLock(String name);
 

@@ -52,7 +52,7 @@ public final class Srcu {
       int old = index & 1;
       index = old ^ 1;
       while (readers.get(old) != 0) {
-        scheduler.point("synchronize_srcu");
+        scheduler.spin("synchronize_srcu");
         Thread.yield();
       }
     }

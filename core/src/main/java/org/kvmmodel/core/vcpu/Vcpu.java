@@ -18,7 +18,8 @@ import org.kvmmodel.core.trace.Tracepoint;
  */
 public final class Vcpu implements VcpuRequestTarget {
 
-  private static final int MAX_ATTEMPTS = 10_000;
+  /** Re-executions of one access after which the vCPU is livelocked (free mode's bound). */
+  private static final int MAX_ATTEMPTS = 1 << 20;
 
   private final int id;
   private final KvmInstance kvm;
@@ -86,7 +87,11 @@ public final class Vcpu implements VcpuRequestTarget {
     runningOn = Thread.currentThread();
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       enterGuest();
-      scheduler.point("guest access");
+      if (attempt == 0) {
+        scheduler.point("guest access");
+      } else {
+        scheduler.spin("guest access re-executed");
+      }
       if (mode == VcpuMode.EXITING_GUEST_MODE) {
         exitGuest();
         continue;
@@ -118,7 +123,8 @@ public final class Vcpu implements VcpuRequestTarget {
       }
     }
     throw new IllegalStateException(
-        name() + ": access to gpa 0x" + Long.toHexString(gpa) + " never completed");
+        name() + ": access to gpa 0x" + Long.toHexString(gpa) + " re-executed " + MAX_ATTEMPTS
+            + " times without completing");
   }
 
   /** {@code vcpu_enter_guest}: handle pending requests, then be in guest mode. */
@@ -158,7 +164,7 @@ public final class Vcpu implements VcpuRequestTarget {
     }
     mode = VcpuMode.EXITING_GUEST_MODE;
     while (mode == VcpuMode.EXITING_GUEST_MODE) {
-      scheduler.point("kvm_make_all_cpus_request wait");
+      scheduler.spin("kvm_make_all_cpus_request wait");
       Thread.yield();
     }
   }
