@@ -61,6 +61,13 @@ public final class MmStruct {
   private volatile boolean signalPending;
   private volatile boolean exited;
 
+  /**
+   * The VMA the last lookup found (the old per-mm vmacache): lookups of the same range skip
+   * the tree, which boxes its key. Cleared whenever the VMA set or a VMA's bounds change,
+   * which happens under mmap_lock held for write.
+   */
+  private volatile Vma lastVma;
+
   /** A new, empty address space on {@code memory}, with real locks (free mode). */
   public MmStruct(HostMemory memory) {
     this(memory, FreeScheduler.INSTANCE);
@@ -190,8 +197,16 @@ public final class MmStruct {
   }
 
   private Vma vmaAt(long address) {
+    Vma cached = lastVma;
+    if (cached != null && cached.start <= address && address < cached.end) {
+      return cached;
+    }
     Map.Entry<Long, Vma> e = vmas.floorEntry(address);
-    return e != null && e.getValue().end > address ? e.getValue() : null;
+    Vma found = e != null && e.getValue().end > address ? e.getValue() : null;
+    if (found != null) {
+      lastVma = found;
+    }
+    return found;
   }
 
   /** Every VMA, in address order (a snapshot). */
@@ -272,6 +287,7 @@ public final class MmStruct {
       AnonVma av = anon ? memory.createAnonVma() : null;
       Vma vma = new Vma(this, address, address + length, flags, kind, pgoff, file, av);
       link(vma, av == null ? List.of() : List.of(av));
+      lastVma = null;
       vmas.put(address, vma);
       return address;
     } finally {
@@ -326,6 +342,7 @@ public final class MmStruct {
       locks.add(vma.file);
     }
     lockAll(locks, 0, () -> {
+      lastVma = null;
       vma.end = at;
       for (AnonVma av : vma.anonVmaChain) {
         av.vmas.add(upper);
@@ -409,6 +426,7 @@ public final class MmStruct {
       flushTlbRange();
       gather.release(memory);
       for (Vma v : list) {
+        lastVma = null;
         vmas.remove(v.start);
         unlink(v);
       }
@@ -761,6 +779,7 @@ public final class MmStruct {
       for (Vma v : list) {
         unlink(v);
       }
+      lastVma = null;
       vmas.clear();
       ptl.acquireExclusive();
       try {
