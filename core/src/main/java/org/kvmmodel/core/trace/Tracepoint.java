@@ -27,7 +27,11 @@ public enum Tracepoint {
   INVALIDATE_RANGE_START_DONE("kvm_mmu_notifier_invalidate_range_start_done", "start", "end", ""),
   INVALIDATE_RANGE_END("kvm_mmu_notifier_invalidate_range_end", "start", "end", ""),
   FLUSH_REMOTE_TLBS("kvm_flush_remote_tlbs", "", "", ""),
-  TABLE_FREED("kvm_mmu_free_page_table", "address", "", "");
+  TABLE_FREED("kvm_mmu_free_page_table", "address", "", ""),
+  FOLIO_CLEAR_DIRTY_FOR_IO("folio_clear_dirty_for_io", "page", "dirty", ""),
+  GET_DIRTY_LOG("kvm_get_dirty_log_protect", "slot", "", ""),
+  DIRTY_LOG_HARVESTED("kvm_get_dirty_log_harvested", "gfn", "", ""),
+  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", "");
 
   private final String kernelName;
   private final String[] fields;

@@ -102,6 +102,9 @@ public final class Vcpu implements VcpuRequestTarget {
       }
       if (pfn >= 0) {
         accesses++;
+        if ((access & GuestAccess.WRITE) != 0) {
+          kvm.guestWrites().record(pfn);
+        }
         kvm.log().emit(Tracepoint.GUEST_ACCESS, gpa, access, pfn << MemorySlot.PAGE_SHIFT);
         return;
       }
