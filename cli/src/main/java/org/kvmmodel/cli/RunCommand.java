@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Run one scenario once in deterministic mode and judge it with every check.",
-      "Scenarios: demand-paging, writeback-storm."
+      "Scenarios: demand-paging, writeback-storm, dirty-log."
     })
 final class RunCommand implements Callable<Integer> {
 

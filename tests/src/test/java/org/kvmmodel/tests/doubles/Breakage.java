@@ -13,5 +13,12 @@ public enum Breakage {
   /** A fault that releases its page twice (REFCOUNT-BALANCED). */
   RELEASES_TWICE,
   /** An unmap hook that leaves the leaf in place (NO-STALE-MAPPING). */
-  UNMAP_LEAVES_LEAF
+  UNMAP_LEAVES_LEAF,
+  /**
+   * A slow path that releases the page dirty only for a write fault ({@code dirty = write}),
+   * so a read fault that installs a writable leaf leaves the folio clean (NO-LOST-WRITE).
+   */
+  RELEASES_DIRTY_ONLY_FOR_WRITE,
+  /** A dirty-log re-protect that leaves the first gfn of each mask writable (DIRTY-LOG-COMPLETE). */
+  REPROTECT_SKIPS_A_GFN
 }
