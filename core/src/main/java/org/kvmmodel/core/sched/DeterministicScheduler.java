@@ -143,6 +143,23 @@ public final class DeterministicScheduler implements Scheduler {
     }
   }
 
+  /**
+   * Under PCT the spinner drops below every other actor's priority first, as a yield does in
+   * CHESS-style fair PCT, so the actor it waits for runs; a random schedule just takes a point.
+   */
+  @Override
+  public void spinPoint(String label) {
+    Actor me = self.get();
+    if (me != null && policy == SchedulePolicy.PCT) {
+      int lowest = me.priority;
+      for (Actor a : actors) {
+        lowest = Math.min(lowest, a.priority);
+      }
+      me.priority = lowest - 1;
+    }
+    point(label);
+  }
+
   @Override
   public SchedLock newLock(String name) {
     return new DetLock(name);

@@ -12,6 +12,16 @@ public interface Scheduler {
   /** A point at which another actor may run before this one continues. */
   void point(String label);
 
+  /**
+   * A point at which this actor is spinning until another makes progress (a vCPU re-entering the
+   * guest after its fault was retried, as {@code RET_PF_RETRY} does while an invalidation is in
+   * progress). On real CPUs the other actor runs meanwhile; a scheduler that prefers some actors
+   * must not let the spinner starve it.
+   */
+  default void spinPoint(String label) {
+    point(label);
+  }
+
   /** A lock whose waiting is visible to the scheduler ({@code rwlock_t}, a mutex, a spinlock). */
   SchedLock newLock(String name);
 

@@ -83,9 +83,14 @@ public final class Vcpu implements VcpuRequestTarget {
   public void access(long gpa, int access) {
     long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
     runningOn = Thread.currentThread();
+    int faultsThisAccess = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       enterGuest();
-      scheduler.point("guest access");
+      if (faultsThisAccess < 2) {
+        scheduler.point("guest access");
+      } else {
+        scheduler.spinPoint("guest access after a retried fault");
+      }
       if (mode == VcpuMode.EXITING_GUEST_MODE) {
         exitGuest();
         continue;
@@ -110,6 +115,7 @@ public final class Vcpu implements VcpuRequestTarget {
       }
       exitGuest();
       faults++;
+      faultsThisAccess++;
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT, gpa, access, walk.entryPresent() ? 1 : 0);
       int r = faultHandler.handle(id, walk);
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT_DONE, gpa, r, 0);
@@ -160,7 +166,7 @@ public final class Vcpu implements VcpuRequestTarget {
     }
     mode = VcpuMode.EXITING_GUEST_MODE;
     while (mode == VcpuMode.EXITING_GUEST_MODE) {
-      scheduler.point("kvm_make_all_cpus_request wait");
+      scheduler.spinPoint("kvm_make_all_cpus_request wait");
       Thread.yield();
     }
   }
