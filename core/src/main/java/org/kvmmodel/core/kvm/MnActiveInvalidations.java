@@ -50,7 +50,7 @@ public final class MnActiveInvalidations {
           return;
         }
       }
-      scheduler.point("rcuwait mn_memslots_update");
+      scheduler.spinPoint("rcuwait mn_memslots_update");
       Thread.yield();
     }
   }

@@ -152,6 +152,11 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
     return pages.tableAt(physicalAddress);
   }
 
+  /** Whether {@code physicalAddress} lies where table pages live (above every host frame). */
+  public static boolean isTableAddress(long physicalAddress) {
+    return physicalAddress >= TABLE_BASE;
+  }
+
   /** Frees {@code page} once a grace period has passed ({@code call_rcu}). */
   @Override
   public void deferFree(PageTablePage page) {
