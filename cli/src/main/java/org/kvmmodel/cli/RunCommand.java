@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Run one scenario once in deterministic mode and judge it with every check.",
-      "Scenarios: demand-paging."
+      "Scenarios: demand-paging, writeback-storm, dirty-log, memslot-delete."
     })
 final class RunCommand implements Callable<Integer> {
 

@@ -3,6 +3,7 @@ package org.kvmmodel.core.check;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.kvmmodel.core.kvm.KvmInstance;
 
 /**
@@ -19,7 +20,9 @@ public final class Checker {
           NoStaleMappingCheck::new,
           TlbCoherentCheck::new,
           PermissionsCheck::new,
-          LockDisciplineCheck::new);
+          LockDisciplineCheck::new,
+          NoLostWriteCheck::new,
+          DirtyLogCompleteCheck::new);
 
   private final List<Check> checks = new ArrayList<>();
 
@@ -32,6 +35,20 @@ public final class Checker {
       Check check = factory.apply(kvm);
       kvm.log().addListener(check);
       checker.checks.add(check);
+    }
+    return checker;
+  }
+
+  /** Attaches those of the given checks whose id {@code applies} accepts. */
+  public static Checker attach(
+      KvmInstance kvm, List<Function<KvmInstance, Check>> factories, Predicate<String> applies) {
+    Checker checker = new Checker();
+    for (Function<KvmInstance, Check> factory : factories) {
+      Check check = factory.apply(kvm);
+      if (applies.test(check.id())) {
+        kvm.log().addListener(check);
+        checker.checks.add(check);
+      }
     }
     return checker;
   }

@@ -7,12 +7,14 @@ import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.kvm.MmuInvalidate;
+import org.kvmmodel.core.kvm.VmPageTables;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * NO-STALE-MAPPING: when KVM's {@code invalidate_range_start} returns, no stage-2 leaf in any
  * of the VM's tables maps the range (read from page-table memory); and while an invalidation is
- * in progress, no entry becomes present inside its merged gfn range.
+ * in progress, no leaf becomes present inside its merged gfn range (a table entry linked
+ * there maps nothing by itself).
  */
 public final class NoStaleMappingCheck extends Check {
 

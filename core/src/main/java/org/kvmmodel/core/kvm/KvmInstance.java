@@ -51,6 +51,7 @@ public final class KvmInstance implements Kvm {
   private final VmPageTables pageTables;
   private final LongAdder remoteTlbFlushes = new LongAdder();
   private final EventLog log;
+  private final GuestWrites guestWrites;
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
   private ArchMmu arch;
   private SetMemoryRegion setMemoryRegion;
@@ -72,6 +73,7 @@ public final class KvmInstance implements Kvm {
     this.pageTables =
         new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages(), log);
     this.pageRelease = new PageRelease(vmm.memory(), mmuLock, log);
+    this.guestWrites = new GuestWrites(vmm.memory().structPageCount());
   }
 
   /**
@@ -111,6 +113,8 @@ public final class KvmInstance implements Kvm {
             (start, end) -> {},
             log);
     vmm.registerNotifier(new MmuNotifierAdapter(kvm.notifier));
+    vmm.memory().addWritebackListener(
+        (pfn, wasDirty) -> log.emit(Tracepoint.FOLIO_CLEAR_DIRTY_FOR_IO, pfn, wasDirty ? 1 : 0, 0));
     return kvm;
   }
 
@@ -331,9 +335,27 @@ public final class KvmInstance implements Kvm {
     return setMemoryRegion.setUserMemoryRegion2(region);
   }
 
-  /** KVM_GET_DIRTY_LOG. */
+  /**
+   * KVM_GET_DIRTY_LOG ({@code kvm_vm_ioctl_get_dirty_log}): the start of the harvest, every gfn
+   * the returned bitmap reports, and its return are events, which is what dirty_log_test's
+   * host side sees.
+   */
   public int getDirtyLog(int slot, long[] bitmap) {
-    return dirtyLog.getDirtyLog(slot, bitmap);
+    log.emit(Tracepoint.GET_DIRTY_LOG, slot, 0, 0);
+    int r = dirtyLog.getDirtyLog(slot, bitmap);
+    if (r == 0) {
+      KvmMemslot s = memslots.active(slot >>> 16).byId(slot & 0xffff);
+      long base = s.slot().baseGfn();
+      int words = KvmMemslot.bitmapLongs(s.slot().npages());
+      for (int w = 0; w < words; w++) {
+        for (long mask = bitmap[w]; mask != 0; mask &= mask - 1) {
+          log.emit(Tracepoint.DIRTY_LOG_HARVESTED,
+              base + (long) w * 64 + Long.numberOfTrailingZeros(mask), 0, 0);
+        }
+      }
+    }
+    log.emit(Tracepoint.GET_DIRTY_LOG_DONE, slot, r, 0);
+    return r;
   }
 
   /** KVM_CLEAR_DIRTY_LOG. */
@@ -349,6 +371,11 @@ public final class KvmInstance implements Kvm {
   /** The vCPUs created so far, in creation order. */
   public List<VcpuRequestTarget> vcpus() {
     return List.copyOf(vcpus);
+  }
+
+  /** The per-frame count of guest writes that landed. */
+  public GuestWrites guestWrites() {
+    return guestWrites;
   }
 
   /** The event log this VM reports to. */

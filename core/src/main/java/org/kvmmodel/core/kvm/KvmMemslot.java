@@ -41,7 +41,7 @@ public final class KvmMemslot {
   }
 
   /** {@code kvm_dirty_bitmap_bytes} in longs. */
-  static int bitmapLongs(long npages) {
+  public static int bitmapLongs(long npages) {
     return (int) ((npages + 63) >>> 6);
   }
 

@@ -50,7 +50,7 @@ public final class MnActiveInvalidations {
           return;
         }
       }
-      scheduler.spin("rcuwait mn_memslots_update");
+      scheduler.spinPoint("rcuwait mn_memslots_update");
       Thread.yield();
     }
   }

@@ -8,13 +8,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * that map this object (the anon_vma chain or the file's {@code i_mmap}), it yields every
  * (mm, address) that maps the folio, without any per-mapping object.
  *
- * <p>The VMA list is changed with this object's monitor held (anon_vma_lock_write /
- * i_mmap_lock_write); reverse-map walks hold it too, so they see no VMA half-split.
+ * <p>The VMA list is changed with {@link #iMmap}'s monitor held (anon_vma_lock_write /
+ * i_mmap_lock_write); reverse-map walks hold it too, so they see no VMA half-split. It is not
+ * this object's own monitor: a page-cache lookup (which the kernel does under RCU, not under
+ * i_mmap_rwsem) must not wait for an rmap walk that is inside an mmu_notifier callback.
  */
 abstract class FolioMapping {
 
   final int id;
   final CopyOnWriteArrayList<Vma> vmas = new CopyOnWriteArrayList<>();
+  final Object iMmap = new Object();
 
   FolioMapping(int id) {
     this.id = id;

@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
@@ -94,6 +95,20 @@ public final class HostMemory {
   private final AtomicLong hwpoisonedPages = new AtomicLong();
   private final AtomicInteger mmIds = new AtomicInteger();
   private final List<FolioMapping> mappings = new ArrayList<>();
+  private final List<WritebackListener> writebackListeners = new CopyOnWriteArrayList<>();
+
+  /** Told where writeback tests and clears a folio's dirty flag. */
+  @FunctionalInterface
+  public interface WritebackListener {
+
+    /** {@code folio_clear_dirty_for_io} cleared PG_dirty of the folio of {@code pfn}, if set. */
+    void folioClearDirtyForIo(long pfn, boolean wasDirty);
+  }
+
+  /** Registers a listener told at every {@code folio_clear_dirty_for_io} of writeback. */
+  public void addWritebackListener(WritebackListener listener) {
+    writebackListeners.add(listener);
+  }
 
   /**
    * A host with {@code ramPages} frames of RAM (the last one becomes the zero page),
@@ -134,6 +149,11 @@ public final class HostMemory {
   // ---- pfn ranges -------------------------------------------------------------------------
 
   /** pfn_valid: whether {@code pfn} has a struct page (RAM or ZONE_DEVICE). */
+  /** Frames with a struct page (RAM then ZONE_DEVICE): the valid pfns are below this. */
+  public long structPageCount() {
+    return structPages;
+  }
+
   public boolean pfnValid(long pfn) {
     return pfn >= 0 && pfn < structPages;
   }
@@ -776,7 +796,7 @@ public final class HostMemory {
     int nr = 1 << folioOrder(head);
     long index = folioIndex(head);
     int count = 0;
-    synchronized (m) {
+    synchronized (m.iMmap) {
       for (Vma vma : m.vmas) {
         if (op == MmStruct.RmapOp.MKCLEAN && !vma.has(Vma.VM_SHARED)) {
           continue;
@@ -812,7 +832,11 @@ public final class HostMemory {
       if (rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0) > 0) {
         setPageDirty(pfn);
       }
-      if (!clearFolioFlag(pfn, PG_DIRTY)) {
+      boolean dirty = clearFolioFlag(pfn, PG_DIRTY);
+      for (WritebackListener l : writebackListeners) {
+        l.folioClearDirtyForIo(pfn, dirty);
+      }
+      if (!dirty) {
         return false;
       }
       setFolioFlag(pfn, PG_WRITEBACK);

@@ -297,13 +297,13 @@ public final class MmStruct {
 
   private void link(Vma vma, List<AnonVma> chain) {
     for (AnonVma av : chain) {
-      synchronized (av) {
+      synchronized (av.iMmap) {
         av.vmas.add(vma);
       }
       vma.anonVmaChain.add(av);
     }
     if (vma.file != null) {
-      synchronized (vma.file) {
+      synchronized (vma.file.iMmap) {
         vma.file.vmas.add(vma);
       }
     }
@@ -311,12 +311,12 @@ public final class MmStruct {
 
   private void unlink(Vma vma) {
     for (AnonVma av : vma.anonVmaChain) {
-      synchronized (av) {
+      synchronized (av.iMmap) {
         av.vmas.remove(vma);
       }
     }
     if (vma.file != null) {
-      synchronized (vma.file) {
+      synchronized (vma.file.iMmap) {
         vma.file.vmas.remove(vma);
       }
     }

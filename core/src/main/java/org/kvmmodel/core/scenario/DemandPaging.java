@@ -1,5 +1,6 @@
 package org.kvmmodel.core.scenario;
 
+import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.HostMemory;
@@ -34,6 +35,11 @@ public final class DemandPaging implements Scenario {
   @Override
   public long stepBound() {
     return 50_000;
+  }
+
+  @Override
+  public boolean judgedBy(String checkId) {
+    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

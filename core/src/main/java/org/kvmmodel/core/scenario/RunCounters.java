@@ -1,11 +1,16 @@
 package org.kvmmodel.core.scenario;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.core.trace.TraceListener;
 import org.kvmmodel.core.trace.Tracepoint;
 
-/** Counts what a run did, from its events: faults, retries, SPTE writes, flushes, locks. */
+/**
+ * Counts what a run did, from its events: faults, retries, SPTE writes, flushes, locks, folios
+ * dirtied and cleaned, read faults given a writable pfn, dirty-log harvests.
+ */
 public final class RunCounters implements TraceListener {
 
   private long accesses;
@@ -16,6 +21,10 @@ public final class RunCounters implements TraceListener {
   private long lockAcquisitions;
   private long invalidations;
   private long foliosDirtied;
+  private long foliosCleaned;
+  private long harvests;
+  private long readFaultsGivenWritable;
+  private boolean[] inReadFault = new boolean[8];
 
   @Override
   public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
@@ -25,6 +34,21 @@ public final class RunCounters implements TraceListener {
         break;
       case KVM_PAGE_FAULT:
         faults++;
+        if (actor >= inReadFault.length) {
+          inReadFault = Arrays.copyOf(inReadFault, Math.max(actor + 1, inReadFault.length * 2));
+        }
+        inReadFault[actor] = (b & GuestAccess.WRITE) == 0;
+        break;
+      case KVM_FAULTIN_PFN:
+        if (c != 0 && actor < inReadFault.length && inReadFault[actor]) {
+          readFaultsGivenWritable++;
+        }
+        break;
+      case FOLIO_CLEAR_DIRTY_FOR_IO:
+        foliosCleaned++;
+        break;
+      case GET_DIRTY_LOG_DONE:
+        harvests++;
         break;
       case MMU_INVALIDATE_RETRY:
         retries += c;
@@ -60,6 +84,9 @@ public final class RunCounters implements TraceListener {
     m.put("mmu-lock-acquisitions", lockAcquisitions);
     m.put("invalidations", invalidations);
     m.put("folios-dirtied", foliosDirtied);
+    m.put("folios-cleaned", foliosCleaned);
+    m.put("read-faults-given-writable", readFaultsGivenWritable);
+    m.put("dirty-log-harvests", harvests);
     return m;
   }
 }

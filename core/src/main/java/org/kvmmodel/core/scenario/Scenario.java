@@ -16,6 +16,14 @@ public interface Scenario {
   /** Race points one run may take. */
   long stepBound();
 
+  /**
+   * Whether the check called {@code checkId} judges this scenario; a check whose situations the
+   * scenario never creates (dirty-log harvests without dirty logging) is not attached.
+   */
+  default boolean judgedBy(String checkId) {
+    return true;
+  }
+
   /** Creates the VM's memory and memslots and spawns the actors of one run. */
   void setUp(ScenarioRun run);
 }

@@ -47,7 +47,7 @@ public final class ScenarioRun {
             choices, policy, PCT_DEPTH, scenario.stepBound() / 2, scenario.stepBound());
     this.model = KvmModel.create(settings, registry, scheduler, choices);
     this.vm = model.createVm();
-    this.checker = Checker.attachAll(vm);
+    this.checker = Checker.attach(vm, Checker.ALL, scenario::judgedBy);
     vm.log().addListener(counters);
   }
 

@@ -144,11 +144,19 @@ public final class DeterministicScheduler implements Scheduler {
     }
   }
 
+  /**
+   * Under PCT the spinner drops below every other actor's priority first, as a yield does in
+   * CHESS-style fair PCT, so the actor it waits for runs; a random schedule just takes a point.
+   */
   @Override
-  public void spin(String label) {
+  public void spinPoint(String label) {
     Actor me = self.get();
     if (me != null && policy == SchedulePolicy.PCT) {
-      me.priority = --lowestPriority;
+      int lowest = me.priority;
+      for (Actor a : actors) {
+        lowest = Math.min(lowest, a.priority);
+      }
+      me.priority = lowest - 1;
     }
     point(label);
   }

@@ -20,11 +20,6 @@ public final class FreeScheduler implements Scheduler {
   }
 
   @Override
-  public void spin(String label) {
-    Thread.onSpinWait();
-  }
-
-  @Override
   public SchedLock newLock(String name) {
     return new RealLock(name);
   }

@@ -13,12 +13,12 @@ public interface Scheduler {
   void point(String label);
 
   /**
-   * A race point inside a busy-wait or retry loop: the actor is waiting for another to make
-   * progress. Under PCT the spinning actor drops to the lowest priority, as PCT treats a
-   * yield, so the actor it waits for can run; a real CPU would simply keep spinning while the
-   * other runs elsewhere.
+   * A point at which this actor is spinning until another makes progress (a vCPU re-entering the
+   * guest after its fault was retried, as {@code RET_PF_RETRY} does while an invalidation is in
+   * progress). On real CPUs the other actor runs meanwhile; a scheduler that prefers some actors
+   * must not let the spinner starve it.
    */
-  default void spin(String label) {
+  default void spinPoint(String label) {
     point(label);
   }
 

@@ -52,7 +52,7 @@ public final class Srcu {
       int old = index & 1;
       index = old ^ 1;
       while (readers.get(old) != 0) {
-        scheduler.spin("synchronize_srcu");
+        scheduler.spinPoint("synchronize_srcu");
         Thread.yield();
       }
     }

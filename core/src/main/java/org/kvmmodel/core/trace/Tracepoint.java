@@ -39,7 +39,11 @@ public enum Tracepoint {
   ENABLE_LOG_DIRTY_PT_MASKED_DONE(
       "kvm_arch_mmu_enable_log_dirty_pt_masked_done", "slot", "gfn_offset", "mask"),
   COMMIT_MEMORY_REGION("kvm_arch_commit_memory_region", "slot", "change", ""),
-  COMMIT_MEMORY_REGION_DONE("kvm_arch_commit_memory_region_done", "slot", "change", "");
+  COMMIT_MEMORY_REGION_DONE("kvm_arch_commit_memory_region_done", "slot", "change", ""),
+  FOLIO_CLEAR_DIRTY_FOR_IO("folio_clear_dirty_for_io", "page", "dirty", ""),
+  GET_DIRTY_LOG("kvm_get_dirty_log_protect", "slot", "", ""),
+  DIRTY_LOG_HARVESTED("kvm_get_dirty_log_harvested", "gfn", "", ""),
+  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", "");
 
   private final String kernelName;
   private final String[] fields;

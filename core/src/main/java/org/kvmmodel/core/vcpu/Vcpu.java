@@ -85,12 +85,13 @@ public final class Vcpu implements VcpuRequestTarget {
   public void access(long gpa, int access) {
     long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
     runningOn = Thread.currentThread();
+    int faultsThisAccess = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       enterGuest();
-      if (attempt == 0) {
+      if (faultsThisAccess < 2) {
         scheduler.point("guest access");
       } else {
-        scheduler.spin("guest access re-executed");
+        scheduler.spinPoint("guest access after a retried fault");
       }
       if (mode == VcpuMode.EXITING_GUEST_MODE) {
         exitGuest();
@@ -108,11 +109,15 @@ public final class Vcpu implements VcpuRequestTarget {
       }
       if (pfn >= 0) {
         accesses++;
+        if ((access & GuestAccess.WRITE) != 0) {
+          kvm.guestWrites().record(pfn);
+        }
         kvm.log().emit(Tracepoint.GUEST_ACCESS, gpa, access, pfn << MemorySlot.PAGE_SHIFT);
         return;
       }
       exitGuest();
       faults++;
+      faultsThisAccess++;
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT, gpa, access, walk.entryPresent() ? 1 : 0);
       int r = faultHandler.handle(id, walk);
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT_DONE, gpa, r, 0);
@@ -164,7 +169,7 @@ public final class Vcpu implements VcpuRequestTarget {
     }
     mode = VcpuMode.EXITING_GUEST_MODE;
     while (mode == VcpuMode.EXITING_GUEST_MODE) {
-      scheduler.spin("kvm_make_all_cpus_request wait");
+      scheduler.spinPoint("kvm_make_all_cpus_request wait");
       Thread.yield();
     }
   }

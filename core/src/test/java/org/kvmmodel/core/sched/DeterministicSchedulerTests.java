@@ -171,4 +171,43 @@ class DeterministicSchedulerTests {
       assertEquals(6, order.size());
     }
   }
+
+  /**
+   * Under PCT, whichever actor gets the higher priority: a spinner waiting at spin points for a
+   * flag another actor sets finishes well within the step bound; at plain points it would run
+   * until the step bound whenever it outranks the setter.
+   */
+  @Test
+  void aSpinnerUnderPctLetsTheActorItWaitsForRun() {
+    for (boolean spin : new boolean[] {true, false}) {
+      int starved = 0;
+      for (long seed = 0; seed < 16; seed++) {
+        DeterministicScheduler s =
+            new DeterministicScheduler(ChoiceStream.seeded(seed), SchedulePolicy.PCT, 2, 2, 5000);
+        boolean[] flag = new boolean[1];
+        s.spawn("spinner", () -> {
+          while (!flag[0]) {
+            if (spin) {
+              s.spinPoint("wait for the flag");
+            } else {
+              s.point("wait for the flag");
+            }
+          }
+        });
+        s.spawn("setter", () -> {
+          s.point("before setting");
+          flag[0] = true;
+        });
+        DeterministicScheduler.Result r = s.run();
+        if (!r.passed()) {
+          starved++;
+        }
+      }
+      if (spin) {
+        assertEquals(0, starved, "spin points never starve the setter");
+      } else {
+        assertTrue(starved > 0, "plain points starve the setter on some seed");
+      }
+    }
+  }
 }

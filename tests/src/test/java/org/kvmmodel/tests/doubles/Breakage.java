@@ -21,5 +21,12 @@ public enum Breakage {
   /** A fault that maps writable whatever faultin said about the host page (PERMISSIONS). */
   IGNORES_MAP_WRITABLE,
   /** A memslot flush that zaps the slot without taking mmu_lock (LOCK-DISCIPLINE). */
-  ZAPS_SLOT_WITHOUT_MMU_LOCK
+  ZAPS_SLOT_WITHOUT_MMU_LOCK,
+  /**
+   * A slow path that releases the page dirty only for a write fault ({@code dirty = write}),
+   * so a read fault that installs a writable leaf leaves the folio clean (NO-LOST-WRITE).
+   */
+  RELEASES_DIRTY_ONLY_FOR_WRITE,
+  /** A dirty-log re-protect that leaves the first gfn of each mask writable (DIRTY-LOG-COMPLETE). */
+  REPROTECT_SKIPS_A_GFN
 }

@@ -84,11 +84,14 @@ final class ToyMmu implements ArchMmu {
         installed =
             cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, leafWritable)) != UpdateStatus.RETRY;
       }
-      if (breakage != Breakage.NEVER_RELEASES) {
+      if (breakage != Breakage.NEVER_RELEASES && breakage != Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
       }
       if (breakage == Breakage.RELEASES_TWICE) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
+      }
+      if (breakage == Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE) {
+        kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, write);
       }
       if (!installed) {
         return Errno.EAGAIN.negative();
@@ -195,7 +198,8 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
-    ops.writeProtectMasked(slot, gfnOffset, mask);
+    ops.writeProtectMasked(
+        slot, gfnOffset, breakage == Breakage.REPROTECT_SKIPS_A_GFN ? mask & (mask - 1) : mask);
   }
 
   /** A walker with its own cursor: one per vCPU. */

@@ -1,0 +1,86 @@
+package org.kvmmodel.core.scenario;
+
+import org.kvmmodel.core.check.DirtyLogCompleteCheck;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.mm.Vma;
+import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.vcpu.GuestProgram;
+import org.kvmmodel.core.vcpu.Vcpu;
+
+/**
+ * memslot-delete (after KVM's {@code set_memory_region_test} and the deletion half of
+ * {@code memslot_modification_stress_test}): two vCPUs fault across two slots while the VMM
+ * deletes the second slot and creates it again, several times, and drops pages of the first
+ * ({@code madvise(MADV_DONTNEED)}). A deletion publishes the slot as invalid, flushes its
+ * stage-2 mappings ({@code kvm_arch_flush_shadow_memslot}) and waits for notifier invalidations
+ * in flight; an access with no slot exits to userspace.
+ */
+public final class MemslotDelete implements Scenario {
+
+  static final long HVA = 0x7f6000000000L;
+  static final int PAGES_PER_SLOT = 32;
+  static final int ACCESSES_PER_VCPU = 24;
+  static final int ROUNDS = 3;
+
+  @Override
+  public String name() {
+    return "memslot-delete";
+  }
+
+  @Override
+  public String description() {
+    return "two vCPUs fault across two slots while the VMM deletes and recreates one of them";
+  }
+
+  @Override
+  public long stepBound() {
+    return 50_000;
+  }
+
+  @Override
+  public boolean judgedBy(String checkId) {
+    return !checkId.equals(DirtyLogCompleteCheck.ID);
+  }
+
+  @Override
+  public void setUp(ScenarioRun run) {
+    KvmInstance vm = run.vm();
+    MmStruct vmm = vm.vmm();
+    long slotBytes = (long) PAGES_PER_SLOT << HostMemory.PAGE_SHIFT;
+    DemandPaging.check(vmm.mmap(HVA, 2 * slotBytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON),
+        HVA, "mmap");
+    UserspaceMemoryRegion2 first = new UserspaceMemoryRegion2(0, 0, 0, slotBytes, HVA);
+    UserspaceMemoryRegion2 second =
+        new UserspaceMemoryRegion2(1, 0, slotBytes, slotBytes, HVA + slotBytes);
+    UserspaceMemoryRegion2 deleteSecond =
+        new UserspaceMemoryRegion2(1, 0, slotBytes, 0, HVA + slotBytes);
+    DemandPaging.check(vm.setUserMemoryRegion2(first), 0, "KVM_SET_USER_MEMORY_REGION2(0)");
+    DemandPaging.check(vm.setUserMemoryRegion2(second), 0, "KVM_SET_USER_MEMORY_REGION2(1)");
+    for (int id = 0; id < 2; id++) {
+      Vcpu vcpu = run.createVcpu(id);
+      GuestProgram program =
+          GuestProgram.random(run.choices(), 0, 2 * PAGES_PER_SLOT, ACCESSES_PER_VCPU, 50);
+      run.spawn(vcpu.name(), () -> vcpu.run(program));
+    }
+    int[] drops = new int[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+      drops[i] = run.choices().nextInt(PAGES_PER_SLOT);
+    }
+    run.spawn(
+        "vmm",
+        () -> {
+          for (int i = 0; i < ROUNDS; i++) {
+            DemandPaging.check(vm.setUserMemoryRegion2(deleteSecond), 0, "delete slot 1");
+            run.scheduler().point("vmm");
+            vmm.madviseDontneed(HVA + ((long) drops[i] << HostMemory.PAGE_SHIFT),
+                HostMemory.PAGE_SIZE);
+            run.scheduler().point("vmm");
+            DemandPaging.check(vm.setUserMemoryRegion2(second), 0, "recreate slot 1");
+            run.scheduler().point("vmm");
+          }
+        });
+  }
+}
