@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.check.CheckResult;
@@ -44,35 +45,37 @@ import org.openjdk.jmh.runner.IterationType;
  * installs the SPTE and releases the page; the access is then re-executed and completes.
  *
  * <p>The VM has one anonymous memslot of {@code threads × }{@value #PAGES_PER_VCPU} pages; with
- * two threads, each JMH thread runs its own vCPU on its own half. Before every invocation each
- * thread drops its range with {@code madvise(MADV_DONTNEED)} (untimed), which goes through
- * KVM's mmu_notifier and zaps the SPTEs, so every timed access faults again. EPT tables stay
- * linked after the zap, so the timed faults are the steady state. With two threads one
- * thread's untimed drop runs while the other thread's timed faults run: the same VM, disjoint
- * ranges.
+ * two threads, each JMH thread runs its own vCPU on its own half. Each iteration is one pass:
+ * before it the whole memslot is dropped with {@code madvise(MADV_DONTNEED)} (untimed, while no
+ * vCPU runs), which goes through KVM's mmu_notifier and zaps the SPTEs, then every thread
+ * faults its whole range once. EPT tables stay linked after the zap, so from the second
+ * iteration on the faults are the steady state. The drop is kept out of the passes on
+ * purpose: a drop concurrent with another vCPU's faults kicks that vCPU once per zapped SPTE.
  *
- * <p>The score is faults per second (one operation is one page faulted; with two threads JMH
- * sums both). {@code checks=true} attaches every check ({@link Checker#attachAll}) to the VM's
- * event log; their verdicts are printed at the end of the trial. At the end of each trial the
- * benchmark also prints the bytes allocated by the timed fault passes alone (measured per
- * thread, measurement iterations only), which excludes the drops; {@code -prof gc}'s
- * {@code gc.alloc.rate.norm} is per fault too but includes the drops. Run it with:
+ * <p>JMH's score is the time per fault of one thread ({@code @OperationsPerInvocation} is the
+ * pages per vCPU). At the end of the trial the benchmark prints the aggregate faults per
+ * second over the measurement iterations (all faults of all vCPUs divided by the wall time from
+ * the first vCPU's start to the last vCPU's end of each pass) and the bytes allocated by the
+ * timed passes per fault, measured per thread, which is {@code -prof gc}'s
+ * {@code gc.alloc.rate.norm} without the JMH harness. {@code checks=true} attaches every check
+ * ({@link Checker#attachAll}) to the VM's event log; their verdicts are printed too. Run it
+ * with:
  *
  * <pre>
  * cd /work/wt-bench &amp;&amp; mvn -B -o -q package -DskipTests -pl bench -am
- * java -jar bench/target/benchmarks.jar DemandPagingBenchmark -f 1 -wi 2 -w 1s -i 3 -r 1s -prof gc
+ * java -jar bench/target/benchmarks.jar DemandPagingBenchmark -f 1 -wi 5 -i 10 -prof gc
  * </pre>
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.SECONDS)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Fork(1)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Warmup(iterations = 10)
+@Measurement(iterations = 20)
 @OperationsPerInvocation(DemandPagingBenchmark.PAGES_PER_VCPU)
 public class DemandPagingBenchmark {
 
-  /** Pages each vCPU faults per invocation (64 MiB). */
-  static final int PAGES_PER_VCPU = 16384;
+  /** Pages each vCPU faults per pass (256 MiB). */
+  static final int PAGES_PER_VCPU = 65536;
 
   /** The VM shared by the benchmark's threads. */
   @State(Scope.Benchmark)
@@ -92,15 +95,21 @@ public class DemandPagingBenchmark {
 
     KvmInstance vm;
     private Checker checker;
+    private long pages;
+    volatile boolean measuring;
     final AtomicInteger nextVcpuId = new AtomicInteger();
-    final LongAdder timedFaults = new LongAdder();
+    final LongAccumulator passStart = new LongAccumulator(Math::min, Long.MAX_VALUE);
+    final LongAccumulator passEnd = new LongAccumulator(Math::max, Long.MIN_VALUE);
+    final LongAdder passFaults = new LongAdder();
+    private long timedFaults;
+    private long timedNanos;
     final LongAdder timedAccesses = new LongAdder();
     final LongAdder timedBytes = new LongAdder();
 
     @Setup(Level.Trial)
     public void setUp(BenchmarkParams params) {
       int threads = params.getThreads();
-      long pages = (long) threads * PAGES_PER_VCPU;
+      pages = (long) threads * PAGES_PER_VCPU;
       long hostMiB = (pages << HostMemory.PAGE_SHIFT >>> 20) + 64;
       KvmModel model =
           KvmModel.create(
@@ -113,18 +122,39 @@ public class DemandPagingBenchmark {
       BenchModels.anonymousMemslot(vm, pages);
     }
 
+    /** madvise(MADV_DONTNEED) of the whole memslot while no vCPU runs: every page faults again. */
+    @Setup(Level.Iteration)
+    public void dropAll(IterationParams params) {
+      measuring = params.getType() == IterationType.MEASUREMENT;
+      int r = vm.vmm().madviseDontneed(BenchModels.HVA, pages << HostMemory.PAGE_SHIFT);
+      if (r != 0) {
+        throw new IllegalStateException("madvise(MADV_DONTNEED) failed: " + r);
+      }
+      passStart.reset();
+      passEnd.reset();
+      passFaults.reset();
+    }
+
+    @TearDown(Level.Iteration)
+    public void endPass() {
+      if (measuring) {
+        timedFaults += passFaults.sum();
+        timedNanos += passEnd.get() - passStart.get();
+      }
+    }
+
     @TearDown(Level.Trial)
     public void tearDown() {
-      long faults = timedFaults.sum();
       long accesses = timedAccesses.sum();
       System.out.printf(
           Locale.US,
-          "%n[fault path] %d timed accesses, %d faults (%.3f per access), %.1f bytes allocated"
-              + " per fault (drops excluded)%n",
+          "%n[fault path] %d timed accesses, %d faults (%.3f per access), %.0f faults/s"
+              + " aggregate, %.1f bytes allocated per fault%n",
           accesses,
-          faults,
-          accesses == 0 ? 0.0 : (double) faults / accesses,
-          faults == 0 ? 0.0 : (double) timedBytes.sum() / faults);
+          timedFaults,
+          accesses == 0 ? 0.0 : (double) timedFaults / accesses,
+          timedNanos == 0 ? 0.0 : timedFaults * 1e9 / timedNanos,
+          timedFaults == 0 ? 0.0 : (double) timedBytes.sum() / timedFaults);
       if (checker != null) {
         List<CheckResult> results = checker.finish();
         for (CheckResult r : results) {
@@ -150,9 +180,6 @@ public class DemandPagingBenchmark {
 
     Vcpu vcpu;
     GuestProgram program;
-    private long firstHva;
-    private long bytes;
-    private boolean measuring;
 
     @Setup(Level.Trial)
     public void setUp(Vm vm) {
@@ -162,29 +189,15 @@ public class DemandPagingBenchmark {
       long firstGfn = (long) id * PAGES_PER_VCPU;
       program =
           BenchModels.writeEachPage(firstGfn, PAGES_PER_VCPU, "random".equals(vm.order), 42 + id);
-      firstHva = BenchModels.HVA + (firstGfn << HostMemory.PAGE_SHIFT);
-      bytes = (long) PAGES_PER_VCPU << HostMemory.PAGE_SHIFT;
-    }
-
-    @Setup(Level.Iteration)
-    public void iteration(IterationParams params) {
-      measuring = params.getType() == IterationType.MEASUREMENT;
-    }
-
-    /** madvise(MADV_DONTNEED) of this vCPU's range: every page faults again. */
-    @Setup(Level.Invocation)
-    public void dropRange(Vm vm) {
-      int r = vm.vm.vmm().madviseDontneed(firstHva, bytes);
-      if (r != 0) {
-        throw new IllegalStateException("madvise(MADV_DONTNEED) failed: " + r);
-      }
     }
 
     long faultEveryPage(Vm vm) {
       long accessesBefore = vcpu.accesses();
       long faultsBefore = vcpu.faults();
       long allocatedBefore = THREADS.getCurrentThreadAllocatedBytes();
+      long start = System.nanoTime();
       long exits = vcpu.run(program);
+      long end = System.nanoTime();
       long allocated = THREADS.getCurrentThreadAllocatedBytes() - allocatedBefore;
       long accesses = vcpu.accesses() - accessesBefore;
       long faults = vcpu.faults() - faultsBefore;
@@ -193,9 +206,11 @@ public class DemandPagingBenchmark {
             vcpu.name() + ": " + exits + " exits to userspace (last error "
                 + vcpu.lastExitError() + "), " + accesses + " accesses completed");
       }
-      if (measuring) {
+      vm.passStart.accumulate(start);
+      vm.passEnd.accumulate(end);
+      vm.passFaults.add(faults);
+      if (vm.measuring) {
         vm.timedAccesses.add(accesses);
-        vm.timedFaults.add(faults);
         vm.timedBytes.add(allocated);
       }
       return faults;
