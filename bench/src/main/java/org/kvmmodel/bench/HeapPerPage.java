@@ -40,7 +40,7 @@ public final class HeapPerPage {
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
     int pages = (int) (guestMiB << 20 >>> HostMemory.PAGE_SHIFT);
     // Load and compile the classes involved on a small guest first.
-    faultIn(16, 4096);
+    faultIn(32, 4096);
     System.out.printf(
         Locale.US, "guest %d MiB = %d pages of 4 KiB, host RAM %d MiB, x86 ept4-ad%n",
         guestMiB, pages, guestMiB + 16);
