@@ -5,11 +5,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.scenario.RunResult;
 import org.kvmmodel.core.scenario.Scenario;
 import org.kvmmodel.core.scenario.ScenarioRun;
 import org.kvmmodel.core.scenario.Scenarios;
+import org.kvmmodel.core.sched.DeterministicScheduler;
 import org.kvmmodel.core.sched.SchedulePolicy;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,6 +36,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * actor, one actor running at a time), every choice from the seeded stream, the verdicts and
  * the story at the end.
  *
+ * <p>{@link #bareScheduler} is the baseline: the same scheduler with three actors that do
+ * nothing but take {@value #BARE_POINTS} scheduling points each (about the steps of one
+ * demand-paging run), so the cost of handing the CPU from actor to actor is seen apart from
+ * the model.
+ *
  * <p>The score is runs (schedules) per second; the {@code steps} counter is scheduling points
  * per second, summed over the runs; the {@code failedRuns} counter is how many runs of an
  * iteration failed (a schedule failure or a check violation). Failed runs are counted, not
@@ -54,6 +61,9 @@ import org.openjdk.jmh.annotations.Warmup;
 public class ScheduleThroughputBenchmark {
 
   private static final int MAX_REPORTED = 5;
+
+  /** Scheduling points each bare actor takes. */
+  static final int BARE_POINTS = 250;
 
   /** How the deterministic scheduler picks the next actor. */
   @Param({"RANDOM", "PCT"})
@@ -112,6 +122,28 @@ public class ScheduleThroughputBenchmark {
       }
     }
     return r;
+  }
+
+  /** Three actors that only take scheduling points: the scheduler's handoff cost alone. */
+  @Benchmark
+  public long bareScheduler(Steps counter) {
+    DeterministicScheduler scheduler =
+        new DeterministicScheduler(ChoiceStream.seeded(seed++), policy, 3, 25_000, 50_000);
+    for (int a = 0; a < 3; a++) {
+      scheduler.spawn(
+          "actor" + a,
+          () -> {
+            for (int i = 0; i < BARE_POINTS; i++) {
+              scheduler.point("bare");
+            }
+          });
+    }
+    DeterministicScheduler.Result r = scheduler.run();
+    if (!r.passed()) {
+      throw new IllegalStateException("bare schedule failed: " + r.failure());
+    }
+    counter.steps += r.steps();
+    return r.steps();
   }
 
   @TearDown(Level.Trial)
