@@ -43,7 +43,7 @@ final class DecodeCommand implements Callable<Integer> {
   private String arch;
 
   @Option(
-      names = "--config",
+      names = "--arch-config",
       paramLabel = "NAME",
       description = "Configuration of the architecture (default: its first, see 'kvmmodel list').")
   private String config;

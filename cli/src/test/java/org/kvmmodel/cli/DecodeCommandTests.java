@@ -52,7 +52,7 @@ class DecodeCommandTests {
   @Test
   void twoMibHugeLeafWithoutAdBits() {
     assertEquals(
-        0, run("decode", "--arch", "x86", "--config", "ept5-noad", "--level", "2", "0x8610000040000BB7"));
+        0, run("decode", "--arch", "x86", "--arch-config", "ept5-noad", "--level", "2", "0x8610000040000BB7"));
     Map<String, String> f = fields();
     assertEquals("leaf", f.get("kind"));
     assertEquals("true", f.get("page-size [7]"));
@@ -109,7 +109,7 @@ class DecodeCommandTests {
   @Test
   void accessTrackedSpte() {
     // A/D disabled leaf aged: R saved at 54, X at 56, RWX and A clear, bit 11 kept
-    assertEquals(0, run("decode", "--arch", "x86", "--config", "ept4-noad", "--level", "1", "0x8750000000001a30"));
+    assertEquals(0, run("decode", "--arch", "x86", "--arch-config", "ept4-noad", "--level", "1", "0x8750000000001a30"));
     Map<String, String> f = fields();
     assertEquals("access-tracked", f.get("kind"));
     assertEquals("false", f.get("valid"));
@@ -148,7 +148,7 @@ class DecodeCommandTests {
 
   @Test
   void unknownConfiguration() {
-    assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "x86", "--config", "npt", "--level", "1", "0"));
+    assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "x86", "--arch-config", "npt", "--level", "1", "0"));
     assertEquals(
         "kvmmodel decode: arch x86 has no configuration 'npt' (known: ept4-ad, ept4-noad, ept5-ad, ept5-noad)\n",
         err.toString());
@@ -167,7 +167,7 @@ class DecodeCommandTests {
     assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "x86", "--level", "5", "0x1"));
     assertEquals("kvmmodel decode: level 5 is out of range for x86 ept4-ad (1..4)\n", err.toString());
     err.getBuffer().setLength(0);
-    assertEquals(0, run("decode", "--arch", "x86", "--config", "ept5-ad", "--level", "5", "0x8000000000000000"));
+    assertEquals(0, run("decode", "--arch", "x86", "--arch-config", "ept5-ad", "--level", "5", "0x8000000000000000"));
     assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "x86", "--level", "0", "0x1"));
   }
 
