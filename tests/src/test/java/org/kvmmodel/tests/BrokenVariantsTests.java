@@ -17,6 +17,7 @@ import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
+import org.kvmmodel.core.check.IsolationCheck;
 import org.kvmmodel.core.check.LockDisciplineCheck;
 import org.kvmmodel.core.check.NoStaleMappingCheck;
 import org.kvmmodel.core.check.PermissionsCheck;
@@ -83,6 +84,7 @@ class BrokenVariantsTests {
         vcpu.access(gfn << 12, GuestAccess.WRITE);
       }
       assertEquals(0, kvm.vmm().munmap(HVA + 4096, 4096));
+      vcpu.access(1 << 12, GuestAccess.READ);
       assertEquals(0, driver.fault(8, false));
       assertEquals(0, driver.fault(READONLY_GFN, false));
       assertEquals(0, kvm.setUserMemoryRegion2(
@@ -168,6 +170,12 @@ class BrokenVariantsTests {
   }
 
   @Test
+  void aGuestReachingAFreedFrameThroughAStaleLeafIsCaughtByIsolation() {
+    assertTrue(firstMessage(run(Breakage.UNMAP_LEAVES_LEAF).get(IsolationCheck.ID))
+        .matches("guest access to gpa 0x1000 reached frame 0x[0-9a-f]+, which is free"));
+  }
+
+  @Test
   void aWritableLeafInAReadOnlySlotIsCaughtByPermissions() {
     assertEquals("gfn 0x400 of read-only memslot 1 mapped writable at stage 2",
         firstMessage(run(Breakage.MAPS_READONLY_SLOT_WRITABLE).get(PermissionsCheck.ID)));
@@ -201,8 +209,11 @@ class BrokenVariantsTests {
             case FAST_PATH_DIRTIES_FOLIO, SKIPS_RETRY_CHECK -> r.id().equals(DirtyProtectedCheck.ID);
             case NEVER_RELEASES, RELEASES_TWICE -> r.id().equals(RefcountBalancedCheck.ID);
             case UNMAP_LEAVES_LEAF ->
-                r.id().equals(NoStaleMappingCheck.ID) || r.id().equals(TlbCoherentCheck.ID);
-            case UNMAP_WITHOUT_FLUSH -> r.id().equals(TlbCoherentCheck.ID);
+                r.id().equals(NoStaleMappingCheck.ID)
+                    || r.id().equals(TlbCoherentCheck.ID)
+                    || r.id().equals(IsolationCheck.ID);
+            case UNMAP_WITHOUT_FLUSH ->
+                r.id().equals(TlbCoherentCheck.ID) || r.id().equals(IsolationCheck.ID);
             case MAPS_READONLY_SLOT_WRITABLE, IGNORES_MAP_WRITABLE ->
                 r.id().equals(PermissionsCheck.ID);
             case ZAPS_SLOT_WITHOUT_MMU_LOCK -> r.id().equals(LockDisciplineCheck.ID);

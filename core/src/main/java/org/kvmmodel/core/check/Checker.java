@@ -22,7 +22,8 @@ public final class Checker {
           PermissionsCheck::new,
           LockDisciplineCheck::new,
           NoLostWriteCheck::new,
-          DirtyLogCompleteCheck::new);
+          DirtyLogCompleteCheck::new,
+          IsolationCheck::new);
 
   private final List<Check> checks = new ArrayList<>();
 

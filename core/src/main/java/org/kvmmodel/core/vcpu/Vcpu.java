@@ -13,7 +13,9 @@ import org.kvmmodel.core.trace.Tracepoint;
 /**
  * One vCPU ({@code struct kvm_vcpu} and the loop of {@code vcpu_enter_guest}): it runs a guest
  * program access by access through its TLB and the arch's hardware walker, exits to the arch's
- * fault handler on a stage-2 fault, and handles requests before every entry. {@code vcpu->mode}
+ * fault handler on a stage-2 fault, and handles requests before every entry. Outside guest mode
+ * the vCPU holds {@code kvm->srcu} for read (as {@code vcpu_run} does), so a memslot update
+ * waits for a fault using the old memslots before the arch flushes them. {@code vcpu->mode}
  * and the kick make remote TLB flushes wait until the vCPU has left guest mode.
  */
 public final class Vcpu implements VcpuRequestTarget {
@@ -119,7 +121,13 @@ public final class Vcpu implements VcpuRequestTarget {
       faults++;
       faultsThisAccess++;
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT, gpa, access, walk.entryPresent() ? 1 : 0);
-      int r = faultHandler.handle(id, walk);
+      int r;
+      int srcuIdx = kvm.srcu().readLock();
+      try {
+        r = faultHandler.handle(id, walk);
+      } finally {
+        kvm.srcu().readUnlock(srcuIdx);
+      }
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT_DONE, gpa, r, 0);
       if (r < 0) {
         userspaceExits++;
