@@ -72,14 +72,14 @@ class RunAndConformanceCommandTests {
 
   @Test
   void conformancePrintsTheMatrixAndJson() {
-    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "2"));
+    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "6"));
     String text = out.toString();
     assertTrue(text.contains("x86    ept5-noad    demand-paging   REFCOUNT-BALANCED    pass"), text);
     assertTrue(text.contains("x86    ept4-ad      writeback-storm NO-LOST-WRITE        pass"), text);
     assertTrue(text.contains("x86    ept4-ad      dirty-log       DIRTY-LOG-COMPLETE   pass"), text);
     assertTrue(text.matches("(?s).*\\n\\d+ pass, 0 fail, 0 not-exercised\n"), text);
     out.getBuffer().setLength(0);
-    assertEquals(0, run("conformance", "--seeds", "2", "--format", "json"));
+    assertEquals(0, run("conformance", "--seeds", "6", "--format", "json"));
     assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());
     assertTrue(out.toString().contains("\"status\" : \"pass\""), out.toString());
     assertEquals(Main.EXIT_USAGE, run("conformance", "--format", "xml"));
