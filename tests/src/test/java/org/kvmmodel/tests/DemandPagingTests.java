@@ -5,38 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.kvmmodel.arch.x86.X86Plugin;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
-import org.kvmmodel.core.config.ModelSettings;
-import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.scenario.RunResult;
 import org.kvmmodel.core.scenario.ScenarioRun;
 import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.sched.SchedulePolicy;
-import org.kvmmodel.tests.doubles.ToyPlugin;
 
 /** The demand-paging scenario on x86 and on the SPI doubles, judged by every check. */
 class DemandPagingTests {
 
-  private static final ArchPluginRegistry REGISTRY =
-      ArchPluginRegistry.of(
-          List.of(new X86Plugin(), ToyPlugin.spinlockWholeVm(), ToyPlugin.concatenatedRoot()));
-
-  private static ModelSettings settings(String arch, String configuration) {
-    return ModelSettings.from(
-        ConfigFactory.parseString(
-                "kvmmodel { arch = " + arch + ", arch-configuration = \"" + configuration + "\" }")
-            .withFallback(ConfigFactory.defaultReference())
-            .resolve());
-  }
-
   private static RunResult run(String arch, String configuration, long seed, SchedulePolicy policy) {
-    return ScenarioRun.execute(
-        Scenarios.byName("demand-paging"), settings(arch, configuration), REGISTRY, seed, policy);
+    return ScenarioFixtures.run("demand-paging", arch, configuration, seed, policy);
   }
 
   @Test
@@ -87,7 +69,7 @@ class DemandPagingTests {
     assertEquals(first.story(), again.story(), "same seed, same story");
     RunResult replay =
         ScenarioRun.replay(
-            Scenarios.byName("demand-paging"), settings("x86", "ept4-ad"), REGISTRY,
+            Scenarios.byName("demand-paging"), ScenarioFixtures.settings("x86", "ept4-ad"), ScenarioFixtures.REGISTRY,
             first.choices(), SchedulePolicy.RANDOM);
     assertEquals(first.story(), replay.story(), "recorded choices, same story");
     assertArrayEquals(first.choices(), replay.choices());

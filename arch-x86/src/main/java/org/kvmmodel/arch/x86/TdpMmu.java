@@ -16,7 +16,6 @@ import org.kvmmodel.api.kvm.Stage2Walk;
 import org.kvmmodel.api.kvm.Stage2Walker;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.WalkControl;
 
 /**
  * The x86 TDP MMU's hooks for common KVM ({@code arch/x86/kvm/mmu/mmu.c},
@@ -57,7 +56,6 @@ final class TdpMmu implements ArchMmu {
   private final RadixMmuOps ops;
   private final long maxGfn;
   private final boolean adEnabled;
-  private final WalkControl faultFlushes;
   private volatile PageFault[] vcpus = new PageFault[0];
 
   TdpMmu(Kvm kvm, EptPageTableFormat format) {
@@ -66,7 +64,6 @@ final class TdpMmu implements ArchMmu {
     this.ops = new RadixMmuOps(kvm, RadixPageTable.create(format, kvm.pageTables()));
     this.maxGfn = (1L << (Math.min(format.geometry().addressBits(), 52) - 12)) - 1;
     this.adEnabled = format.encoder().adEnabled();
-    this.faultFlushes = new FaultFlushes(kvm);
   }
 
   /** The EPT root this MMU maintains. */
@@ -513,7 +510,7 @@ final class TdpMmu implements ArchMmu {
       v = Arrays.copyOf(v, Math.max(id + 1, 2 * v.length));
     }
     if (v[id] == null) {
-      v[id] = new PageFault(root().newCursor(faultFlushes));
+      v[id] = new PageFault(ops.newCursor());
     }
     vcpus = v;
     return v[id];
@@ -548,35 +545,6 @@ final class TdpMmu implements ArchMmu {
       slot = memslot;
       pfn = KvmPfn.NOSLOT;
       mmuSeq = 0;
-    }
-  }
-
-  /** Flushes of the fault path's cursors: KVM's remote flushes; the fault path never yields. */
-  private static final class FaultFlushes implements WalkControl {
-    private final Kvm kvm;
-
-    FaultFlushes(Kvm kvm) {
-      this.kvm = kvm;
-    }
-
-    @Override
-    public boolean shouldYield() {
-      return false;
-    }
-
-    @Override
-    public void yieldLock() {
-      throw new IllegalStateException("the fault path never yields mmu_lock");
-    }
-
-    @Override
-    public void flushTlbs() {
-      kvm.flushRemoteTlbs();
-    }
-
-    @Override
-    public void flushTlbRange(long gfn, long pages) {
-      kvm.flushRemoteTlbsRange(gfn, pages);
     }
   }
 }

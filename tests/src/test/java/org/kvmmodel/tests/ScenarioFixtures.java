@@ -1,0 +1,48 @@
+package org.kvmmodel.tests;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import org.kvmmodel.arch.x86.X86Plugin;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.scenario.RunResult;
+import org.kvmmodel.core.scenario.ScenarioRun;
+import org.kvmmodel.core.scenario.Scenarios;
+import org.kvmmodel.core.sched.SchedulePolicy;
+import org.kvmmodel.tests.doubles.ToyPlugin;
+
+/** What the scenario tests share: the plugins, settings for one arch, one run, a clean verdict. */
+final class ScenarioFixtures {
+
+  static final ArchPluginRegistry REGISTRY =
+      ArchPluginRegistry.of(
+          List.of(new X86Plugin(), ToyPlugin.spinlockWholeVm(), ToyPlugin.concatenatedRoot()));
+
+  private ScenarioFixtures() {}
+
+  static ModelSettings settings(String arch, String configuration) {
+    return ModelSettings.from(
+        ConfigFactory.parseString(
+                "kvmmodel { arch = " + arch + ", arch-configuration = \"" + configuration + "\" }")
+            .withFallback(ConfigFactory.defaultReference())
+            .resolve());
+  }
+
+  static RunResult run(
+      String scenario, String arch, String configuration, long seed, SchedulePolicy policy) {
+    return ScenarioRun.execute(
+        Scenarios.byName(scenario), settings(arch, configuration), REGISTRY, seed, policy);
+  }
+
+  /** Asserts the run's schedule completed and no check found a violation. */
+  static void assertClean(RunResult r, String what) {
+    assertNull(r.failure(), what + ": " + r.failure());
+    for (CheckResult c : r.checks()) {
+      assertTrue(c.violations().isEmpty(), what + ": " + c);
+    }
+  }
+}
