@@ -1,6 +1,11 @@
 package org.kvmmodel.cli;
 
+import java.io.File;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -61,6 +66,12 @@ final class RunCommand implements Callable<Integer> {
   private String policy = "random";
 
   @Option(
+      names = "--trace-out",
+      paramLabel = "FILE",
+      description = "Write the run's last events to FILE as JSON lines.")
+  private File traceOut;
+
+  @Option(
       names = "--story",
       description = "Print the run's last events, one per line (a failing run always prints the"
           + " story of its shrunk replay).")
@@ -97,6 +108,14 @@ final class RunCommand implements Callable<Integer> {
     }
     if (r.failure() != null) {
       out.println("run failed: " + r.failure());
+    }
+    if (traceOut != null) {
+      try (Writer w = Files.newBufferedWriter(traceOut.toPath(), StandardCharsets.UTF_8)) {
+        r.log().writeJsonLines(w);
+      } catch (IOException e) {
+        err.println("kvmmodel run: cannot write " + traceOut + ": " + e.getMessage());
+        return Main.EXIT_USAGE;
+      }
     }
     if (r.failed()) {
       RunResult shrunk = shrink(scenario, settings, registry, schedulePolicy, r);

@@ -9,6 +9,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +32,17 @@ class RunAndConformanceCommandTests {
     assertTrue(text.contains("  guest-accesses           48"), text);
     assertTrue(text.contains("  DIRTY-PROTECTED      pass"), text);
     assertTrue(text.contains("  NO-STALE-MAPPING     pass"), text);
+  }
+
+  @Test
+  void runWritesItsEventsAsJsonLines() throws IOException {
+    Path trace = dir.resolve("trace.jsonl");
+    assertEquals(0, run("run", "demand-paging", "--seed", "3", "--trace-out", trace.toString()));
+    List<String> lines = Files.readAllLines(trace, StandardCharsets.UTF_8);
+    assertTrue(lines.size() > 100, "events written: " + lines.size());
+    assertTrue(lines.stream().anyMatch(l -> l.matches(
+        "\\{\"seq\":\\d+,\"actor\":\"vcpu[01]\",\"event\":\"kvm_page_fault\",\"gpa\":\\d+,"
+            + "\"access\":\\d+,\"present\":[01]\\}")), lines.get(0));
   }
 
   @Test

@@ -5,11 +5,12 @@ import java.util.Map;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.sched.ScheduleFailure;
 import org.kvmmodel.core.sched.SchedulePolicy;
+import org.kvmmodel.core.trace.EventLog;
 
 /**
  * The outcome of one deterministic run: what was run, whether the schedule itself failed (an
  * exception, a deadlock, the step bound), each check's verdict, the counters, the recorded
- * choices (which replay the run) and the story of its last events.
+ * choices (which replay the run) and its event log (the story of its last events).
  */
 public record RunResult(
     String scenario,
@@ -22,7 +23,12 @@ public record RunResult(
     List<CheckResult> checks,
     Map<String, Long> counters,
     int[] choices,
-    List<String> story) {
+    EventLog log) {
+
+  /** The run's last events, one line each ({@code actor kernel-function object outcome}). */
+  public List<String> story() {
+    return log.story();
+  }
 
   /** Whether the run failed: the schedule failed or a check found a violation. */
   public boolean failed() {

@@ -88,7 +88,7 @@ public final class ScenarioRun {
         checks,
         counters.asMap(),
         r.choices(),
-        vm.log().story());
+        vm.log());
   }
 
   /** The VM under test. */
