@@ -51,6 +51,14 @@ public interface ArchPlugin {
    */
   ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration);
 
+  /**
+   * The checks real KVM fails for this arch at {@code version}, each with its fix: behaviour the
+   * plugin models faithfully although it breaks an invariant. None by default.
+   */
+  default List<KnownDivergence> knownDivergences(KvmVersion version) {
+    return List.of();
+  }
+
   /** {@code kvm_arch_nr_memslot_as_ids}: memslot address spaces (x86 has 2, for SMM). */
   default int memslotAddressSpaces() {
     return 1;

@@ -100,6 +100,7 @@ final class ConformanceCommand implements Callable<Integer> {
     int pass = 0;
     int fail = 0;
     int notExercised = 0;
+    int known = 0;
     for (ConformanceRow r : rows) {
       out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10d %5d%n", r.arch(), r.configuration(),
           r.scenario(), r.check(), r.status().label(), r.judged(), r.runs());
@@ -108,13 +109,17 @@ final class ConformanceCommand implements Callable<Integer> {
         out.println("       " + r.message());
         out.println("       reproduce: " + RunCommand.reproduce(r.scenario(), r.arch(),
             r.configuration(), r.failingSeed(), r.failingPolicy(), config.reproduceArgument()));
+      } else if (r.status() == CheckStatus.KNOWN_DIVERGENCE) {
+        known++;
+        out.println("       " + r.message());
       } else if (r.status() == CheckStatus.NOT_EXERCISED) {
         notExercised++;
       } else {
         pass++;
       }
     }
-    out.printf(Locale.US, "%d pass, %d fail, %d not-exercised%n", pass, fail, notExercised);
+    out.printf(Locale.US, "%d pass, %d fail, %d not-exercised%s%n", pass, fail, notExercised,
+        known == 0 ? "" : String.format(Locale.US, ", %d known-divergence", known));
   }
 
   private void writeJson(PrintWriter out, List<ConformanceRow> rows) throws IOException {
@@ -129,7 +134,7 @@ final class ConformanceCommand implements Callable<Integer> {
       g.writeStringField("status", r.status().label());
       g.writeNumberField("judged", r.judged());
       g.writeNumberField("runs", r.runs());
-      if (r.status() == CheckStatus.FAIL) {
+      if (r.status() == CheckStatus.FAIL || r.status() == CheckStatus.KNOWN_DIVERGENCE) {
         g.writeNumberField("seed", r.failingSeed());
         g.writeStringField("schedule", r.failingPolicy());
         g.writeStringField("message", r.message());

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.function.IntConsumer;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.config.ModelSettings;
@@ -103,7 +104,12 @@ public final class Conformance {
     for (Map.Entry<String, long[]> e : judged.entrySet()) {
       ConformanceRow failure = firstFailure.get(e.getKey());
       long count = e.getValue()[0];
-      if (failure != null) {
+      KnownDivergence known = declared(plugin, settings, e.getKey());
+      if (failure != null && known != null) {
+        rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
+            failure.check(), CheckStatus.KNOWN_DIVERGENCE, count, seeds, failure.failingSeed(),
+            failure.failingPolicy(), known.citation() + ": " + failure.message()));
+      } else if (failure != null) {
         rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
             failure.check(), CheckStatus.FAIL, count, seeds, failure.failingSeed(),
             failure.failingPolicy(), failure.message()));
@@ -118,6 +124,16 @@ public final class Conformance {
         : row(plugin, configuration, scenario, RUN_ROW, CheckStatus.PASS, seeds, seeds, null, null,
             null));
     return rows;
+  }
+
+  /** The divergence {@code plugin} declares for {@code check} at the configured version. */
+  private static KnownDivergence declared(ArchPlugin plugin, ModelSettings settings, String check) {
+    for (KnownDivergence d : plugin.knownDivergences(settings.kvmVersion())) {
+      if (d.check().equals(check)) {
+        return d;
+      }
+    }
+    return null;
   }
 
   private static ConformanceRow row(

@@ -7,6 +7,7 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -26,6 +27,7 @@ public final class ToyPlugin implements ArchPlugin {
   private final boolean wholeVmRetry;
   private final int rootExtraBits;
   private final Breakage breakage;
+  private final List<KnownDivergence> divergences;
 
   private ToyPlugin(
       String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits, Breakage breakage) {
@@ -34,6 +36,26 @@ public final class ToyPlugin implements ArchPlugin {
     this.wholeVmRetry = wholeVmRetry;
     this.rootExtraBits = rootExtraBits;
     this.breakage = breakage;
+    this.divergences = List.of();
+  }
+
+  private ToyPlugin(ToyPlugin base, KnownDivergence divergence) {
+    this.name = base.name;
+    this.lockKind = base.lockKind;
+    this.wholeVmRetry = base.wholeVmRetry;
+    this.rootExtraBits = base.rootExtraBits;
+    this.breakage = base.breakage;
+    this.divergences = List.of(divergence);
+  }
+
+  /** The same double, declaring that real KVM at 6.13 fails a check as this double does. */
+  public ToyPlugin declaring(KnownDivergence divergence) {
+    return new ToyPlugin(this, divergence);
+  }
+
+  @Override
+  public List<KnownDivergence> knownDivergences(KvmVersion version) {
+    return version.equals(KvmVersion.DEFAULT) ? divergences : List.of();
   }
 
   public static ToyPlugin spinlockWholeVm() {

@@ -1,0 +1,27 @@
+package org.kvmmodel.api;
+
+import java.util.Objects;
+
+/**
+ * A check that real KVM is known to fail for an architecture at a kernel version, declared by
+ * the plugin that models that behaviour faithfully. Conformance then reports the check as
+ * {@code known-divergence} instead of {@code fail}, citing the fix.
+ *
+ * @param check the check id, e.g. {@code DIRTY-PROTECTED}
+ * @param kernelFunction where the behaviour lives, e.g. {@code kvm_riscv_gstage_map}
+ * @param fix the subject of the commit that fixes it, or {@code null} while mainline has none
+ */
+public record KnownDivergence(String check, String kernelFunction, String fix) {
+
+  public KnownDivergence {
+    Objects.requireNonNull(check, "check");
+    Objects.requireNonNull(kernelFunction, "kernelFunction");
+  }
+
+  /** How a report cites it: the fixing commit's subject, or {@code unfixed} and the function. */
+  public String citation() {
+    return fix != null
+        ? "fixed by \"" + fix + "\" (" + kernelFunction + ")"
+        : "unfixed in mainline (" + kernelFunction + ")";
+  }
+}
