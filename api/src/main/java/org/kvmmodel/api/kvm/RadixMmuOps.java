@@ -38,9 +38,15 @@ public final class RadixMmuOps {
     return cursor;
   }
 
-  /** Zaps every leaf of the range; returns whether anything was zapped (a flush is due). */
+  /**
+   * Zaps every leaf of the range; returns whether anything was zapped (a flush is due). Common
+   * code holds mmu_lock for write here and flushes once before unlocking, so the zaps are plain
+   * stores with the flush batched, as {@code kvm_tdp_mmu_unmap_gfn_range} does.
+   */
   public boolean unmap(GfnRange range) {
-    return cursor.zapRange(range.start(), range.end()) > 0;
+    long zapped = cursor.zapRangeExclusive(range.start(), range.end());
+    cursor.clearFlushPending();
+    return zapped > 0;
   }
 
   /** Clears the accessed state of every leaf in the range; returns whether any was young. */

@@ -28,6 +28,7 @@ public final class PageTableCursor {
   private static final int TRANSFORM = 4;
   private static final int SPLIT = 5;
   private static final int FIND_LEAF = 6;
+  private static final int ZAP_EXCLUSIVE = 7;
 
   private final RadixPageTable pageTable;
   private final PageTableFormat format;
@@ -342,6 +343,16 @@ public final class PageTableCursor {
   }
 
   /**
+   * Zaps every leaf overlapping the range with the caller holding mmu_lock exclusively
+   * ({@link PageTableFormat#zapExclusive}); the flush is batched: see {@link #flushPending()}.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapRangeExclusive(long startGfn, long endGfn) {
+    return rangeOperation(ZAP_EXCLUSIVE, startGfn, endGfn, null);
+  }
+
+  /**
    * The first frame of the first present leaf overlapping the range, or -1: a read-only walk
    * that skips empty subtrees and changes nothing, for checks that judge page-table memory.
    */
@@ -431,6 +442,13 @@ public final class PageTableCursor {
             if (!format.tryZap(slot, entry)) {
               continue;
             }
+            result++;
+            break;
+          case ZAP_EXCLUSIVE:
+            if (!format.zapExclusive(slot, entry)) {
+              continue;
+            }
+            flushPending = true;
             result++;
             break;
           case TEST_YOUNG:

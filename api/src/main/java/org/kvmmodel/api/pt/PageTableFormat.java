@@ -79,6 +79,16 @@ public interface PageTableFormat {
   boolean tryZap(EntrySlot slot, long expected);
 
   /**
+   * Makes the present leaf {@code expected} empty when the caller holds mmu_lock exclusively, so
+   * no other thread can touch the entry: the TLB flush is left to the caller, who batches one
+   * for the whole range before dropping the lock (x86 {@code tdp_mmu_zap_leafs} under the write
+   * lock). The default is the atomic {@link #tryZap}, which flushes as it goes.
+   */
+  default boolean zapExclusive(EntrySlot slot, long expected) {
+    return tryZap(slot, expected);
+  }
+
+  /**
    * Changes only attributes of the present leaf {@code expected} (age, write-protect, generic
    * transforms); the caller batches any flush ({@code tdp_mmu_set_spte_atomic} from
    * {@code wrprot_gfn_range}/{@code age_gfn_range}; arm64 {@code stage2_update_leaf_attrs}).

@@ -147,6 +147,16 @@ public final class EptPageTableFormat implements PageTableFormat {
     return true;
   }
 
+  /**
+   * Under the write lock the TDP MMU writes the non-present value directly
+   * ({@code tdp_mmu_iter_set_spte}) and leaves the flush to the caller.
+   */
+  @Override
+  public boolean zapExclusive(EntrySlot slot, long expected) {
+    slot.write(Spte.SHADOW_NONPRESENT_VALUE);
+    return true;
+  }
+
   @Override
   public boolean tryUpdateLeaf(EntrySlot slot, long expected, long value) {
     return slot.compareAndSet(expected, value);
