@@ -1080,11 +1080,20 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.ENOMEM;
     }
+    long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
+  }
+
+  /**
+   * finish_fault / set_pte_range: installs {@code pfn} at {@code address} under the page-table
+   * lock unless another fault mapped something there first, in which case this fault's
+   * reference on the folio is dropped. Returns 0 either way: the access is retried.
+   */
+  private int finishFault(long address, int level, long pfn, long bits) {
     ptl.acquireExclusive();
     try {
-      if (pt.lookup(a) == 0) {
-        long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
-        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+      if (pt.lookup(address) == 0) {
+        pt.set(address, level, HostPte.make(pfn, level, bits));
         memory.addMapcount(pfn, 1);
         return 0;
       }
@@ -1138,20 +1147,9 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.EFAULT;
     }
-    ptl.acquireExclusive();
-    try {
-      if (pt.lookup(haddr) == 0) {
-        long bits = HostPte.YOUNG
-            | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
-        pt.set(haddr, level, HostPte.make(pfn, level, bits));
-        memory.addMapcount(pfn, 1);
-        return 0;
-      }
-    } finally {
-      ptl.releaseExclusive();
-    }
-    memory.putPage(pfn);
-    return 0;
+    long bits = HostPte.YOUNG
+        | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
+    return finishFault(haddr, level, pfn, bits);
   }
 
   /**
@@ -1179,23 +1177,12 @@ public final class MmStruct {
       }
     }
     boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
-    ptl.acquireExclusive();
-    try {
-      if (pt.lookup(a) == 0) {
-        long bits = HostPte.YOUNG;
-        if (write && vma.has(Vma.VM_WRITE)) {
-          memory.setPageDirty(pfn);
-          bits |= HostPte.WRITE | HostPte.DIRTY;
-        }
-        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
-        memory.addMapcount(pfn, 1);
-        return 0;
-      }
-    } finally {
-      ptl.releaseExclusive();
+    long bits = HostPte.YOUNG;
+    if (write && vma.has(Vma.VM_WRITE)) {
+      memory.setPageDirty(pfn);
+      bits |= HostPte.WRITE | HostPte.DIRTY;
     }
-    memory.putPage(pfn);
-    return 0;
+    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
   }
 
   /** A PFNMAP driver's vm_ops->fault: vmf_insert_pfn of the IO pfn, a special entry. */
@@ -1223,21 +1210,10 @@ public final class MmStruct {
     if (pfn < 0) {
       return -Errno.EFAULT;
     }
-    ptl.acquireExclusive();
-    try {
-      if (pt.lookup(a) == 0) {
-        long bits = HostPte.YOUNG
-            | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
-            | (write ? HostPte.DIRTY : 0);
-        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
-        memory.addMapcount(pfn, 1);
-        return 0;
-      }
-    } finally {
-      ptl.releaseExclusive();
-    }
-    memory.putPage(pfn);
-    return 0;
+    long bits = HostPte.YOUNG
+        | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
+        | (write ? HostPte.DIRTY : 0);
+    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
   }
 
   /**

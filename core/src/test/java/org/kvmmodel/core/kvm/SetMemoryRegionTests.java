@@ -1,6 +1,7 @@
 package org.kvmmodel.core.kvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -176,7 +177,7 @@ class SetMemoryRegionTests {
     assertEquals(Errno.ENOMEM.negative(), f.set(0, 0, 0, 0, HVA));
     MemorySlot back = f.memslots.gfnToMemslot(0, 0);
     assertNotNull(back);
-    assertTrue(!back.isInvalid(), "the INVALID copy is replaced by the old slot again");
+    assertFalse(back.isInvalid(), "the INVALID copy is replaced by the old slot again");
     verify(f.arch, never()).commitMemoryRegion(any(), isNull(), eq(MemoryChange.DELETE));
     assertEquals(512, f.setMemoryRegion.nrMemslotPages());
   }
@@ -195,13 +196,13 @@ class SetMemoryRegionTests {
   @Test
   void flagsOnlyEnablesLoggingWithAFreshBitmap() {
     assertEquals(0, f.set(0, 0, 0, 2 * MB, HVA));
-    assertTrue(!slots().byId(0).hasDirtyBitmap());
+    assertFalse(slots().byId(0).hasDirtyBitmap());
     assertEquals(0, f.set(0, KVM_MEM_LOG_DIRTY_PAGES, 0, 2 * MB, HVA));
     assertTrue(slots().byId(0).hasDirtyBitmap());
     verify(f.arch).commitMemoryRegion(
         argThat(o -> o != null && o.flags() == 0), argThat(n -> n.dirtyLogEnabled()), eq(MemoryChange.FLAGS_ONLY));
     assertEquals(0, f.set(0, 0, 0, 2 * MB, HVA));
-    assertTrue(!slots().byId(0).hasDirtyBitmap(), "disabling logging drops the bitmap");
+    assertFalse(slots().byId(0).hasDirtyBitmap(), "disabling logging drops the bitmap");
   }
 
   @Test
