@@ -53,7 +53,8 @@ public interface ArchMmu {
    * The arch's handler for a stage-2 fault of vCPU {@code vcpuId} ({@code kvm_mmu_page_fault}
    * after an EPT violation, {@code kvm_handle_guest_abort}, {@code kvm_riscv_gstage_map}'s
    * caller). Returns 0 to re-enter the guest (the access is retried: fixed, spurious or to be
-   * retried), or a negative errno to exit to userspace.
+   * retried), a positive {@link KvmExit} reason to exit to userspace without an error (an
+   * MMIO access for userspace to emulate), or a negative errno to exit with that error.
    */
   int handleGuestFault(int vcpuId, Stage2Walk fault);
 }

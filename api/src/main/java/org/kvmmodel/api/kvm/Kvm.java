@@ -103,4 +103,27 @@ public interface Kvm {
 
   /** {@code kvm_flush_remote_tlbs_range}. */
   void flushRemoteTlbsRange(long startGfn, long pages);
+
+  /**
+   * {@code mmap_read_lock(current->mm)} on the VMM process that owns this VM's memory, as the
+   * arm64 and RISC-V fault handlers take it around {@code vma_lookup} and the sequence snapshot.
+   */
+  void mmapReadLock();
+
+  /** {@code mmap_read_unlock(current->mm)}. */
+  void mmapReadUnlock();
+
+  /**
+   * {@code vma_lookup(current->mm, hva)}: the VMA containing {@code hva}, or null. The caller
+   * holds the mmap lock ({@link #mmapReadLock}).
+   */
+  HostVma vmaLookup(long hva);
+
+  /**
+   * The shift of the host page-table leaf that currently maps {@code hva}, read locklessly as
+   * arm64's {@code get_user_mapping_size} and x86's {@code host_pfn_mapping_level} do:
+   * {@code PAGE_SHIFT}, {@code PMD_SHIFT} or {@code PUD_SHIFT}; {@code PAGE_SHIFT} when nothing
+   * is mapped. The answer may be stale; callers use it only under the retry protocol.
+   */
+  int hostMappingShift(long hva);
 }

@@ -10,6 +10,7 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
+import org.kvmmodel.api.kvm.HostVma;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
@@ -18,6 +19,7 @@ import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.sched.Srcu;
@@ -196,6 +198,27 @@ public final class KvmInstance implements Kvm {
   public void markPageDirtyInSlot(MemorySlot slot, long gfn) {
     log.emit(Tracepoint.MARK_PAGE_DIRTY_IN_SLOT, gfn, 0, 0);
     dirtyLog.markPageDirtyInSlot(slot, gfn);
+  }
+
+  @Override
+  public void mmapReadLock() {
+    followPfn.mm().mmapReadLock();
+  }
+
+  @Override
+  public void mmapReadUnlock() {
+    followPfn.mm().mmapReadUnlock();
+  }
+
+  @Override
+  public HostVma vmaLookup(long hva) {
+    Vma vma = followPfn.mm().findVma(hva);
+    return vma == null ? null : vma.describe();
+  }
+
+  @Override
+  public int hostMappingShift(long hva) {
+    return followPfn.mm().hostMappingShift(hva);
   }
 
   @Override

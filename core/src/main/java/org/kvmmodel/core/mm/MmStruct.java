@@ -1609,6 +1609,22 @@ public final class MmStruct {
   }
 
   /**
+   * The shift of the present leaf translating {@code address} (arm64's
+   * {@code get_user_mapping_size}): {@code PAGE_SHIFT}, {@code PMD_SHIFT} or {@code PUD_SHIFT},
+   * from the same lockless walk as {@link #hostMappingLevel}.
+   */
+  public int hostMappingShift(long address) {
+    switch (hostMappingLevel(address)) {
+      case HostPte.LEVEL_PUD:
+        return PageTable.PUD_SHIFT;
+      case HostPte.LEVEL_PMD:
+        return PageTable.PMD_SHIFT;
+      default:
+        return PageTable.PTE_SHIFT;
+    }
+  }
+
+  /**
    * NUMA balancing's scan (task_numa_work → change_prot_numa): under mmap_lock for read,
    * turns the present entries of every private, non-hugetlb VMA in the range into PROT_NONE
    * hinting entries (keeping pfn, write permission and dirty), inside a PROTECTION_VMA

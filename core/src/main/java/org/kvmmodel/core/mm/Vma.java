@@ -1,5 +1,7 @@
 package org.kvmmodel.core.mm;
 
+import org.kvmmodel.api.kvm.HostVma;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -121,6 +123,22 @@ public final class Vma {
       default:
         return HostMemory.PAGE_SIZE;
     }
+  }
+
+  /**
+   * This VMA as an arch fault handler sees it: bounds, {@code vm_flags} (with arm64's
+   * {@code VM_MTE_ALLOWED} on anonymous and hugetlbfs memory, as {@code arch_calc_vm_flag_bits}
+   * sets it on a host with MTE) and {@code vma_kernel_pagesize}.
+   */
+  public HostVma describe() {
+    long vmFlags = flags & 0xffffffffL;
+    if (kind == VmaKind.ANON
+        || kind == VmaKind.ANON_THP
+        || kind == VmaKind.HUGETLB_2M
+        || kind == VmaKind.HUGETLB_1G) {
+      vmFlags |= HostVma.VM_MTE_ALLOWED;
+    }
+    return new HostVma(start, end, vmFlags, Long.numberOfTrailingZeros(hugePageSize()));
   }
 
   @Override

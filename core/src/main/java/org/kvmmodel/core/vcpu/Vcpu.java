@@ -37,6 +37,7 @@ public final class Vcpu implements VcpuRequestTarget {
   private long faults;
   private long userspaceExits;
   private int lastExitError;
+  private int lastExitReason;
 
   public Vcpu(
       int id,
@@ -129,9 +130,10 @@ public final class Vcpu implements VcpuRequestTarget {
         kvm.srcu().readUnlock(srcuIdx);
       }
       kvm.log().emit(Tracepoint.KVM_PAGE_FAULT_DONE, gpa, r, 0);
-      if (r < 0) {
+      if (r != 0) {
         userspaceExits++;
-        lastExitError = r;
+        lastExitError = Math.min(r, 0);
+        lastExitReason = Math.max(r, 0);
         return;
       }
     }
@@ -204,8 +206,16 @@ public final class Vcpu implements VcpuRequestTarget {
     return userspaceExits;
   }
 
-  /** The errno of the last exit to userspace, 0 if none. */
+  /** The errno of the last exit to userspace, 0 if none or if it was not an error. */
   public int lastExitError() {
     return lastExitError;
+  }
+
+  /**
+   * The {@link org.kvmmodel.api.kvm.KvmExit} reason of the last exit to userspace that was not
+   * an error (e.g. {@code KVM_EXIT_MMIO}), 0 if none or if it was an error.
+   */
+  public int lastExitReason() {
+    return lastExitReason;
   }
 }

@@ -1,0 +1,44 @@
+package org.kvmmodel.api.kvm;
+
+/**
+ * What an arch fault handler reads from the host VMA backing a fault's hva while it holds the
+ * mmap lock ({@code vma_lookup} under {@code mmap_read_lock} in {@code user_mem_abort} and
+ * {@code kvm_riscv_gstage_map}): its bounds, its {@code vm_flags} with the kernel's bit values,
+ * and the size of the pages it maps ({@code vma_kernel_pagesize}: the huge page size of a
+ * hugetlbfs VMA, else the base page size).
+ *
+ * @param start {@code vm_start}
+ * @param end {@code vm_end}, exclusive
+ * @param flags {@code vm_flags}
+ * @param pageShift log2 of {@code vma_kernel_pagesize(vma)}
+ */
+public record HostVma(long start, long end, long flags, int pageShift) {
+
+  public static final long VM_READ = 0x1;
+  public static final long VM_WRITE = 0x2;
+  public static final long VM_SHARED = 0x8;
+  public static final long VM_PFNMAP = 0x400;
+  public static final long VM_IO = 0x4000;
+  public static final long VM_HUGETLB = 0x400000;
+  public static final long VM_MIXEDMAP = 0x10000000;
+  /**
+   * arm64's {@code VM_MTE_ALLOWED} ({@code VM_HIGH_ARCH_1}): the mapping may carry MTE tags;
+   * set for anonymous, shmem and hugetlbfs mappings on a system with MTE.
+   */
+  public static final long VM_MTE_ALLOWED = 1L << 33;
+
+  /** Whether every bit of {@code flag} is set. */
+  public boolean has(long flag) {
+    return (flags & flag) == flag;
+  }
+
+  /** {@code is_vm_hugetlb_page}. */
+  public boolean isHugetlb() {
+    return has(VM_HUGETLB);
+  }
+
+  /** {@code vma_kernel_pagesize}. */
+  public long pageSize() {
+    return 1L << pageShift;
+  }
+}
