@@ -3,9 +3,9 @@ package org.kvmmodel.arch.x86;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Stage2Walk;
 import org.kvmmodel.api.kvm.Stage2Walker;
+import org.kvmmodel.api.pt.HardwareWalkControl;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
-import org.kvmmodel.api.pt.WalkControl;
 
 /**
  * The CPU's EPT page walk for one vCPU (Intel SDM Vol. 3C, "EPT Translation Mechanism" and
@@ -46,7 +46,7 @@ public final class EptWalker implements Stage2Walker {
    * ({@code enable_ept_ad_bits}).
    */
   EptWalker(RadixPageTable table, boolean adEnabled) {
-    this.cursor = table.newCursor(HardwareOnly.INSTANCE);
+    this.cursor = table.newCursor(HardwareWalkControl.INSTANCE);
     this.adEnabled = adEnabled;
   }
 
@@ -89,34 +89,5 @@ public final class EptWalker implements Stage2Walker {
     return ((rwx & (int) Spte.READABLE) != 0 ? GuestAccess.READ : 0)
         | ((rwx & (int) Spte.WRITABLE) != 0 ? GuestAccess.WRITE : 0)
         | ((rwx & (int) Spte.EXECUTABLE) != 0 ? GuestAccess.EXEC : 0);
-  }
-
-  /**
-   * The walk control of a cursor that only walks and sets hardware bits: the engine consults
-   * it only for operations that change entries through an arch hook, which the hardware never
-   * performs.
-   */
-  private static final class HardwareOnly implements WalkControl {
-    static final HardwareOnly INSTANCE = new HardwareOnly();
-
-    @Override
-    public boolean shouldYield() {
-      throw new IllegalStateException("the EPT walker runs no range operations");
-    }
-
-    @Override
-    public void yieldLock() {
-      throw new IllegalStateException("the EPT walker holds no lock");
-    }
-
-    @Override
-    public void flushTlbs() {
-      throw new IllegalStateException("the EPT walker issues no flushes");
-    }
-
-    @Override
-    public void flushTlbRange(long gfn, long pages) {
-      throw new IllegalStateException("the EPT walker issues no flushes");
-    }
   }
 }
