@@ -76,9 +76,10 @@ public final class ScenarioRun {
 
   private RunResult run(long seed, SchedulePolicy policy) {
     scenario.setUp(this);
+    boolean exitFirst = choices.chance(50);
     DeterministicScheduler.Result r = scheduler.run();
     if (r.failure() == null) {
-      tearDown(choices.chance(50));
+      tearDown(exitFirst);
     }
     List<CheckResult> checks = checker.finish();
     return new RunResult(
