@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Run one scenario once in deterministic mode and judge it with every check.",
-      "Scenarios: demand-paging, writeback-storm, dirty-log, memslot-delete."
+      "Scenarios: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache."
     })
 final class RunCommand implements Callable<Integer> {
 

@@ -1,5 +1,8 @@
 package org.kvmmodel.api.kvm;
 
+import java.util.List;
+import org.kvmmodel.api.pt.RadixPageTable;
+
 /**
  * The hooks an architecture's KVM MMU gives common code for one VM: the {@code kvm_arch_*}
  * and {@code kvm_*_gfn*} functions that {@code virt/kvm/kvm_main.c} calls from mmu_notifier
@@ -34,6 +37,20 @@ public interface ArchMmu {
 
   /** {@code kvm_arch_flush_shadow_all}: drop every mapping (notifier release, VM teardown). */
   void flushShadowAll();
+
+  /**
+   * The MMU part of {@code kvm_arch_destroy_vm} ({@code kvm_mmu_unload} of each vCPU dropping
+   * its root, {@code kvm_mmu_uninit_tdp_mmu}; {@code kvm_free_stage2_pgd} on arm64 and RISC-V):
+   * called once at VM teardown, after {@link #flushShadowAll()} has run, with no vCPU left.
+   * {@code tables} are the page tables this MMU created in the VM's environment, oldest first.
+   * The default frees each root page alone, the way the last root reference does: tables the
+   * flush left linked under a root are never freed. An arch with more to free overrides it.
+   */
+  default void destroyVm(List<RadixPageTable> tables) {
+    for (RadixPageTable table : tables) {
+      table.freeRoot();
+    }
+  }
 
   /**
    * {@code kvm_arch_mmu_enable_log_dirty_pt_masked}: re-protect the gfns

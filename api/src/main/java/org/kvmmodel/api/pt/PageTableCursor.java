@@ -550,11 +550,7 @@ public final class PageTableCursor {
    */
   public void freeAll() {
     zapAll();
-    PageTablePage root = pageTable.root;
-    if (observer != null) {
-      observer.tableUnlinked(root, geometry.kernelLevel(0), 0);
-    }
-    discard(root);
+    pageTable.freeRoot();
   }
 
   private void unlinkSubtree(PageTablePage table, int depth, long baseGfn) {

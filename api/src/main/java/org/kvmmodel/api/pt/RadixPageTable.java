@@ -103,6 +103,20 @@ public final class RadixPageTable {
     return geometry;
   }
 
+  /**
+   * Unlinks and hands the root page alone to deferred free ({@code tdp_mmu_free_sp} of a root
+   * whose last reference is gone, {@code kvm_pgtable_stage2_destroy}'s final free): whatever is
+   * still linked under it is never freed, as in KVM, so the caller zaps everything first.
+   * Neither the table nor any cursor on it may be used afterwards.
+   */
+  public void freeRoot() {
+    if (observer != null) {
+      observer.tableUnlinked(root, geometry.kernelLevel(0), 0);
+      observer.tableFreed(root);
+    }
+    deferredFree.deferFree(root);
+  }
+
   /** A cursor for one thread, flushing and yielding through {@code control}. */
   public PageTableCursor newCursor(WalkControl control) {
     return new PageTableCursor(this, Objects.requireNonNull(control, "control"));

@@ -16,8 +16,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * returned (the fault that made the mapping writable logs the gfn before it returns, and a
  * harvest that clears the bit write-protects the entry and flushes before it returns, so a
  * later write faults again). A write is discharged by any harvest that reports its gfn after
- * the write landed. Judged from guest writes, fault start and completion events, the start and
- * return of each harvest and the gfns its returned bitmap holds.
+ * the write landed. KVM's own writes ({@code kvm_write_guest}, writes through a pfn cache) are
+ * judged the same way, their write call standing in for the fault: it logs the gfn before it
+ * returns. Judged from guest and KVM writes, fault and write-call completion events, the start
+ * and return of each harvest and the gfns its returned bitmap holds.
  */
 public final class DirtyLogCompleteCheck extends Check {
 
@@ -28,13 +30,15 @@ public final class DirtyLogCompleteCheck extends Check {
   private static final class Write {
     final long gfn;
     final long seq;
+    final boolean byKvm;
     long waitingFor;
     long deadline = -1;
 
-    Write(long gfn, long seq, long waitingFor) {
+    Write(long gfn, long seq, long waitingFor, boolean byKvm) {
       this.gfn = gfn;
       this.seq = seq;
       this.waitingFor = waitingFor;
+      this.byKvm = byKvm;
     }
   }
 
@@ -62,8 +66,16 @@ public final class DirtyLogCompleteCheck extends Check {
         break;
       case GUEST_ACCESS:
         if ((b & GuestAccess.WRITE) != 0) {
-          guestWrite(seq, a >>> MemorySlot.PAGE_SHIFT);
+          guestWrite(seq, a >>> MemorySlot.PAGE_SHIFT, false);
         }
+        break;
+      case KVM_WRITE_GUEST:
+      case GPC_WRITE:
+        faultGfn[actor] = a;
+        guestWrite(seq, a, true);
+        break;
+      case KVM_WRITE_GUEST_DONE:
+        faultReturned(actor, a);
         break;
       case GET_DIRTY_LOG:
         harvestBegins(actor);
@@ -88,7 +100,7 @@ public final class DirtyLogCompleteCheck extends Check {
     }
   }
 
-  private void guestWrite(long seq, long gfn) {
+  private void guestWrite(long seq, long gfn, boolean byKvm) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
     if (slot == null || !slot.dirtyLogEnabled()) {
       return;
@@ -99,7 +111,7 @@ public final class DirtyLogCompleteCheck extends Check {
         waitingFor |= 1L << actor;
       }
     }
-    pending.add(new Write(gfn, seq, waitingFor));
+    pending.add(new Write(gfn, seq, waitingFor, byKvm));
   }
 
   private void harvestBegins(int actor) {
@@ -129,9 +141,9 @@ public final class DirtyLogCompleteCheck extends Check {
         judged();
         it.remove();
         fail(seq, actor,
-            "guest write to gfn %#x at event %d was not reported by KVM_GET_DIRTY_LOG harvest"
+            "%s to gfn %#x at event %d was not reported by KVM_GET_DIRTY_LOG harvest"
                 + " #%d, the first to begin after it with no fault on the gfn in flight",
-            w.gfn, w.seq, id);
+            w.byKvm ? "KVM write" : "guest write", w.gfn, w.seq, id);
       }
     }
   }

@@ -1,9 +1,12 @@
 package org.kvmmodel.core.check;
 
+import java.util.HashMap;
+import java.util.Map;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.PageTableFormat;
 import org.kvmmodel.api.pt.RadixPageTable;
+import org.kvmmodel.core.kvm.GfnToPfnCache;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.kvm.MmuInvalidate;
@@ -14,7 +17,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  * NO-STALE-MAPPING: when KVM's {@code invalidate_range_start} returns, no stage-2 leaf in any
  * of the VM's tables maps the range (read from page-table memory); and while an invalidation is
  * in progress, no leaf becomes present inside its merged gfn range (a table entry linked
- * there maps nothing by itself).
+ * there maps nothing by itself). KVM's pfn caches are mappings too: when
+ * {@code invalidate_range_start} returns, no cache whose hva is in the range is still valid,
+ * and no write goes through a cache whose hva was invalidated after it was last refreshed.
  */
 public final class NoStaleMappingCheck extends Check {
 
@@ -24,12 +29,67 @@ public final class NoStaleMappingCheck extends Check {
     super(ID, kvm);
   }
 
+  /** Per pfn-cache hva page: the event that last made it valid and the last invalidation since. */
+  private static final class CacheMapping {
+    long refreshed;
+    long invalidated = -1;
+  }
+
+  private final Map<Long, CacheMapping> caches = new HashMap<>();
+
   @Override
   public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
     if (tp == Tracepoint.INVALIDATE_RANGE_START_DONE) {
       judgeRange(seq, actor, a, b);
+      judgeCaches(seq, actor, a, b);
     } else if (tp == Tracepoint.SPTE_CHANGED) {
       judgeInstall(seq, actor, a, b, c);
+    } else if (tp == Tracepoint.GPC_REFRESHED) {
+      caches.computeIfAbsent(pageOf(b), h -> new CacheMapping()).refreshed = seq;
+      caches.get(pageOf(b)).invalidated = -1;
+    } else if (tp == Tracepoint.GPC_WRITE) {
+      judgeCacheWrite(seq, actor, a, b, c);
+    }
+  }
+
+  private static long pageOf(long hva) {
+    return hva & -MemorySlot.PAGE_SIZE;
+  }
+
+  /**
+   * When invalidate_range_start returns, no pfn cache whose hva lies in the range may still be
+   * valid: {@code gfn_to_pfn_cache_invalidate_start} clears it before mmu_lock is taken, and a
+   * refresh cannot complete while the invalidation is active.
+   */
+  private void judgeCaches(long seq, int actor, long start, long end) {
+    for (GfnToPfnCache gpc : kvm.pfnCaches().active()) {
+      long uhva = gpc.uhva();
+      if (uhva == GfnToPfnCache.HVA_ERR_BAD || uhva < start || uhva >= end) {
+        continue;
+      }
+      judged();
+      CacheMapping m = caches.get(pageOf(uhva));
+      if (m != null) {
+        m.invalidated = seq;
+      }
+      if (gpc.valid()) {
+        fail(seq, actor,
+            "gfn_to_pfn_cache of gpa %#x (hva %#x, pfn %#x) is still valid when"
+                + " invalidate_range_start of [%#x, %#x) returns",
+            gpc.gpa(), uhva, gpc.khvaPfn(), start, end);
+      }
+    }
+  }
+
+  /** A write through a pfn cache must use a mapping made after the last invalidation of its hva. */
+  private void judgeCacheWrite(long seq, int actor, long gfn, long pfn, long uhva) {
+    judged();
+    CacheMapping m = caches.get(pageOf(uhva));
+    if (m != null && m.invalidated > m.refreshed) {
+      fail(seq, actor,
+          "KVM wrote gfn %#x through a gfn_to_pfn_cache into pfn %#x, but the cache's hva %#x"
+              + " was invalidated at event %d after the cache was refreshed at event %d",
+          gfn, pfn, uhva, m.invalidated, m.refreshed);
     }
   }
 

@@ -1,14 +1,18 @@
 package org.kvmmodel.core.check;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * REFCOUNT-BALANCED: every reference or pin KVM takes through {@code kvm_follow_pfn} is dropped
  * exactly once, and PFNMAP/IO pfns are never referenced. Releases are judged as they happen;
- * what is still held is judged at the end of the run.
+ * what is still held is judged at the end of the run, and so, if the VM was torn down, are its
+ * page-table pages and the folios it touched.
  */
 public final class RefcountBalancedCheck extends Check {
 
@@ -16,6 +20,10 @@ public final class RefcountBalancedCheck extends Check {
 
   private final Map<Long, Integer> references = new TreeMap<>();
   private final Map<Long, Integer> pins = new TreeMap<>();
+  private final Set<Long> touched = new TreeSet<>();
+  private long destroyed = -1;
+  private int destroyer;
+  private long liveTables;
 
   public RefcountBalancedCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -27,6 +35,8 @@ public final class RefcountBalancedCheck extends Check {
       case KVM_GET_PAGE:
         if (!kvm.memory().pfnValid(a)) {
           fail(seq, actor, "a reference was taken on pfn %#x, which has no struct page", a);
+        } else {
+          touched.add(kvm.memory().folioHead(a));
         }
         (b != 0 ? pins : references).merge(a, 1, Integer::sum);
         break;
@@ -37,6 +47,11 @@ public final class RefcountBalancedCheck extends Check {
         break;
       case KVM_UNPIN_PAGE:
         drop(pins, seq, actor, a, "unpin_user_page", "pin");
+        break;
+      case KVM_DESTROY_VM_DONE:
+        destroyed = seq;
+        destroyer = actor;
+        liveTables = a;
         break;
       default:
         break;
@@ -57,8 +72,38 @@ public final class RefcountBalancedCheck extends Check {
     }
   }
 
+  /**
+   * After {@code kvm_destroy_vm} (and the VMM's exit, which the run ends with): every stage-2
+   * table page is freed, and every folio KVM ever referenced is back to what the host alone
+   * accounts for: no pin, and one reference per page-table mapping plus the page cache's own
+   * (folio_expected_ref_count of an idle folio), or free.
+   */
+  private void judgeTeardown() {
+    judged();
+    if (liveTables != 0) {
+      fail(destroyed, destroyer,
+          "%d stage-2 page-table page(s) were still allocated after kvm_destroy_vm", liveTables);
+    }
+    HostMemory memory = kvm.memory();
+    for (long pfn : touched) {
+      if (memory.isReserved(pfn) || memory.refcount(pfn) == 0) {
+        continue;
+      }
+      int expected = memory.mapcount(pfn) + (memory.isAnon(pfn) ? 0 : 1);
+      if (memory.pincount(pfn) != 0 || memory.refcount(pfn) != expected) {
+        fail(destroyed, destroyer,
+            "after VM teardown folio %#x has refcount %d and pincount %d; the host alone accounts"
+                + " for refcount %d and no pin", pfn, memory.refcount(pfn), memory.pincount(pfn),
+            expected);
+      }
+    }
+  }
+
   @Override
   public synchronized void finish() {
+    if (destroyed >= 0) {
+      judgeTeardown();
+    }
     for (Map.Entry<Long, Integer> e : references.entrySet()) {
       fail(-1, kvm.log().currentActor(),
           "%d reference(s) to folio %#x taken through kvm_follow_pfn were never released",

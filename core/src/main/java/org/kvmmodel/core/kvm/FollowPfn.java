@@ -74,7 +74,7 @@ public final class FollowPfn {
   }
 
   /** {@code hva_to_pfn}. */
-  private long hvaToPfn(long hva, int foll, boolean pin, boolean mapWritable, FaultinResult out) {
+  long hvaToPfn(long hva, int foll, boolean pin, boolean mapWritable, FaultinResult out) {
     scheduler.point("hva_to_pfn");
     boolean write = (foll & Foll.WRITE) != 0;
     if (write || mapWritable) {

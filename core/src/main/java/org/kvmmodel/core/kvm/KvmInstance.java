@@ -55,7 +55,10 @@ public final class KvmInstance implements Kvm {
   private final EventLog log;
   private final GuestWrites guestWrites;
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
+  private final GfnToPfnCaches pfnCaches;
+  private final KvmGuestWrite guestWrite;
   private ArchMmu arch;
+  private MmuNotifierAdapter mmuNotifier;
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
   private KvmMmuNotifier notifier;
@@ -76,6 +79,8 @@ public final class KvmInstance implements Kvm {
         new VmPageTables(mmuLock, inject, scheduler, rcu, vmm.memory().ramPages(), log);
     this.pageRelease = new PageRelease(vmm.memory(), mmuLock, log);
     this.guestWrites = new GuestWrites(vmm.memory().structPageCount());
+    this.pfnCaches = new GfnToPfnCaches(scheduler);
+    this.guestWrite = new KvmGuestWrite(this, scheduler, this::markPageDirtyInSlot);
   }
 
   /**
@@ -89,6 +94,22 @@ public final class KvmInstance implements Kvm {
       FaultInjector inject,
       EventLog log,
       Function<Kvm, ArchMmu> archFactory) {
+    return create(spec, vmm, scheduler, inject, log, archFactory, caches -> caches::invalidateStart);
+  }
+
+  /**
+   * As {@link #create(Spec, MmStruct, Scheduler, FaultInjector, EventLog, Function)}, with the
+   * pfn-cache step of {@code invalidate_range_start} made from the VM's cache list by
+   * {@code pfnCacheInvalidation} (a conformance double replaces it to show the check catches it).
+   */
+  public static KvmInstance create(
+      Spec spec,
+      MmStruct vmm,
+      Scheduler scheduler,
+      FaultInjector inject,
+      EventLog log,
+      Function<Kvm, ArchMmu> archFactory,
+      Function<GfnToPfnCaches, KvmMmuNotifier.InvalidateStartListener> pfnCacheInvalidation) {
     KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, log);
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
@@ -112,9 +133,10 @@ public final class KvmInstance implements Kvm {
             kvm.arch,
             kvm::flushRemoteTlbs,
             spec.elideFlushIfYoung(),
-            (start, end) -> {},
+            pfnCacheInvalidation.apply(kvm.pfnCaches),
             log);
-    vmm.registerNotifier(new MmuNotifierAdapter(kvm.notifier));
+    kvm.mmuNotifier = new MmuNotifierAdapter(kvm.notifier);
+    vmm.registerNotifier(kvm.mmuNotifier);
     vmm.memory().addWritebackListener(
         (pfn, wasDirty) -> log.emit(Tracepoint.FOLIO_CLEAR_DIRTY_FOR_IO, pfn, wasDirty ? 1 : 0, 0));
     return kvm;
@@ -353,6 +375,40 @@ public final class KvmInstance implements Kvm {
     map.pinnedPage = KvmPfn.NO_PAGE;
   }
 
+  /**
+   * {@code kvm_write_guest}: KVM stores {@code len} bytes at {@code gpa} of address space 0 (as
+   * kvm-clock and steal-time updates do); the caller holds {@code kvm->srcu}. 0 or -EFAULT.
+   */
+  public int writeGuest(long gpa, long len) {
+    return guestWrite.writeGuest(0, gpa, len);
+  }
+
+  /** {@code kvm_vcpu_write_guest}: as {@link #writeGuest} in the vCPU's address space. */
+  public int vcpuWriteGuest(int asId, long gpa, long len) {
+    return guestWrite.writeGuest(asId, gpa, len);
+  }
+
+  /**
+   * {@code kvm_destroy_vm}, once the last reference is gone: {@code kvm_arch_pre_destroy_vm}
+   * (nothing the model keeps), {@code mmu_notifier_unregister} (which runs
+   * {@code kvm_mmu_notifier_release} → {@code kvm_flush_shadow_all} unless {@code exit_mmap}
+   * already released the subscription), then {@code kvm_arch_destroy_vm}: the vCPUs' pfn caches
+   * are deactivated, the arch frees its tables and an RCU barrier lets the deferred frees run.
+   */
+  public void destroyVm() {
+    log.emit(Tracepoint.KVM_DESTROY_VM, 0, 0, 0);
+    followPfn.mm().unregisterNotifier(mmuNotifier);
+    if (mnActive.count() == 0 && invalidate.inProgress() != 0) {
+      throw new IllegalStateException("WARN_ON: mmu_invalidate_in_progress at kvm_destroy_vm");
+    }
+    for (GfnToPfnCache gpc : pfnCaches.active()) {
+      gpc.deactivate();
+    }
+    arch.destroyVm(pageTables.pageTables());
+    rcu.barrier();
+    log.emit(Tracepoint.KVM_DESTROY_VM_DONE, pageTables.livePages(), 0, 0);
+  }
+
   /** KVM_SET_USER_MEMORY_REGION2: 0 or a negative errno. */
   public int setUserMemoryRegion2(UserspaceMemoryRegion2 region) {
     return setMemoryRegion.setUserMemoryRegion2(region);
@@ -432,5 +488,18 @@ public final class KvmInstance implements Kvm {
 
   public MmStruct vmm() {
     return followPfn.mm();
+  }
+
+  /** The VM's active pfn caches ({@code kvm->gpc_list}). */
+  public GfnToPfnCaches pfnCaches() {
+    return pfnCaches;
+  }
+
+  public Scheduler scheduler() {
+    return scheduler;
+  }
+
+  FollowPfn followPfn() {
+    return followPfn;
   }
 }

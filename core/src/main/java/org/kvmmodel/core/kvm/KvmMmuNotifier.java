@@ -96,6 +96,7 @@ public final class KvmMmuNotifier {
 
   /** {@code kvm_mmu_notifier_release}: {@code kvm_flush_shadow_all} under SRCU. */
   public void release() {
+    log.emit(Tracepoint.MMU_NOTIFIER_RELEASE, 0, 0, 0);
     int idx = srcu.readLock();
     try {
       arch.flushShadowAll();

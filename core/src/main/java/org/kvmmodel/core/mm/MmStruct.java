@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.sched.SchedLock;
 import org.kvmmodel.core.sched.Scheduler;
@@ -1356,12 +1357,21 @@ public final class MmStruct {
    * under migration, where the task would sleep in migration_entry_wait).
    */
   public int userRead(long address) {
-    return userAccess(address, false);
+    return userAccess(address, false, null);
   }
 
   /** A store by the owning process; sets the entry young and dirty. See {@link #userRead}. */
   public int userWrite(long address) {
-    return userAccess(address, true);
+    return userAccess(address, true, null);
+  }
+
+  /**
+   * A store on the process's behalf by the kernel ({@code copy_to_user}): faults the page in
+   * exactly as {@link #userWrite} does, and hands {@code store} the frame the data lands in at
+   * the instant it lands, while the entry that translates it is still the one observed.
+   */
+  public int userWrite(long address, LongConsumer store) {
+    return userAccess(address, true, store);
   }
 
   /*
@@ -1369,7 +1379,7 @@ public final class MmStruct {
    * the page-table lock: the model's page-table walkers rewrite entries with plain stores
    * under that lock, so taking it here is what keeps a concurrent walker from losing a bit.
    */
-  private int userAccess(long address, boolean write) {
+  private int userAccess(long address, boolean write, LongConsumer store) {
     mmapReadLock();
     try {
       Vma vma = vmaAt(address);
@@ -1381,11 +1391,13 @@ public final class MmStruct {
         if (HostPte.isPresent(e) && (!write || HostPte.isWritable(e))) {
           long set = HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
           if ((e & set) == set) {
+            stored(store, e, address);
             return 0;
           }
           ptl.acquireExclusive();
           try {
             if (pt.compareAndSet(address, e, e | set)) {
+              stored(store, e, address);
               return 0;
             }
           } finally {
@@ -1402,6 +1414,12 @@ public final class MmStruct {
           String.format(Locale.US, "fault at 0x%x did not settle", address));
     } finally {
       mmapReadUnlock();
+    }
+  }
+
+  private static void stored(LongConsumer store, long e, long address) {
+    if (store != null) {
+      store.accept(subPfn(e, address));
     }
   }
 

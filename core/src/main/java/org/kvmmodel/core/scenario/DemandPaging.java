@@ -7,8 +7,6 @@ import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.vcpu.GuestProgram;
-import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
  * demand-paging (after KVM's {@code demand_paging_test}): two vCPUs fault in anonymous guest
@@ -50,12 +48,7 @@ public final class DemandPaging implements Scenario {
     check(vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON), HVA, "mmap");
     check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)), 0,
         "KVM_SET_USER_MEMORY_REGION2");
-    for (int id = 0; id < 2; id++) {
-      Vcpu vcpu = run.createVcpu(id);
-      GuestProgram program =
-          GuestProgram.random(run.choices(), 0, PAGES, ACCESSES_PER_VCPU, 50);
-      run.spawn(vcpu.name(), () -> vcpu.run(program));
-    }
+    run.spawnRandomVcpus(2, PAGES, ACCESSES_PER_VCPU, 50);
     int[] pages = new int[HOST_OPERATIONS];
     boolean[] drop = new boolean[HOST_OPERATIONS];
     for (int i = 0; i < HOST_OPERATIONS; i++) {

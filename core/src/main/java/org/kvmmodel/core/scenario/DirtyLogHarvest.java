@@ -8,15 +8,14 @@ import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.vcpu.GuestProgram;
-import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
  * dirty-log (after KVM's {@code dirty_log_test}): the slot's dirty logging is switched on with
  * a flags-only KVM_SET_USER_MEMORY_REGION2 ({@code KVM_MEM_LOG_DIRTY_PAGES}), then two vCPUs
  * mostly write anonymous guest memory while a harvester calls KVM_GET_DIRTY_LOG again and
  * again; each harvest re-protects what it reports, so writes race the write-protection and its
- * TLB flush.
+ * TLB flush. KVM itself also writes guest pages ({@code kvm_write_guest}, as its kvm-clock and
+ * steal-time updates do), and those writes must reach the log too.
  */
 public final class DirtyLogHarvest implements Scenario {
 
@@ -24,6 +23,7 @@ public final class DirtyLogHarvest implements Scenario {
   static final int PAGES = 64;
   static final int ACCESSES_PER_VCPU = 24;
   static final int HARVESTS = 8;
+  static final int KVM_WRITES = 6;
 
   @Override
   public String name() {
@@ -52,11 +52,25 @@ public final class DirtyLogHarvest implements Scenario {
         vm.setUserMemoryRegion2(
             new UserspaceMemoryRegion2(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, bytes, HVA)),
         0, "KVM_SET_USER_MEMORY_REGION2(KVM_MEM_LOG_DIRTY_PAGES)");
-    for (int id = 0; id < 2; id++) {
-      Vcpu vcpu = run.createVcpu(id);
-      GuestProgram program = GuestProgram.random(run.choices(), 0, PAGES, ACCESSES_PER_VCPU, 70);
-      run.spawn(vcpu.name(), () -> vcpu.run(program));
+    run.spawnRandomVcpus(2, PAGES, ACCESSES_PER_VCPU, 70);
+    long[] clockPages = new long[KVM_WRITES];
+    for (int i = 0; i < KVM_WRITES; i++) {
+      clockPages[i] = run.choices().nextInt(PAGES);
     }
+    run.spawn(
+        "kvmclock",
+        () -> {
+          for (long page : clockPages) {
+            int idx = vm.srcu().readLock();
+            try {
+              DemandPaging.check(
+                  vm.writeGuest((page << HostMemory.PAGE_SHIFT) + 0x40, 32), 0, "kvm_write_guest");
+            } finally {
+              vm.srcu().readUnlock(idx);
+            }
+            run.scheduler().point("kvmclock");
+          }
+        });
     long[] bitmap = new long[KvmMemslot.bitmapLongs(PAGES)];
     run.spawn(
         "harvester",

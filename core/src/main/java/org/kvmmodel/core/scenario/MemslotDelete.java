@@ -7,8 +7,6 @@ import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.vcpu.GuestProgram;
-import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
  * memslot-delete (after KVM's {@code set_memory_region_test} and the deletion half of
@@ -59,12 +57,7 @@ public final class MemslotDelete implements Scenario {
         new UserspaceMemoryRegion2(1, 0, slotBytes, 0, HVA + slotBytes);
     DemandPaging.check(vm.setUserMemoryRegion2(first), 0, "KVM_SET_USER_MEMORY_REGION2(0)");
     DemandPaging.check(vm.setUserMemoryRegion2(second), 0, "KVM_SET_USER_MEMORY_REGION2(1)");
-    for (int id = 0; id < 2; id++) {
-      Vcpu vcpu = run.createVcpu(id);
-      GuestProgram program =
-          GuestProgram.random(run.choices(), 0, 2 * PAGES_PER_SLOT, ACCESSES_PER_VCPU, 50);
-      run.spawn(vcpu.name(), () -> vcpu.run(program));
-    }
+    run.spawnRandomVcpus(2, 2 * PAGES_PER_SLOT, ACCESSES_PER_VCPU, 50);
     int[] drops = new int[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
       drops[i] = run.choices().nextInt(PAGES_PER_SLOT);

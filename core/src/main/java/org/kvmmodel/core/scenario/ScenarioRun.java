@@ -13,6 +13,7 @@ import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.DeterministicScheduler;
 import org.kvmmodel.core.sched.SchedulePolicy;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.core.vcpu.GuestProgram;
 import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
@@ -75,7 +76,11 @@ public final class ScenarioRun {
 
   private RunResult run(long seed, SchedulePolicy policy) {
     scenario.setUp(this);
+    boolean exitFirst = choices.chance(50);
     DeterministicScheduler.Result r = scheduler.run();
+    if (r.failure() == null) {
+      tearDown(exitFirst);
+    }
     List<CheckResult> checks = checker.finish();
     return new RunResult(
         scenario.name(),
@@ -89,6 +94,42 @@ public final class ScenarioRun {
         counters.asMap(),
         r.choices(),
         vm.log());
+  }
+
+  /**
+   * The end of every run, once all actors are done, on the VMM's own thread: either the VMM
+   * closes the VM and then exits ({@code kvm_destroy_vm} releases the notifier, then
+   * {@code exit_mmap}), or it exits first ({@code exit_mmap} calls KVM's {@code release}, and the
+   * files closed afterwards destroy the VM).
+   */
+  private void tearDown(boolean exitFirst) {
+    RuntimeException[] thrown = new RuntimeException[1];
+    Thread vmm =
+        new Thread(
+            () -> {
+              try {
+                if (exitFirst) {
+                  vm.vmm().exitMmap();
+                  vm.destroyVm();
+                } else {
+                  vm.destroyVm();
+                  vm.vmm().exitMmap();
+                }
+              } catch (RuntimeException e) {
+                thrown[0] = e;
+              }
+            },
+            "vmm");
+    vmm.start();
+    try {
+      vmm.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the VM was torn down", e);
+    }
+    if (thrown[0] != null) {
+      throw thrown[0];
+    }
   }
 
   /** The VM under test. */
@@ -111,6 +152,18 @@ public final class ScenarioRun {
     Vcpu vcpu = new Vcpu(id, vm, arch.walker(), arch::handleGuestFault, scheduler);
     vcpus.add(vcpu);
     return vcpu;
+  }
+
+  /**
+   * Creates {@code count} vCPUs, each running its own random program of {@code accesses}
+   * accesses over gfns {@code [0, gfns)}, {@code writePercent} of them writes.
+   */
+  public void spawnRandomVcpus(int count, int gfns, int accesses, int writePercent) {
+    for (int id = 0; id < count; id++) {
+      Vcpu vcpu = createVcpu(id);
+      GuestProgram program = GuestProgram.random(choices, 0, gfns, accesses, writePercent);
+      spawn(vcpu.name(), () -> vcpu.run(program));
+    }
   }
 
   /** Adds an actor; its name is the one events and stories show. */

@@ -7,8 +7,6 @@ import org.kvmmodel.core.mm.HostFile;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
-import org.kvmmodel.core.vcpu.GuestProgram;
-import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
  * writeback-storm: guest memory is a shared file mapping ({@code mmap(MAP_SHARED)} of a
@@ -58,11 +56,7 @@ public final class WritebackStorm implements Scenario {
         vmm.mmapFile(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, file, 0), HVA, "mmap(MAP_SHARED)");
     DemandPaging.check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)),
         0, "KVM_SET_USER_MEMORY_REGION2");
-    for (int id = 0; id < 2; id++) {
-      Vcpu vcpu = run.createVcpu(id);
-      GuestProgram program = GuestProgram.random(run.choices(), 0, PAGES, ACCESSES_PER_VCPU, 50);
-      run.spawn(vcpu.name(), () -> vcpu.run(program));
-    }
+    run.spawnRandomVcpus(2, PAGES, ACCESSES_PER_VCPU, 50);
     int[] pages = new int[HOST_OPERATIONS];
     boolean[] store = new boolean[HOST_OPERATIONS];
     for (int i = 0; i < HOST_OPERATIONS; i++) {

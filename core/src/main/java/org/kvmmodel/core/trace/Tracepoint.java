@@ -43,7 +43,15 @@ public enum Tracepoint {
   FOLIO_CLEAR_DIRTY_FOR_IO("folio_clear_dirty_for_io", "page", "dirty", ""),
   GET_DIRTY_LOG("kvm_get_dirty_log_protect", "slot", "", ""),
   DIRTY_LOG_HARVESTED("kvm_get_dirty_log_harvested", "gfn", "", ""),
-  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", "");
+  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", ""),
+  KVM_WRITE_GUEST("kvm_write_guest_page", "gfn", "pfn", "hva"),
+  GPC_WRITE("kvm_gpc_write", "gfn", "pfn", "uhva"),
+  KVM_WRITE_GUEST_DONE("kvm_write_guest_done", "gfn", "ret", ""),
+  GPC_REFRESHED("hva_to_pfn_retry", "gpa", "uhva", "pfn"),
+  GPC_INVALIDATED("gfn_to_pfn_cache_invalidate_start", "gpa", "uhva", ""),
+  MMU_NOTIFIER_RELEASE("kvm_mmu_notifier_release", "", "", ""),
+  KVM_DESTROY_VM("kvm_destroy_vm", "", "", ""),
+  KVM_DESTROY_VM_DONE("kvm_destroy_vm_done", "live_tables", "", "");
 
   private final String kernelName;
   private final String[] fields;

@@ -28,5 +28,10 @@ public enum Breakage {
    */
   RELEASES_DIRTY_ONLY_FOR_WRITE,
   /** A dirty-log re-protect that leaves the first gfn of each mask writable (DIRTY-LOG-COMPLETE). */
-  REPROTECT_SKIPS_A_GFN
+  REPROTECT_SKIPS_A_GFN,
+  /**
+   * A {@code kvm_arch_flush_shadow_all} that zaps every leaf but the first and unlinks no table,
+   * so the tables under the root outlive the VM (REFCOUNT-BALANCED at teardown).
+   */
+  FLUSH_ALL_LEAVES_A_LEAF
 }

@@ -190,6 +190,10 @@ final class ToyMmu implements ArchMmu {
   public void flushShadowAll() {
     kvm.mmuLock().lock();
     try {
+      if (breakage == Breakage.FLUSH_ALL_LEAVES_A_LEAF) {
+        ops.cursor().zapRange(1, 1L << root.geometry().gfnBits());
+        return;
+      }
       ops.zapAll();
     } finally {
       kvm.mmuLock().unlock();
