@@ -22,6 +22,7 @@ import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.sched.Srcu;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -66,7 +67,7 @@ public final class KvmInstance implements Kvm {
     this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler, log);
     this.invalidate = new MmuInvalidate(mmuLock);
     this.mnActive = new MnActiveInvalidations(scheduler);
-    this.srcu = new Srcu(scheduler);
+    this.srcu = new Srcu(scheduler, log);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
     this.followPfn = new FollowPfn(vmm, inject, scheduler, false, log);
     this.rcu = new Rcu(scheduler, log);
@@ -113,6 +114,8 @@ public final class KvmInstance implements Kvm {
             (start, end) -> {},
             log);
     vmm.registerNotifier(new MmuNotifierAdapter(kvm.notifier));
+    vmm.addMmapLockListener(
+        exclusive -> log.emit(Tracepoint.MMAP_LOCK, exclusive ? 1 : 0, 0, 0));
     vmm.memory().addWritebackListener(
         (pfn, wasDirty) -> log.emit(Tracepoint.FOLIO_CLEAR_DIRTY_FOR_IO, pfn, wasDirty ? 1 : 0, 0));
     return kvm;
@@ -228,6 +231,7 @@ public final class KvmInstance implements Kvm {
 
   /** {@code synchronize_rcu}: a grace period; page-table pages unlinked before it are freed. */
   public void synchronizeRcu() {
+    log.emit(Tracepoint.MIGHT_SLEEP, SleepSite.SYNCHRONIZE_RCU.ordinal(), 0, 0);
     rcu.synchronize();
   }
 

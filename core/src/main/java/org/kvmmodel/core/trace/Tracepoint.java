@@ -43,7 +43,9 @@ public enum Tracepoint {
   FOLIO_CLEAR_DIRTY_FOR_IO("folio_clear_dirty_for_io", "page", "dirty", ""),
   GET_DIRTY_LOG("kvm_get_dirty_log_protect", "slot", "", ""),
   DIRTY_LOG_HARVESTED("kvm_get_dirty_log_harvested", "gfn", "", ""),
-  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", "");
+  GET_DIRTY_LOG_DONE("kvm_get_dirty_log_protect_done", "slot", "ret", ""),
+  MIGHT_SLEEP("might_sleep", "site", "", ""),
+  MMAP_LOCK("mmap_lock", "exclusive", "", "");
 
   private final String kernelName;
   private final String[] fields;

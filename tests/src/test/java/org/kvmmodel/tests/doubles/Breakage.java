@@ -28,5 +28,10 @@ public enum Breakage {
    */
   RELEASES_DIRTY_ONLY_FOR_WRITE,
   /** A dirty-log re-protect that leaves the first gfn of each mask writable (DIRTY-LOG-COMPLETE). */
-  REPROTECT_SKIPS_A_GFN
+  REPROTECT_SKIPS_A_GFN,
+  /**
+   * A slow path that takes mmu_lock before faultin, so {@code hva_to_pfn} (and slow GUP's
+   * mmap_lock) is reached under a spinning lock (LOCK-DISCIPLINE).
+   */
+  FAULTIN_UNDER_MMU_LOCK
 }
