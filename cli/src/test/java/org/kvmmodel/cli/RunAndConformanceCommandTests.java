@@ -3,7 +3,9 @@ package org.kvmmodel.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -95,5 +97,19 @@ class RunAndConformanceCommandTests {
     assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());
     assertTrue(out.toString().contains("\"status\" : \"pass\""), out.toString());
     assertEquals(Main.EXIT_USAGE, run("conformance", "--format", "xml"));
+  }
+
+  @Test
+  void conformanceDrawsNoProgressWithoutATerminal() {
+    ByteArrayOutputStream processErr = new ByteArrayOutputStream();
+    PrintStream saved = System.err;
+    System.setErr(new PrintStream(processErr, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "6"));
+    } finally {
+      System.setErr(saved);
+    }
+    assertEquals("", err.toString());
+    assertEquals("", processErr.toString(StandardCharsets.UTF_8));
   }
 }
