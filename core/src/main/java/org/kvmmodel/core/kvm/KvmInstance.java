@@ -55,6 +55,8 @@ public final class KvmInstance implements Kvm {
   private final GuestWrites guestWrites;
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
   private ArchMmu arch;
+  private VmList vmList;
+  private int id;
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
   private KvmMmuNotifier notifier;
@@ -88,6 +90,18 @@ public final class KvmInstance implements Kvm {
       FaultInjector inject,
       EventLog log,
       Function<Kvm, ArchMmu> archFactory) {
+    return create(spec, vmm, scheduler, inject, log, archFactory, new VmList());
+  }
+
+  /** As above, on a host whose VMs {@code vmList} holds; the VM joins it last. */
+  public static KvmInstance create(
+      Spec spec,
+      MmStruct vmm,
+      Scheduler scheduler,
+      FaultInjector inject,
+      EventLog log,
+      Function<Kvm, ArchMmu> archFactory,
+      VmList vmList) {
     KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, log);
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
@@ -118,6 +132,8 @@ public final class KvmInstance implements Kvm {
         exclusive -> log.emit(Tracepoint.MMAP_LOCK, exclusive ? 1 : 0, 0, 0));
     vmm.memory().addWritebackListener(
         (pfn, wasDirty) -> log.emit(Tracepoint.FOLIO_CLEAR_DIRTY_FOR_IO, pfn, wasDirty ? 1 : 0, 0));
+    kvm.vmList = vmList;
+    kvm.id = vmList.add(kvm);
     return kvm;
   }
 
@@ -380,6 +396,21 @@ public final class KvmInstance implements Kvm {
   /** The per-frame count of guest writes that landed. */
   public GuestWrites guestWrites() {
     return guestWrites;
+  }
+
+  /** The VM's id on its host: its place in {@link #vmList()}. */
+  public int id() {
+    return id;
+  }
+
+  /** The name messages give the VM: {@code vm0}, {@code vm1}, ... */
+  public String name() {
+    return "vm" + id;
+  }
+
+  /** Every VM on this VM's host, itself included. */
+  public VmList vmList() {
+    return vmList;
   }
 
   /** The event log this VM reports to. */
