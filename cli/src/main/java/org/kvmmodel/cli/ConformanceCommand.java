@@ -81,10 +81,10 @@ final class ConformanceCommand implements Callable<Integer> {
     }
     int cells = plugins.stream().mapToInt(p -> p.configurations().size()).sum()
         * Scenarios.all().size();
-    List<ConformanceRow> rows =
-        Conformance.run(base, registry, plugins, Scenarios.all(), seeds,
-            done -> err.printf(Locale.US, "\rconformance: %d/%d", done, cells));
-    err.println();
+    List<ConformanceRow> rows;
+    try (ConformanceProgress progress = ConformanceProgress.of(cells)) {
+      rows = Conformance.run(base, registry, plugins, Scenarios.all(), seeds, progress);
+    }
     if (format.equals("json")) {
       writeJson(out, rows);
     } else {

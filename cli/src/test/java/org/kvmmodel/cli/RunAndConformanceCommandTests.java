@@ -3,7 +3,9 @@ package org.kvmmodel.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -57,7 +59,7 @@ class RunAndConformanceCommandTests {
   @Test
   void badUsageIsExitTwoWithAOneLineMessage() {
     assertEquals(Main.EXIT_USAGE, run("run", "no-such-scenario"));
-    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache)\n",
+    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));
@@ -95,5 +97,19 @@ class RunAndConformanceCommandTests {
     assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());
     assertTrue(out.toString().contains("\"status\" : \"pass\""), out.toString());
     assertEquals(Main.EXIT_USAGE, run("conformance", "--format", "xml"));
+  }
+
+  @Test
+  void conformanceDrawsNoProgressWithoutATerminal() {
+    ByteArrayOutputStream processErr = new ByteArrayOutputStream();
+    PrintStream saved = System.err;
+    System.setErr(new PrintStream(processErr, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "6"));
+    } finally {
+      System.setErr(saved);
+    }
+    assertEquals("", err.toString());
+    assertEquals("", processErr.toString(StandardCharsets.UTF_8));
   }
 }

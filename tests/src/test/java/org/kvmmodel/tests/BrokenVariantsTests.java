@@ -219,7 +219,8 @@ class BrokenVariantsTests {
                 r.id().equals(TlbCoherentCheck.ID) || r.id().equals(IsolationCheck.ID);
             case MAPS_READONLY_SLOT_WRITABLE, IGNORES_MAP_WRITABLE ->
                 r.id().equals(PermissionsCheck.ID);
-            case ZAPS_SLOT_WITHOUT_MMU_LOCK -> r.id().equals(LockDisciplineCheck.ID);
+            case ZAPS_SLOT_WITHOUT_MMU_LOCK, FAULTIN_UNDER_MMU_LOCK ->
+                r.id().equals(LockDisciplineCheck.ID);
             case NONE, RELEASES_DIRTY_ONLY_FOR_WRITE, REPROTECT_SKIPS_A_GFN,
                 FLUSH_ALL_LEAVES_A_LEAF -> false;
           };

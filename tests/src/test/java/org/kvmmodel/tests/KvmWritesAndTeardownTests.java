@@ -24,6 +24,7 @@ import org.kvmmodel.core.kvm.GfnToPfnCaches;
 import org.kvmmodel.core.kvm.GuestPvclock;
 import org.kvmmodel.core.kvm.KvmGuestWrite;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.VmList;
 import org.kvmmodel.core.kvm.KvmMmuNotifier;
 import org.kvmmodel.core.kvm.MemslotLimits;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
@@ -66,7 +67,7 @@ class KvmWritesAndTeardownTests {
                 new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
                 DirtyLogMode.DEFAULT, false),
             vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
-            k -> plugin.createMmu(k, plugin.configurations().get(0)), gpc);
+            k -> plugin.createMmu(k, plugin.configurations().get(0)), new VmList(), gpc);
     assertEquals(HVA, vmm.mmap(HVA, 2 * BYTES, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
     assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, BYTES, HVA)));
     assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(

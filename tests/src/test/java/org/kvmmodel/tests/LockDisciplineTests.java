@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import java.util.List;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.core.check.CheckResult;
@@ -21,6 +22,7 @@ import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.trace.Tracepoint;
+import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyDriver;
 import org.kvmmodel.tests.doubles.ToyPlugin;
 
@@ -38,7 +40,10 @@ class LockDisciplineTests {
 
   @BeforeEach
   void createVm() {
-    ToyPlugin plugin = ToyPlugin.spinlockWholeVm();
+    createVm(ToyPlugin.spinlockWholeVm());
+  }
+
+  private void createVm(ToyPlugin plugin) {
     ModelSettings settings =
         ModelSettings.from(
             ConfigFactory.parseString("kvmmodel.arch = " + plugin.name())
@@ -70,7 +75,7 @@ class LockDisciplineTests {
     assertTrue(freed > 0);
     CheckResult r = result();
     assertEquals(CheckStatus.PASS, r.status(), r.toString());
-    assertEquals(freed, r.judged() - judgedBefore, "each free judged");
+    assertEquals(freed + 1, r.judged() - judgedBefore, "each free judged, and synchronize_rcu");
   }
 
   @Test
@@ -102,5 +107,73 @@ class LockDisciplineTests {
     assertEquals(
         "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock, mmu_lock)",
         r.violations().get(0).message());
+  }
+
+  @Test
+  void faultinOutsideMmuLockPassesAndEverySleepingPointIsJudged() {
+    ToyDriver driver = new ToyDriver(kvm);
+    long judgedBefore = result().judged();
+    assertEquals(0, driver.fault(0, true));
+    CheckResult r = result();
+    assertEquals(CheckStatus.PASS, r.status(), r.toString());
+    // hva_to_pfn, slow GUP's mmap_lock (judged as a sleep and for order), the cache top-up,
+    // and the SPTE writes of the install.
+    assertTrue(r.judged() - judgedBefore > 4, r.toString());
+  }
+
+  @Test
+  void faultinUnderASpinlockMmuLockIsCaughtSleeping() {
+    createVm(ToyPlugin.broken(Breakage.FAULTIN_UNDER_MMU_LOCK));
+    assertEquals(0, kvm.vmm().userWrite(HVA));
+    // The host process faulted the page in, so fast GUP finds it and mmap_lock is not taken.
+    assertEquals(0, new ToyDriver(kvm).fault(0, true));
+    CheckResult r = result();
+    assertEquals(CheckStatus.FAIL, r.status(), r.toString());
+    assertEquals(
+        "hva_to_pfn may sleep but was reached with mmu_lock held (a spinlock): nothing may sleep"
+            + " under a spinning lock",
+        r.violations().get(0).message());
+    assertTrue(r.violations().stream().noneMatch(v -> v.message().contains("mmap_lock")),
+        r.toString());
+  }
+
+  @Test
+  void mmapLockTakenUnderMmuLockIsCaughtAsTheInverseOrder() {
+    createVm(ToyPlugin.broken(Breakage.FAULTIN_UNDER_MMU_LOCK));
+    // No host page yet: slow GUP takes mmap_lock for read, under mmu_lock.
+    assertEquals(0, new ToyDriver(kvm).fault(0, true));
+    List<String> messages =
+        result().violations().stream().map(v -> v.message()).collect(Collectors.toList());
+    assertTrue(messages.contains(
+        "mmap_lock taken with mmu_lock held (mmu_notifier callbacks run under mmap_lock and take"
+            + " mmu_lock, so the order is mmap_lock, then mmu_lock)"), messages.toString());
+    assertTrue(messages.contains(
+        "mmap_read_lock may sleep but was reached with mmu_lock held (a spinlock): nothing may"
+            + " sleep under a spinning lock"), messages.toString());
+  }
+
+  @Test
+  void aNotifierCallbackTakesMmuLockUnderMmapLockWhichIsKvmsOrder() {
+    ToyDriver driver = new ToyDriver(kvm);
+    assertEquals(0, driver.fault(0, true));
+    long judgedBefore = result().judged();
+    assertEquals(0, kvm.vmm().munmap(HVA, 4096));
+    CheckResult r = result();
+    assertEquals(CheckStatus.PASS, r.status(), r.toString());
+    assertTrue(r.judged() > judgedBefore, "munmap's mmap_write_lock judged");
+  }
+
+  @Test
+  void synchronizeRcuUnderMmuLockIsCaughtSleeping() {
+    kvm.mmuLock().lock();
+    try {
+      kvm.synchronizeRcu();
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+    assertEquals(
+        "synchronize_rcu may sleep but was reached with mmu_lock held (a spinlock): nothing may"
+            + " sleep under a spinning lock",
+        result().violations().get(0).message());
   }
 }

@@ -87,8 +87,8 @@ public interface Kvm {
 
   /**
    * {@code kvm_mmu_topup_memory_cache} for the calling vCPU's page-table cache: fill it to
-   * {@code min} pages before taking mmu_lock (it may sleep; under mmu_lock it throws). Returns
-   * 0 or -ENOMEM.
+   * {@code min} pages before taking mmu_lock (allocating may sleep, which nothing may do under
+   * mmu_lock). Returns 0 or -ENOMEM.
    */
   int mmuTopupMemoryCache(int min);
 

@@ -1,5 +1,6 @@
 package org.kvmmodel.core.check;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -10,6 +11,16 @@ public record CheckResult(String id, long judged, List<Violation> violations) {
 
   public CheckResult {
     violations = List.copyOf(violations);
+  }
+
+  /** This check's verdict together with {@code other}'s (the same check on another VM). */
+  public CheckResult plus(CheckResult other) {
+    if (!other.id.equals(id)) {
+      throw new IllegalArgumentException(other.id + " is not " + id);
+    }
+    List<Violation> all = new ArrayList<>(violations);
+    all.addAll(other.violations);
+    return new CheckResult(id, judged + other.judged, all);
   }
 
   public CheckStatus status() {

@@ -1,8 +1,11 @@
 package org.kvmmodel.core.check;
 
+import java.util.List;
 import java.util.Locale;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.KvmMemslot;
+import org.kvmmodel.core.kvm.VmList;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.HostPte;
 import org.kvmmodel.core.trace.Tracepoint;
@@ -13,11 +16,16 @@ import org.kvmmodel.core.trace.Tracepoint;
  * was freed, reclaimed, migrated away or handed to anyone else is a use-after-free or a leak.
  * The host changes a mapping only between invalidate_range_start and _end, by which time KVM
  * has removed every stage-2 and TLB translation of it, so the two always agree. Judged at every
- * guest access, from host memory and the VMM's page table.
+ * guest access, from host memory and the VMM's page table; on a host with several VMs each
+ * access is also judged against the others (a cross-VM situation): a frame the access should
+ * not reach, which another VM's VMM now maps inside one of that VM's memslots, is a leak from
+ * one guest into another, and the message names both VMs.
  */
 public final class IsolationCheck extends Check {
 
   public static final String ID = "ISOLATION";
+
+  private long crossVmJudged;
 
   public IsolationCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -38,22 +46,64 @@ public final class IsolationCheck extends Check {
     }
     long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
-    if (slot == null) {
-      fail(seq, actor, "guest access to gpa %#x reached frame %#x, but no memslot backs the gpa",
-          gpa, pfn);
+    long hva = slot == null ? -1 : slot.gfnToHva(gfn);
+    long backing = slot == null ? -1 : backingFrame(hva);
+    String otherVm = kvm.vmList().size() > 1 ? otherVmBacking(pfn) : null;
+    if (backing == pfn) {
       return;
     }
-    long hva = slot.gfnToHva(gfn);
-    long pte = kvm.vmm().hostPte(hva);
-    long backing = -1;
-    if (HostPte.mapsPfn(pte)) {
-      long size = HostPte.levelSize(HostPte.level(pte));
-      backing = HostPte.pfn(pte) + ((hva & (size - 1)) >>> HostMemory.PAGE_SHIFT);
-    }
-    if (backing != pfn) {
+    if (otherVm != null) {
+      fail(seq, actor, "%s guest access to gpa %#x reached frame %#x, which now backs %s",
+          kvm.name(), gpa, pfn, otherVm);
+    } else if (slot == null) {
+      fail(seq, actor, "guest access to gpa %#x reached frame %#x, but no memslot backs the gpa",
+          gpa, pfn);
+    } else {
       fail(seq, actor,
           "guest access to gpa %#x reached frame %#x, but hva %#x is now backed by %s",
           gpa, pfn, hva, backing < 0 ? "nothing" : String.format(Locale.US, "frame %#x", backing));
     }
+  }
+
+  /** The frame the VMM's page table maps at {@code hva}, or -1. */
+  private long backingFrame(long hva) {
+    long pte = kvm.vmm().hostPte(hva);
+    if (!HostPte.mapsPfn(pte)) {
+      return -1;
+    }
+    long size = HostPte.levelSize(HostPte.level(pte));
+    return HostPte.pfn(pte) + ((hva & (size - 1)) >>> HostMemory.PAGE_SHIFT);
+  }
+
+  /**
+   * Where another VM on the host has {@code pfn} inside one of its memslots ("gpa G of vmN
+   * (hva H)"), or null: the cross-VM judgement of one access.
+   */
+  private String otherVmBacking(long pfn) {
+    crossVmJudged++;
+    VmList vms = kvm.vmList();
+    for (int id = 0; id < vms.size(); id++) {
+      KvmInstance other = vms.get(id);
+      if (other == kvm) {
+        continue;
+      }
+      long address = other.memory().mappedAddress(pfn, other.vmm());
+      if (address < 0) {
+        continue;
+      }
+      List<KvmMemslot> slots =
+          other.memslots().active(0).overlappingHva(address, address + HostMemory.PAGE_SIZE);
+      if (!slots.isEmpty()) {
+        MemorySlot s = slots.get(0).slot();
+        return String.format(Locale.US, "gpa %#x of %s (hva %#x)",
+            s.hvaToGfn(address) << MemorySlot.PAGE_SHIFT, other.name(), address);
+      }
+    }
+    return null;
+  }
+
+  /** Guest accesses judged against the host's other VMs. */
+  public synchronized long crossVmJudged() {
+    return crossVmJudged;
   }
 }

@@ -4,7 +4,9 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import org.kvmmodel.api.pt.PageTableObserver.WriteKind;
+import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -23,6 +25,13 @@ import org.kvmmodel.core.trace.Tracepoint;
  *       {@code tdp_mmu_free_sp_rcu_callback}), so a lockless walker still holding it is safe.
  *   <li>KVM's lock order kvm->lock → slots_lock → mmu_lock is not inverted: slots_lock is never
  *       taken with mmu_lock held.
+ *   <li>Nothing sleeps under mmu_lock, a spinning lock in both of its flavours ({@code spinlock_t},
+ *       or {@code rwlock_t} where the arch defines {@code KVM_HAVE_MMU_RWLOCK}): no point that
+ *       may sleep ({@code hva_to_pfn}, an mmap_lock acquisition, a cache top-up that allocates,
+ *       {@code synchronize_srcu} / {@code synchronize_rcu}) is reached with it held.
+ *   <li>mmap_lock comes before mmu_lock: mmu_notifier callbacks are called with mmap_lock held
+ *       (munmap, madvise, mprotect) and take mmu_lock, so KVM taking mmap_lock while holding
+ *       mmu_lock is the inverse order, an ABBA deadlock with any notifier.
  * </ul>
  */
 public final class LockDisciplineCheck extends Check {
@@ -85,16 +94,42 @@ public final class LockDisciplineCheck extends Check {
       case TABLE_FREED:
         judgeFree(seq, actor, a);
         break;
+      case MIGHT_SLEEP:
+        judgeSleep(seq, actor, SleepSite.of(a).kernelName());
+        break;
+      case MMAP_LOCK:
+        judgeSleep(seq, actor, a != 0 ? "mmap_write_lock" : "mmap_read_lock");
+        judgeTakenOutsideMmuLock(seq, actor,
+            "mmap_lock taken with mmu_lock held (mmu_notifier callbacks run under mmap_lock and"
+                + " take mmu_lock, so the order is mmap_lock, then mmu_lock)");
+        break;
       case SLOTS_LOCK:
-        judged();
-        if (mmuLock[actor] != UNLOCKED) {
-          fail(seq, actor,
-              "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock,"
-                  + " mmu_lock)");
-        }
+        judgeTakenOutsideMmuLock(seq, actor,
+            "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock,"
+                + " mmu_lock)");
         break;
       default:
         break;
+    }
+  }
+
+  /** A lock KVM's order puts before mmu_lock is taken: the actor must not hold mmu_lock. */
+  private void judgeTakenOutsideMmuLock(long seq, int actor, String inversion) {
+    judged();
+    if (mmuLock[actor] != UNLOCKED) {
+      fail(seq, actor, "%s", inversion);
+    }
+  }
+
+  private void judgeSleep(long seq, int actor, String site) {
+    judged();
+    if (mmuLock[actor] != UNLOCKED) {
+      String held =
+          kvm.mmuLock().kind() == MmuLockKind.SPINLOCK
+              ? "a spinlock"
+              : mmuLock[actor] == WRITE ? "an rwlock, for write" : "an rwlock, for read";
+      fail(seq, actor, "%s may sleep but was reached with mmu_lock held (%s): nothing may sleep"
+          + " under a spinning lock", site, held);
     }
   }
 

@@ -12,6 +12,7 @@ import org.kvmmodel.core.mm.PfnmapEntry;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -73,8 +74,12 @@ public final class FollowPfn {
     return hvaToPfn(hva, foll, pin, mapWritable, out);
   }
 
-  /** {@code hva_to_pfn}. */
+  /**
+   * {@code hva_to_pfn}: every path may sleep (slow GUP faults and does IO, the PFNMAP path takes
+   * mmap_lock), which the kernel annotates on entry.
+   */
   long hvaToPfn(long hva, int foll, boolean pin, boolean mapWritable, FaultinResult out) {
+    log.emit(Tracepoint.MIGHT_SLEEP, SleepSite.HVA_TO_PFN.ordinal(), 0, 0);
     scheduler.point("hva_to_pfn");
     boolean write = (foll & Foll.WRITE) != 0;
     if (write || mapWritable) {

@@ -24,6 +24,7 @@ import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.sched.Srcu;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -59,6 +60,8 @@ public final class KvmInstance implements Kvm {
   private final KvmGuestWrite guestWrite;
   private ArchMmu arch;
   private MmuNotifierAdapter mmuNotifier;
+  private VmList vmList;
+  private int id;
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
   private KvmMmuNotifier notifier;
@@ -71,7 +74,7 @@ public final class KvmInstance implements Kvm {
     this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler, log);
     this.invalidate = new MmuInvalidate(mmuLock);
     this.mnActive = new MnActiveInvalidations(scheduler);
-    this.srcu = new Srcu(scheduler);
+    this.srcu = new Srcu(scheduler, log);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
     this.followPfn = new FollowPfn(vmm, inject, scheduler, false, log);
     this.rcu = new Rcu(scheduler, log);
@@ -94,12 +97,25 @@ public final class KvmInstance implements Kvm {
       FaultInjector inject,
       EventLog log,
       Function<Kvm, ArchMmu> archFactory) {
-    return create(spec, vmm, scheduler, inject, log, archFactory, caches -> caches::invalidateStart);
+    return create(spec, vmm, scheduler, inject, log, archFactory, new VmList());
+  }
+
+  /** As above, on a host whose VMs {@code vmList} holds; the VM joins it last. */
+  public static KvmInstance create(
+      Spec spec,
+      MmStruct vmm,
+      Scheduler scheduler,
+      FaultInjector inject,
+      EventLog log,
+      Function<Kvm, ArchMmu> archFactory,
+      VmList vmList) {
+    return create(
+        spec, vmm, scheduler, inject, log, archFactory, vmList, caches -> caches::invalidateStart);
   }
 
   /**
-   * As {@link #create(Spec, MmStruct, Scheduler, FaultInjector, EventLog, Function)}, with the
-   * pfn-cache step of {@code invalidate_range_start} made from the VM's cache list by
+   * As {@link #create(Spec, MmStruct, Scheduler, FaultInjector, EventLog, Function, VmList)},
+   * with the pfn-cache step of {@code invalidate_range_start} made from the VM's cache list by
    * {@code pfnCacheInvalidation} (a conformance double replaces it to show the check catches it).
    */
   public static KvmInstance create(
@@ -109,6 +125,7 @@ public final class KvmInstance implements Kvm {
       FaultInjector inject,
       EventLog log,
       Function<Kvm, ArchMmu> archFactory,
+      VmList vmList,
       Function<GfnToPfnCaches, KvmMmuNotifier.InvalidateStartListener> pfnCacheInvalidation) {
     KvmInstance kvm = new KvmInstance(spec, vmm, scheduler, inject, log);
     kvm.arch = archFactory.apply(kvm);
@@ -137,8 +154,12 @@ public final class KvmInstance implements Kvm {
             log);
     kvm.mmuNotifier = new MmuNotifierAdapter(kvm.notifier);
     vmm.registerNotifier(kvm.mmuNotifier);
+    vmm.addMmapLockListener(
+        exclusive -> log.emit(Tracepoint.MMAP_LOCK, exclusive ? 1 : 0, 0, 0));
     vmm.memory().addWritebackListener(
         (pfn, wasDirty) -> log.emit(Tracepoint.FOLIO_CLEAR_DIRTY_FOR_IO, pfn, wasDirty ? 1 : 0, 0));
+    kvm.vmList = vmList;
+    kvm.id = vmList.add(kvm);
     return kvm;
   }
 
@@ -273,6 +294,7 @@ public final class KvmInstance implements Kvm {
 
   /** {@code synchronize_rcu}: a grace period; page-table pages unlinked before it are freed. */
   public void synchronizeRcu() {
+    log.emit(Tracepoint.MIGHT_SLEEP, SleepSite.SYNCHRONIZE_RCU.ordinal(), 0, 0);
     rcu.synchronize();
   }
 
@@ -455,6 +477,21 @@ public final class KvmInstance implements Kvm {
   /** The per-frame count of guest writes that landed. */
   public GuestWrites guestWrites() {
     return guestWrites;
+  }
+
+  /** The VM's id on its host: its place in {@link #vmList()}. */
+  public int id() {
+    return id;
+  }
+
+  /** The name messages give the VM: {@code vm0}, {@code vm1}, ... */
+  public String name() {
+    return "vm" + id;
+  }
+
+  /** Every VM on this VM's host, itself included. */
+  public VmList vmList() {
+    return vmList;
   }
 
   /** The event log this VM reports to. */

@@ -15,6 +15,7 @@ import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -96,14 +97,14 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
 
   /**
    * {@code kvm_mmu_topup_memory_cache}: fill the calling actor's cache to {@code min} pages.
-   * May sleep, so never under mmu_lock. Returns 0 or -ENOMEM.
+   * Allocating pages may sleep ({@code GFP_KERNEL_ACCOUNT}), so it belongs outside mmu_lock;
+   * a cache already full allocates nothing. Returns 0 or -ENOMEM.
    */
   public int topup(int min) {
-    if (mmuLock.isHeld()) {
-      throw new IllegalStateException(
-          "kvm_mmu_topup_memory_cache under mmu_lock: it may sleep");
-    }
     int[] cached = cache.get();
+    if (cached[0] < min) {
+      log.emit(Tracepoint.MIGHT_SLEEP, SleepSite.MMU_TOPUP_MEMORY_CACHE.ordinal(), 0, 0);
+    }
     while (cached[0] < min) {
       if (inject.cacheEnomem() || !pages.reserve()) {
         return Errno.ENOMEM.negative();

@@ -813,6 +813,38 @@ public final class HostMemory {
   }
 
   /**
+   * The address at which {@code mm} maps frame {@code pfn} through the frame's folio's reverse
+   * map (its anon_vma chain or its file's i_mmap), or -1 if it maps it nowhere. A lockless look,
+   * as a debugging check takes one: it never waits for a walk in progress.
+   */
+  public long mappedAddress(long pfn, MmStruct mm) {
+    if (!pfnValid(pfn)) {
+      return -1;
+    }
+    long head = folioHead(pfn);
+    FolioMapping m = mapping(head);
+    if (m == null) {
+      return -1;
+    }
+    long index = folioIndex(head) + (pfn - head);
+    for (Vma vma : m.vmas) {
+      if (vma.mm != mm) {
+        continue;
+      }
+      long address = vma.start + ((index - vma.pgoff) << PAGE_SHIFT);
+      if (address >= vma.start && address < vma.end) {
+        long e = mm.hostPte(address);
+        if (HostPte.mapsPfn(e)
+            && HostPte.pfn(e) + ((address & (HostPte.levelSize(HostPte.level(e)) - 1)) >>> PAGE_SHIFT)
+                == pfn) {
+          return address;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /**
    * Writeback of page {@code pgoff} of {@code file}: folio_clear_dirty_for_io then the start
    * of IO. page_mkclean first walks the reverse map: for each shared VMA over the page it
    * raises PROTECTION_PAGE, write-protects and cleans the entry, flushes, and ends the

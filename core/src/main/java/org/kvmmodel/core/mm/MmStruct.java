@@ -58,6 +58,7 @@ public final class MmStruct {
   private final SchedLock mmapLock;
   private final SchedLock ptl;
   private final CopyOnWriteArrayList<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<MmapLockListener> lockListeners = new CopyOnWriteArrayList<>();
   private final AtomicLong tlbFlushes = new AtomicLong();
   private volatile boolean signalPending;
   private volatile boolean exited;
@@ -93,8 +94,26 @@ public final class MmStruct {
 
   // ---- locks ------------------------------------------------------------------------------
 
+  /**
+   * Told of every blocking acquisition of this mm's mmap_lock by the acquiring actor, before it
+   * may wait: where {@code down_read} / {@code down_write} call {@code might_sleep()} and
+   * lockdep records the acquisition.
+   */
+  @FunctionalInterface
+  public interface MmapLockListener {
+    void mmapLock(boolean exclusive);
+  }
+
+  /** Adds a listener to this mm's mmap_lock acquisitions. */
+  public void addMmapLockListener(MmapLockListener listener) {
+    lockListeners.add(listener);
+  }
+
   /** mmap_read_lock. */
   public void mmapReadLock() {
+    for (MmapLockListener l : lockListeners) {
+      l.mmapLock(false);
+    }
     mmapLock.acquireShared();
   }
 
@@ -109,6 +128,9 @@ public final class MmStruct {
   }
 
   private void mmapWriteLock() {
+    for (MmapLockListener l : lockListeners) {
+      l.mmapLock(true);
+    }
     mmapLock.acquireExclusive();
   }
 

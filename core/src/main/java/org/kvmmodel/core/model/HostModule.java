@@ -7,6 +7,7 @@ import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ArchSelection;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.kvm.VmList;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.Scheduler;
@@ -52,6 +53,12 @@ final class HostModule extends AbstractModule {
   @Singleton
   HostMemory hostMemory() {
     return new HostMemory(settings.hostMemoryBytes() >>> HostMemory.PAGE_SHIFT, 0, IO_PAGES);
+  }
+
+  @Provides
+  @Singleton
+  VmList vmList() {
+    return new VmList();
   }
 
   @Provides

@@ -10,6 +10,7 @@ import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.MemslotLimits;
+import org.kvmmodel.core.kvm.VmList;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.sched.Scheduler;
@@ -49,7 +50,8 @@ final class VmModule extends AbstractModule {
       MmStruct vmm,
       Scheduler scheduler,
       FaultInjector inject,
-      EventLog log) {
+      EventLog log,
+      VmList vmList) {
     ArchPlugin plugin = selection.plugin();
     KvmInstance.Spec spec =
         new KvmInstance.Spec(
@@ -64,6 +66,7 @@ final class VmModule extends AbstractModule {
             plugin.features().contains(ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG));
     return KvmInstance.create(
         spec, vmm, scheduler, inject, log,
-        kvm -> plugin.createMmu(kvm, selection.configuration()));
+        kvm -> plugin.createMmu(kvm, selection.configuration()),
+        vmList);
   }
 }

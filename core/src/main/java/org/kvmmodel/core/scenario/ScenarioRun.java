@@ -30,8 +30,8 @@ public final class ScenarioRun {
   private final ChoiceStream choices;
   private final DeterministicScheduler scheduler;
   private final KvmModel model;
-  private final KvmInstance vm;
-  private final Checker checker;
+  private final List<KvmInstance> vms = new ArrayList<>();
+  private final List<Checker> checkers = new ArrayList<>();
   private final RunCounters counters = new RunCounters();
   private final List<Vcpu> vcpus = new ArrayList<>();
 
@@ -47,9 +47,7 @@ public final class ScenarioRun {
         new DeterministicScheduler(
             choices, policy, PCT_DEPTH, scenario.stepBound() / 2, scenario.stepBound());
     this.model = KvmModel.create(settings, registry, scheduler, choices);
-    this.vm = model.createVm();
-    this.checker = Checker.attach(vm, Checker.ALL, scenario::judgedBy);
-    vm.log().addListener(counters);
+    addVm();
   }
 
   /** Runs {@code scenario} with {@code seed}. */
@@ -79,9 +77,26 @@ public final class ScenarioRun {
     boolean exitFirst = choices.chance(50);
     DeterministicScheduler.Result r = scheduler.run();
     if (r.failure() == null) {
-      tearDown(exitFirst);
+      for (KvmInstance vm : vms) {
+        tearDown(vm, exitFirst);
+      }
     }
-    List<CheckResult> checks = checker.finish();
+    List<CheckResult> checks = new ArrayList<>();
+    KvmInstance told = vms.get(0);
+    for (int v = 0; v < vms.size(); v++) {
+      List<CheckResult> ofVm = checkers.get(v).finish();
+      if (checks.stream().noneMatch(c -> !c.violations().isEmpty())
+          && ofVm.stream().anyMatch(c -> !c.violations().isEmpty())) {
+        told = vms.get(v);
+      }
+      for (int i = 0; i < ofVm.size(); i++) {
+        if (v == 0) {
+          checks.add(ofVm.get(i));
+        } else {
+          checks.set(i, checks.get(i).plus(ofVm.get(i)));
+        }
+      }
+    }
     return new RunResult(
         scenario.name(),
         model.selection().plugin().name(),
@@ -93,7 +108,7 @@ public final class ScenarioRun {
         checks,
         counters.asMap(),
         r.choices(),
-        vm.log());
+        told.log());
   }
 
   /**
@@ -102,7 +117,7 @@ public final class ScenarioRun {
    * {@code exit_mmap}), or it exits first ({@code exit_mmap} calls KVM's {@code release}, and the
    * files closed afterwards destroy the VM).
    */
-  private void tearDown(boolean exitFirst) {
+  private static void tearDown(KvmInstance vm, boolean exitFirst) {
     RuntimeException[] thrown = new RuntimeException[1];
     Thread vmm =
         new Thread(
@@ -132,8 +147,21 @@ public final class ScenarioRun {
     }
   }
 
-  /** The VM under test. */
+  /** The first VM of the run. */
   public KvmInstance vm() {
+    return vms.get(0);
+  }
+
+  /**
+   * Another VM on the same host ({@code KVM_CREATE_VM} from another VMM process, so with its own
+   * mm over the host's memory), judged by the same checks; a failing run's story is the event
+   * log of the first VM with a violation.
+   */
+  public KvmInstance addVm() {
+    KvmInstance vm = model.createVm();
+    checkers.add(Checker.attach(vm, Checker.ALL, scenario::judgedBy));
+    vm.log().addListener(counters);
+    vms.add(vm);
     return vm;
   }
 
@@ -146,8 +174,13 @@ public final class ScenarioRun {
     return scheduler;
   }
 
-  /** Creates vCPU {@code id} with its own hardware walker ({@code KVM_CREATE_VCPU}). */
+  /** Creates vCPU {@code id} of the first VM ({@code KVM_CREATE_VCPU}). */
   public Vcpu createVcpu(int id) {
+    return createVcpu(vm(), id);
+  }
+
+  /** Creates vCPU {@code id} of {@code vm}, with its own hardware walker. */
+  public Vcpu createVcpu(KvmInstance vm, int id) {
     ArchMmu arch = vm.arch();
     Vcpu vcpu = new Vcpu(id, vm, arch.walker(), arch::handleGuestFault, scheduler);
     vcpus.add(vcpu);

@@ -6,7 +6,9 @@ import java.util.stream.Collectors;
 /** The scenarios the model ships, by name. */
 public final class Scenarios {
 
-  private static final List<Scenario> ALL = List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(), new PfnCache());
+  private static final List<Scenario> ALL =
+      List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(),
+          new PfnCache(), new TwoVms());
 
   private Scenarios() {}
 

@@ -1,6 +1,9 @@
 package org.kvmmodel.core.sched;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.SleepSite;
+import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * Sleepable RCU as {@code kvm->srcu} uses it: memslot readers enter a read section, and an
@@ -11,13 +14,21 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 public final class Srcu {
 
   private final Scheduler scheduler;
+  private final EventLog log;
   private final AtomicIntegerArray readers = new AtomicIntegerArray(2);
   private final ThreadLocal<int[]> nesting = ThreadLocal.withInitial(() -> new int[1]);
   private volatile int index;
   private long gracePeriods;
 
+  /** SRCU whose grace periods are not reported (the readers' side of {@link Rcu}). */
   public Srcu(Scheduler scheduler) {
+    this(scheduler, null);
+  }
+
+  /** SRCU reporting each {@link #synchronize()} to {@code log} as a point that sleeps. */
+  public Srcu(Scheduler scheduler, EventLog log) {
     this.scheduler = scheduler;
+    this.log = log;
   }
 
   /** {@code srcu_read_lock}: returns the index to hand back to {@link #readUnlock(int)}. */
@@ -45,6 +56,9 @@ public final class Srcu {
 
   /** {@code synchronize_srcu}: waits for every read section begun before the call to end. */
   public void synchronize() {
+    if (log != null) {
+      log.emit(Tracepoint.MIGHT_SLEEP, SleepSite.SYNCHRONIZE_SRCU.ordinal(), 0, 0);
+    }
     if (readLockHeld()) {
       throw new IllegalStateException("synchronize_srcu inside an SRCU read section: deadlock");
     }

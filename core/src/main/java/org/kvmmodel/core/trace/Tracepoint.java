@@ -51,7 +51,10 @@ public enum Tracepoint {
   GPC_INVALIDATED("gfn_to_pfn_cache_invalidate_start", "gpa", "uhva", ""),
   MMU_NOTIFIER_RELEASE("kvm_mmu_notifier_release", "", "", ""),
   KVM_DESTROY_VM("kvm_destroy_vm", "", "", ""),
-  KVM_DESTROY_VM_DONE("kvm_destroy_vm_done", "live_tables", "", "");
+  KVM_DESTROY_VM_DONE("kvm_destroy_vm_done", "live_tables", "", ""),
+
+  MIGHT_SLEEP("might_sleep", "site", "", ""),
+  MMAP_LOCK("mmap_lock", "exclusive", "", "");
 
   private final String kernelName;
   private final String[] fields;

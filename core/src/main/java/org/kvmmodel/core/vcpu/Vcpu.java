@@ -57,10 +57,14 @@ public final class Vcpu implements VcpuRequestTarget {
     return id;
   }
 
-  /** The actor name the scheduler and the event log know this vCPU by. */
+  /**
+   * The actor name the scheduler and the event log know this vCPU by: {@code vcpu0} in the
+   * host's first VM, qualified by the VM's name in the others ({@code vm1.vcpu0}), so vCPUs of
+   * several VMs on one deterministic schedule stay distinct.
+   */
   @Override
   public String name() {
-    return "vcpu" + id;
+    return kvm.id() == 0 ? "vcpu" + id : kvm.name() + ".vcpu" + id;
   }
 
   public Tlb tlb() {

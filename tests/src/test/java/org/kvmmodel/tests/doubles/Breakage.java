@@ -33,5 +33,10 @@ public enum Breakage {
    * A {@code kvm_arch_flush_shadow_all} that zaps every leaf but the first and unlinks no table,
    * so the tables under the root outlive the VM (REFCOUNT-BALANCED at teardown).
    */
-  FLUSH_ALL_LEAVES_A_LEAF
+  FLUSH_ALL_LEAVES_A_LEAF,
+  /**
+   * A slow path that takes mmu_lock before faultin, so {@code hva_to_pfn} (and slow GUP's
+   * mmap_lock) is reached under a spinning lock (LOCK-DISCIPLINE).
+   */
+  FAULTIN_UNDER_MMU_LOCK
 }

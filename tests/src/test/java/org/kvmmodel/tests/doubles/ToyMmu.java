@@ -61,16 +61,26 @@ final class ToyMmu implements ArchMmu {
     }
     FaultinResult faultin = new FaultinResult();
     long seq = kvm.mmuInvalidateSeq();
+    boolean lockedEarly = breakage == Breakage.FAULTIN_UNDER_MMU_LOCK;
+    if (lockedEarly) {
+      lock();
+    }
     long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
-    if (KvmPfn.isErrorOrNoslot(pfn)) {
-      return Errno.EFAULT.negative();
-    }
+    int r = KvmPfn.isErrorOrNoslot(pfn) ? Errno.EFAULT.negative() : 0;
     boolean writable = faultin.writable() && !(slot.dirtyLogEnabled() && !write);
-    if (kvm.mmuTopupMemoryCache(root.geometry().levels()) != 0) {
+    if (r == 0 && kvm.mmuTopupMemoryCache(root.geometry().levels()) != 0) {
       kvm.releasePageUnused(faultin.refcountedPage());
-      return Errno.ENOMEM.negative();
+      r = Errno.ENOMEM.negative();
     }
-    lock();
+    if (r != 0) {
+      if (lockedEarly) {
+        unlock();
+      }
+      return r;
+    }
+    if (!lockedEarly) {
+      lock();
+    }
     try {
       boolean retry =
           breakage != Breakage.SKIPS_RETRY_CHECK

@@ -1,0 +1,68 @@
+package org.kvmmodel.cli;
+
+import java.io.Console;
+import java.util.function.IntConsumer;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * The conformance matrix's progress: a bar on stderr, drawn only when the JVM has a console (an
+ * interactive terminal), so redirected output, CI logs and tests see nothing of it and stdout is
+ * the same on every machine.
+ */
+final class ConformanceProgress implements IntConsumer, AutoCloseable {
+
+  private final ProgressBar bar;
+
+  private ConformanceProgress(ProgressBar bar) {
+    this.bar = bar;
+  }
+
+  /** Progress over {@code cells} matrix cells; silent without a console. */
+  static ConformanceProgress of(int cells) {
+    if (!interactive()) {
+      return new ConformanceProgress(null);
+    }
+    return new ConformanceProgress(
+        new ProgressBarBuilder()
+            .setTaskName("conformance")
+            .setInitialMax(cells)
+            .setStyle(ProgressBarStyle.ASCII)
+            .setConsumer(new ConsoleProgressBarConsumer(System.err))
+            .hideEta()
+            .build());
+  }
+
+  /**
+   * Whether stdin and stdout are a terminal: {@code System.console()} is null otherwise, except
+   * on Java 22 to 24, whose console exists regardless and answers {@code isTerminal()}.
+   */
+  private static boolean interactive() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException beforeJava22) {
+      return true;
+    }
+  }
+
+  /** {@code done} cells are finished. */
+  @Override
+  public void accept(int done) {
+    if (bar != null) {
+      bar.stepTo(done);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+    }
+  }
+}
