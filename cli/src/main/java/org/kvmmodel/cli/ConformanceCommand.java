@@ -101,6 +101,7 @@ final class ConformanceCommand implements Callable<Integer> {
     int fail = 0;
     int notExercised = 0;
     int known = 0;
+    int notApplicable = 0;
     for (ConformanceRow r : rows) {
       out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10d %5d%n", r.arch(), r.configuration(),
           r.scenario(), r.check(), r.status().label(), r.judged(), r.runs());
@@ -114,12 +115,16 @@ final class ConformanceCommand implements Callable<Integer> {
         out.println("       " + r.message());
       } else if (r.status() == CheckStatus.NOT_EXERCISED) {
         notExercised++;
+      } else if (r.status() == CheckStatus.NOT_APPLICABLE) {
+        notApplicable++;
+        out.println("       " + r.message());
       } else {
         pass++;
       }
     }
-    out.printf(Locale.US, "%d pass, %d fail, %d not-exercised%s%n", pass, fail, notExercised,
-        known == 0 ? "" : String.format(Locale.US, ", %d known-divergence", known));
+    out.printf(Locale.US, "%d pass, %d fail, %d not-exercised%s%s%n", pass, fail, notExercised,
+        known == 0 ? "" : String.format(Locale.US, ", %d known-divergence", known),
+        notApplicable == 0 ? "" : String.format(Locale.US, ", %d not-applicable", notApplicable));
   }
 
   private void writeJson(PrintWriter out, List<ConformanceRow> rows) throws IOException {
@@ -137,6 +142,8 @@ final class ConformanceCommand implements Callable<Integer> {
       if (r.status() == CheckStatus.FAIL || r.status() == CheckStatus.KNOWN_DIVERGENCE) {
         g.writeNumberField("seed", r.failingSeed());
         g.writeStringField("schedule", r.failingPolicy());
+        g.writeStringField("message", r.message());
+      } else if (r.status() == CheckStatus.NOT_APPLICABLE) {
         g.writeStringField("message", r.message());
       }
       g.writeEndObject();

@@ -89,7 +89,11 @@ final class RunCommand implements Callable<Integer> {
       scenario = Scenarios.byName(scenarioName);
       schedulePolicy = parsePolicy(policy);
       settings = config.settings(arch, archConfiguration);
-      ArchSelection.select(settings, registry);
+      String unrunnable =
+          ArchSelection.unrunnableReason(ArchSelection.select(settings, registry).configuration());
+      if (unrunnable != null) {
+        throw new IllegalArgumentException(unrunnable);
+      }
     } catch (IllegalArgumentException | SettingsException e) {
       err.println("kvmmodel run: " + e.getMessage());
       return Main.EXIT_USAGE;

@@ -30,6 +30,24 @@ class DecodeCommandTests {
   }
 
   @Test
+  void arm64BlockAndLockedEntry() {
+    assertEquals(0, run("decode", "--arch", "arm64", "--arch-config", "4k-ipa40-fwb-ha-mte",
+        "--level", "2", "0x00400000402007d9"));
+    Map<String, String> f = fields();
+    assertEquals("leaf", f.get("kind"));
+    assertEquals("block", f.get("type [1]"));
+    assertEquals("0x6 (normal write-back, forced)", f.get("memattr [5:2]"));
+    assertEquals("true", f.get("s2ap-write [7]"));
+    assertEquals("true", f.get("xn [54]"));
+    assertEquals("0x40200000", f.get("output-address [47:12]"));
+    assertEquals("2 MiB", f.get("mapping-size"));
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("decode", "--arch", "arm64", "--level", "3", "0x400"));
+    assertEquals("frozen", fields().get("kind"));
+    assertEquals("KVM_INVALID_PTE_LOCKED", fields().get("special"));
+  }
+
+  @Test
   void fourKibLeaf() {
     assertEquals(0, run("decode", "--arch", "x86", "--level", "1", "0x8600000012345B37"));
     Map<String, String> f = fields();
@@ -142,7 +160,7 @@ class DecodeCommandTests {
   @Test
   void unknownArchListsTheArchesFound() {
     assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "sparc", "--level", "1", "0"));
-    assertEquals("kvmmodel decode: unknown arch 'sparc' (plugins found: x86)\n", err.toString());
+    assertEquals("kvmmodel decode: unknown arch 'sparc' (plugins found: arm64, x86)\n", err.toString());
     assertEquals("", out.toString());
   }
 

@@ -57,13 +57,21 @@ class RunAndConformanceCommandTests {
   }
 
   @Test
+  void aConfigurationTheHostCannotRunIsRefused() {
+    assertEquals(Main.EXIT_USAGE,
+        run("run", "demand-paging", "--arch", "arm64", "--arch-config", "16k-ipa40"));
+    assertEquals("kvmmodel run: configuration 16k-ipa40 needs 16 KiB host pages; the model's host"
+        + " has 4 KiB pages\n", err.toString());
+  }
+
+  @Test
   void badUsageIsExitTwoWithAOneLineMessage() {
     assertEquals(Main.EXIT_USAGE, run("run", "no-such-scenario"));
     assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));
-    assertEquals("kvmmodel run: kvmmodel.arch: unknown arch 'sparc' (plugins found: x86)\n",
+    assertEquals("kvmmodel run: kvmmodel.arch: unknown arch 'sparc' (plugins found: arm64, x86)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--policy", "fifo"));

@@ -11,6 +11,7 @@ public enum Errno {
   EIO(5),
   ENXIO(6),
   E2BIG(7),
+  ENOEXEC(8),
   EAGAIN(11),
   ENOMEM(12),
   EFAULT(14),

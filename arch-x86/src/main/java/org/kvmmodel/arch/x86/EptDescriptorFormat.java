@@ -1,5 +1,9 @@
 package org.kvmmodel.arch.x86;
 
+import static org.kvmmodel.api.pt.DescriptorText.flag;
+import static org.kvmmodel.api.pt.DescriptorText.hex;
+import static org.kvmmodel.api.pt.DescriptorText.sizeName;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -166,14 +170,6 @@ public final class EptDescriptorFormat implements DescriptorFormat {
         false, false, OptionalLong.empty(), OptionalLong.empty(), OptionalLong.empty(), fields);
   }
 
-  private static DescriptorField flag(String name, String bit, long value, long mask) {
-    return new DescriptorField(name, bit, Boolean.toString((value & mask) != 0));
-  }
-
-  private static String hex(long value) {
-    return String.format(Locale.US, "%#x", value);
-  }
-
   private static String memtypeName(int memtype) {
     switch (memtype) {
       case 0:
@@ -189,15 +185,5 @@ public final class EptDescriptorFormat implements DescriptorFormat {
       default:
         return "reserved";
     }
-  }
-
-  private static String sizeName(long bytes) {
-    if (bytes >= 1L << 30) {
-      return (bytes >>> 30) + " GiB";
-    }
-    if (bytes >= 1L << 20) {
-      return (bytes >>> 20) + " MiB";
-    }
-    return (bytes >>> 10) + " KiB";
   }
 }

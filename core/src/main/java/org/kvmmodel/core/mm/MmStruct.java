@@ -219,6 +219,13 @@ public final class MmStruct {
     return vmaAt(address);
   }
 
+  /** find_vma_intersection: the first VMA overlapping [start, end), or null. Caller holds mmap_lock. */
+  public Vma findVmaIntersection(long start, long end) {
+    assertMmapLocked();
+    List<Vma> overlapping = vmasIn(start, end);
+    return overlapping.isEmpty() ? null : overlapping.get(0);
+  }
+
   private Vma vmaAt(long address) {
     Vma cached = lastVma;
     if (cached != null && cached.start <= address && address < cached.end) {

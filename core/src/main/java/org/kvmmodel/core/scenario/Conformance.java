@@ -14,6 +14,8 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.config.ArchSelection;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.SchedulePolicy;
@@ -23,7 +25,9 @@ import org.kvmmodel.core.sched.SchedulePolicy;
  * selected plugin, over a number of seeds (half random schedules, half PCT), every check
  * judging every run. A check is {@code fail} if any run broke it, {@code not-exercised} if no
  * run judged anything; a run whose schedule failed (an exception, a deadlock, the step bound)
- * is reported in a {@code run} row against the plugin.
+ * is reported in a {@code run} row against the plugin. A configuration the model's host cannot
+ * run (its stage-2 granule is not the host's 4 KiB page) gets {@code not-applicable} rows with
+ * the reason.
  */
 public final class Conformance {
 
@@ -72,6 +76,13 @@ public final class Conformance {
       ArchConfiguration configuration,
       Scenario scenario,
       int seeds) {
+    String unrunnable = ArchSelection.unrunnableReason(configuration);
+    if (unrunnable == null) {
+      unrunnable = scenario.unsupportedReason(configuration);
+    }
+    if (unrunnable != null) {
+      return notApplicable(plugin, configuration, scenario, unrunnable);
+    }
     Map<String, long[]> judged = new LinkedHashMap<>();
     Map<String, ConformanceRow> firstFailure = new LinkedHashMap<>();
     ConformanceRow runFailure = null;
@@ -123,6 +134,21 @@ public final class Conformance {
         ? runFailure
         : row(plugin, configuration, scenario, RUN_ROW, CheckStatus.PASS, seeds, seeds, null, null,
             null));
+    return rows;
+  }
+
+  /** Every row of a cell whose configuration cannot run a VM on the model's host. */
+  private static List<ConformanceRow> notApplicable(
+      ArchPlugin plugin, ArchConfiguration configuration, Scenario scenario, String reason) {
+    List<ConformanceRow> rows = new ArrayList<>();
+    for (String id : Checker.IDS) {
+      if (scenario.judgedBy(id)) {
+        rows.add(row(plugin, configuration, scenario, id, CheckStatus.NOT_APPLICABLE, 0, 0, null,
+            null, reason));
+      }
+    }
+    rows.add(row(plugin, configuration, scenario, RUN_ROW, CheckStatus.NOT_APPLICABLE, 0, 0, null,
+        null, reason));
     return rows;
   }
 

@@ -1,5 +1,7 @@
 package org.kvmmodel.core.scenario;
 
+import org.kvmmodel.api.ArchConfiguration;
+
 /**
  * A scenario: a VM, its vCPUs' guest programs and the host activity racing them, all drawn
  * from the run's choice stream, with a bound on scheduler steps past which the run is a
@@ -22,6 +24,14 @@ public interface Scenario {
    */
   default boolean judgedBy(String checkId) {
     return true;
+  }
+
+  /**
+   * Why KVM refuses this scenario's memory layout on {@code configuration}, or null when it
+   * runs there; such a cell is reported {@code not-applicable} with the reason.
+   */
+  default String unsupportedReason(ArchConfiguration configuration) {
+    return null;
   }
 
   /** Creates the VM's memory and memslots and spawns the actors of one run. */

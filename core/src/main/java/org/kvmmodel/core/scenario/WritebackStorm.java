@@ -1,5 +1,6 @@
 package org.kvmmodel.core.scenario;
 
+import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
@@ -38,6 +39,18 @@ public final class WritebackStorm implements Scenario {
   @Override
   public long stepBound() {
     return 50_000;
+  }
+
+  /**
+   * A VM with MTE (an {@code mte = on} configuration) accepts memslots only over VMAs that may
+   * carry tags ({@code VM_MTE_ALLOWED}: anonymous, shmem, hugetlbfs), which a file mapping is
+   * not, so arm64's {@code kvm_arch_prepare_memory_region} refuses this scenario's slot.
+   */
+  @Override
+  public String unsupportedReason(ArchConfiguration configuration) {
+    return "on".equals(configuration.parameters().get("mte"))
+        ? "an MTE VM refuses memslots over a file mapping without VM_MTE_ALLOWED (-EINVAL)"
+        : null;
   }
 
   @Override

@@ -1,0 +1,236 @@
+package org.kvmmodel.arch.arm64;
+
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Errno;
+import org.kvmmodel.api.kvm.GfnRange;
+import org.kvmmodel.api.kvm.HostVma;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.MemoryChange;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.RadixMmuOps;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.kvm.Stage2Walker;
+import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.api.pt.RadixPageTable;
+
+/**
+ * arm64's hooks for common KVM over one VM's canonical stage-2 table ({@code arch/arm64/kvm/mmu.c},
+ * 6.13; nested stage-2 MMUs are not modelled): unmapping and aging for mmu_notifier callbacks,
+ * memslot preparation (IPA size, no dirty logging on {@code VM_PFNMAP}, MTE-capable VMAs) and
+ * commit (write-protecting a slot when dirty logging is enabled, eager splitting when
+ * userspace set a chunk size), the masked re-protection of dirty-log harvests, the vCPUs'
+ * hardware walker, and the abort handler ({@link GuestAbort}).
+ */
+final class Arm64Mmu implements ArchMmu {
+
+  private final Kvm kvm;
+  private final Stage2Config config;
+  private final Stage2PageTableFormat format;
+  private final RadixMmuOps ops;
+  private final GuestAbort abort;
+  private final long eagerSplitChunkSize;
+
+  /**
+   * {@code kvm_init_stage2_mmu} for {@code config}; {@code eagerSplitChunkSize} is
+   * {@code KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE} (0, the default, splits blocks on write faults).
+   */
+  Arm64Mmu(Kvm kvm, Stage2Config config, long eagerSplitChunkSize) {
+    this.kvm = kvm;
+    this.config = config;
+    this.format = new Stage2PageTableFormat(config);
+    this.ops = new RadixMmuOps(kvm, RadixPageTable.create(format, kvm.pageTables()));
+    this.abort = new GuestAbort(kvm, config, ops);
+    this.eagerSplitChunkSize = eagerSplitChunkSize;
+  }
+
+  /** The stage-2 table. */
+  RadixPageTable pgt() {
+    return ops.table();
+  }
+
+  /**
+   * {@code kvm_unmap_gfn_range}: {@code kvm_pgtable_stage2_unmap} over the range, which
+   * invalidates the TLB itself (per leaf, or once for the range when deferred); returns false,
+   * so common code does not flush again.
+   */
+  @Override
+  public boolean unmapGfnRange(GfnRange range) {
+    kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
+    unmapStage2Range(range.start(), range.end());
+    return false;
+  }
+
+  /**
+   * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap}, mmu_lock held for write:
+   * clear every leaf, then the deferred range invalidation
+   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}.
+   */
+  private void unmapStage2Range(long startGfn, long endGfn) {
+    PageTableCursor cursor = ops.cursor();
+    long zapped = cursor.zapRangeExclusive(startGfn, endGfn);
+    cursor.clearFlushPending();
+    if (zapped > 0 && format.deferUnmapFlush()) {
+      kvm.flushRemoteTlbsRange(startGfn, endGfn - startGfn);
+    }
+  }
+
+  /** {@code kvm_age_gfn} → {@code kvm_pgtable_stage2_test_clear_young(mkold = true)}. */
+  @Override
+  public boolean ageGfn(GfnRange range) {
+    return ops.age(range);
+  }
+
+  /** {@code kvm_test_age_gfn} → {@code kvm_pgtable_stage2_test_clear_young(mkold = false)}. */
+  @Override
+  public boolean testAgeGfn(GfnRange range) {
+    return ops.testAge(range);
+  }
+
+  /**
+   * {@code kvm_arch_prepare_memory_region}: for CREATE, MOVE and FLAGS_ONLY, a slot reaching
+   * past the IPA size is -EFAULT; then, under the mmap lock, every VMA the slot's hva range
+   * overlaps must allow MTE tags when the VM has MTE, and must not be {@code VM_PFNMAP} when
+   * the slot logs dirty pages (-EINVAL).
+   */
+  @Override
+  public int prepareMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change) {
+    if (change == MemoryChange.DELETE) {
+      return 0;
+    }
+    if (updated.endGfn() > (1L << config.ipaBits()) >>> MemorySlot.PAGE_SHIFT) {
+      return Errno.EFAULT.negative();
+    }
+    long hva = updated.userspaceAddr();
+    long regEnd = updated.userspaceEnd();
+    int ret = 0;
+    kvm.mmapReadLock();
+    try {
+      while (hva < regEnd) {
+        HostVma vma = kvm.findVmaIntersection(hva, regEnd);
+        if (vma == null) {
+          break;
+        }
+        if (config.mte() && !vma.has(HostVma.VM_MTE_ALLOWED)) {
+          ret = Errno.EINVAL.negative();
+          break;
+        }
+        if (vma.has(HostVma.VM_PFNMAP) && updated.dirtyLogEnabled()) {
+          ret = Errno.EINVAL.negative();
+          break;
+        }
+        hva = Math.min(regEnd, vma.end());
+      }
+    } finally {
+      kvm.mmapReadUnlock();
+    }
+    return ret;
+  }
+
+  /**
+   * {@code kvm_arch_commit_memory_region}: a slot that logs dirty pages (and is not being
+   * deleted) is write-protected under mmu_lock held for write and the TLBs flushed
+   * ({@code kvm_mmu_wp_memory_region}), then split eagerly if a chunk size is set
+   * ({@code kvm_mmu_split_memory_region}), unless the bitmap starts all set with manual
+   * protection, when both happen per {@code KVM_CLEAR_DIRTY_LOG}.
+   */
+  @Override
+  public void commitMemoryRegion(MemorySlot old, MemorySlot updated, MemoryChange change) {
+    if (change == MemoryChange.DELETE || !updated.dirtyLogEnabled()
+        || kvm.dirtyLogManualProtectAndInitSet()) {
+      return;
+    }
+    kvm.mmuLock().lock();
+    try {
+      ops.writeProtectSlot(updated);
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+    kvm.flushRemoteTlbsRange(updated.baseGfn(), updated.npages());
+    kvm.mmuLock().lock();
+    try {
+      splitHugePages(updated.baseGfn(), updated.endGfn());
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  /**
+   * {@code kvm_mmu_split_huge_pages}, mmu_lock held for write: nothing when the chunk size is
+   * 0; else {@code kvm_pgtable_stage2_split} down to pages, best effort (a table that cannot be
+   * had leaves the rest to write faults).
+   */
+  private void splitHugePages(long startGfn, long endGfn) {
+    if (eagerSplitChunkSize == 0) {
+      return;
+    }
+    ops.cursor().splitRange(startGfn, endGfn, Stage2Pte.LAST_LEVEL);
+  }
+
+  /**
+   * {@code kvm_arch_flush_shadow_memslot}: under mmu_lock held for write, unmap the slot's IPA
+   * range.
+   */
+  @Override
+  public void flushShadowMemslot(MemorySlot slot) {
+    kvm.mmuLock().lock();
+    try {
+      unmapStage2Range(slot.baseGfn(), slot.endGfn());
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  /**
+   * {@code kvm_arch_flush_shadow_all} → {@code kvm_uninit_stage2_mmu}: everything under the
+   * root is torn down with mmu_lock held for write. The model keeps the empty root, so a
+   * late notifier finds nothing to unmap rather than no table.
+   */
+  @Override
+  public void flushShadowAll() {
+    kvm.mmuLock().lock();
+    try {
+      ops.zapAll();
+    } finally {
+      kvm.mmuLock().unlock();
+    }
+  }
+
+  /**
+   * {@code kvm_arch_mmu_enable_log_dirty_pt_masked}, mmu_lock held for write: write-protect the
+   * IPA span from the lowest to the highest gfn of the mask ({@code stage2_wp_range}), then,
+   * with an initially-all-set bitmap, split it eagerly (the caller flushes).
+   */
+  @Override
+  public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
+    kvm.mmuLock().assertHeldExclusive("kvm_arch_mmu_enable_log_dirty_pt_masked");
+    long base = slot.baseGfn() + gfnOffset;
+    long start = base + Long.numberOfTrailingZeros(mask);
+    long end = base + 64 - Long.numberOfLeadingZeros(mask);
+    PageTableCursor cursor = ops.cursor();
+    cursor.writeProtectRange(start, end);
+    cursor.clearFlushPending();
+    if (kvm.dirtyLogManualProtectAndInitSet()) {
+      splitHugePages(start, end);
+    }
+  }
+
+  /** A new stage-2 walker for one vCPU; with VTCR_EL2.HA it sets AF itself. */
+  @Override
+  public Stage2Walker walker() {
+    return new Stage2HardwareWalker(ops.table(), config);
+  }
+
+  /**
+   * {@code kvm_handle_guest_abort} for vCPU {@code vcpuId}: 0 to re-enter the guest,
+   * {@link org.kvmmodel.api.kvm.KvmExit#MMIO}, or -errno.
+   *
+   * @throws IllegalArgumentException when {@code walk} translated
+   */
+  @Override
+  public int handleGuestFault(int vcpuId, Stage2Walk walk) {
+    if (walk.translated()) {
+      throw new IllegalArgumentException("the walk translated; there is no abort to handle");
+    }
+    return abort.kvmHandleGuestAbort(vcpuId, walk);
+  }
+}

@@ -1,0 +1,202 @@
+package org.kvmmodel.arch.arm64;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.Errno;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmExit;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.kvm.Stage2Walker;
+import org.kvmmodel.api.pt.HardwareWalkControl;
+import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.kvm.DirtyLogMode;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.MemslotLimits;
+import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.mm.MmStruct;
+import org.kvmmodel.core.mm.Vma;
+import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
+
+/**
+ * {@code kvm_handle_guest_abort} and the memslot hooks on a real VM: core's KVM services over
+ * the host memory model, page releases recorded, the stage-2 table read back from memory.
+ */
+class Arm64MmuTests {
+
+  private static final long MB = 1 << 20;
+  private static final long HVA = 0x7f0000000000L;
+  private static final int RW = Vma.VM_READ | Vma.VM_WRITE;
+
+  private final Arm64Plugin plugin = new Arm64Plugin();
+  private final List<String> releases = Collections.synchronizedList(new ArrayList<>());
+  private final Stage2Walk walk = new Stage2Walk();
+  private MmStruct vmm;
+  private KvmInstance kvm;
+  private Arm64Mmu mmu;
+  private Stage2Walker walker;
+  private PageTableCursor probe;
+
+  private void vm(String configuration, VmaKind kind) {
+    HostMemory memory = new HostMemory(16384, 1024, 1024);
+    vmm = new MmStruct(memory);
+    kvm = KvmInstance.create(
+        new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
+            new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
+            DirtyLogMode.DEFAULT, true),
+        vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
+        k -> new Arm64Mmu(recording(k), Stage2Config.of(plugin.configuration(configuration)), 0));
+    mmu = (Arm64Mmu) kvm.arch();
+    walker = mmu.walker();
+    probe = mmu.pgt().newCursor(HardwareWalkControl.INSTANCE);
+    assertEquals(HVA, vmm.mmap(HVA, 4 * MB, RW, kind));
+    assertEquals(0, region(0, 0, 0, 4 * MB, HVA));
+  }
+
+  private int region(int id, int flags, long gpa, long size, long hva) {
+    return kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(id, flags, gpa, size, hva));
+  }
+
+  private Kvm recording(Kvm real) {
+    return (Kvm) Proxy.newProxyInstance(Kvm.class.getClassLoader(), new Class<?>[] {Kvm.class},
+        (proxy, method, args) -> {
+          if (method.getName().equals("releaseFaultinPage")) {
+            releases.add("unused=" + args[1] + " dirty=" + args[2]);
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  /** One guest access: walk, and on a fault run the abort handler once; its return value. */
+  private int access(long gpa, int access) {
+    walk.begin(gpa, access);
+    walker.walk(walk);
+    if (walk.translated()) {
+      return 0;
+    }
+    int srcu = kvm.srcu().readLock();
+    try {
+      return mmu.handleGuestFault(0, walk);
+    } finally {
+      kvm.srcu().readUnlock(srcu);
+    }
+  }
+
+  /** Accesses until the walk translates; the leaf's level. */
+  private int settle(long gpa, int access) {
+    for (int i = 0; i < 4; i++) {
+      assertEquals(0, access(gpa, access));
+      walk.begin(gpa, access);
+      walker.walk(walk);
+      if (walk.translated()) {
+        return walk.level();
+      }
+    }
+    throw new AssertionError("gpa " + Long.toHexString(gpa) + " never translated");
+  }
+
+  @Test
+  void anonymousMemoryIsMappedWithPagesThpWithBlocks() {
+    vm("4k-ipa40", VmaKind.ANON);
+    assertEquals(3, settle(0x3000, GuestAccess.WRITE));
+    assertEquals(List.of("unused=false dirty=true"), releases);
+    vm("4k-ipa40", VmaKind.ANON_THP);
+    assertEquals(2, settle(0x203000, GuestAccess.WRITE));
+    assertTrue(probe.walk(0x200) && probe.level() == 2);
+    assertEquals((probe.entry() & Stage2Pte.addressMask(12)) + 0x3000, walk.hpa());
+  }
+
+  @Test
+  void dirtyLoggingWriteProtectsBlocksAndWriteFaultsMapPages() {
+    vm("4k-ipa48-fwb-ha", VmaKind.ANON_THP);
+    assertEquals(2, settle(0x200000, GuestAccess.WRITE));
+    assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA));
+    assertTrue(probe.walk(0x200));
+    assertEquals(0, probe.entry() & Stage2Pte.S2AP_W);
+    walk.begin(0x201000, GuestAccess.WRITE);
+    walker.walk(walk);
+    assertEquals(Stage2HardwareWalker.FSC_PERM | 2, walk.faultKind());
+    assertEquals(3, settle(0x201000, GuestAccess.WRITE));
+    assertTrue(probe.walk(0x201) && probe.level() == 3);
+    assertTrue((probe.entry() & Stage2Pte.S2AP_W) != 0);
+    assertTrue(probe.walk(0x202) && probe.level() == 3);
+    assertEquals(0, probe.entry() & Stage2Pte.S2AP_W);
+  }
+
+  @Test
+  void anAccessFlagFaultSetsAfAndTouchesNoFolio() {
+    vm("4k-ipa40", VmaKind.ANON);
+    settle(0x5000, GuestAccess.READ);
+    releases.clear();
+    assertTrue(vmm.clearYoungNotify(HVA + 0x5000, HVA + 0x6000));
+    walk.begin(0x5000, GuestAccess.READ);
+    walker.walk(walk);
+    assertEquals(Stage2HardwareWalker.FSC_ACCESS | 3, walk.faultKind());
+    assertEquals(3, settle(0x5000, GuestAccess.READ));
+    assertEquals(List.of(), releases);
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    settle(0x5000, GuestAccess.READ);
+    assertTrue(vmm.clearYoungNotify(HVA + 0x5000, HVA + 0x6000));
+    walk.begin(0x5000, GuestAccess.READ);
+    walker.walk(walk);
+    assertTrue(walk.translated(), "VTCR_EL2.HA: the walker sets AF itself");
+  }
+
+  @Test
+  void anMteVmRefusesMemoryThatCannotCarryTagsAndReleasesThePageUnused() {
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    assertEquals(0, vmm.munmap(HVA, 4 * MB));
+    assertEquals(HVA, vmm.mmap(HVA, 4 * MB, RW, VmaKind.ZONE_DEVICE));
+    assertEquals(Errno.EFAULT.negative(), access(0x1000, GuestAccess.READ));
+    assertEquals(1, releases.size());
+    assertTrue(releases.get(0).startsWith("unused=true"), releases.toString());
+    assertEquals(Errno.EINVAL.negative(), region(1, 0, 8 * MB, MB, HVA));
+  }
+
+  @Test
+  void noMemslotOrAWriteToAReadOnlyOneIsAnMmioExit() {
+    vm("4k-ipa40", VmaKind.ANON);
+    assertEquals(KvmExit.MMIO, access(64 * MB, GuestAccess.READ));
+    assertEquals(HVA + 8 * MB, vmm.mmap(HVA + 8 * MB, MB, RW, VmaKind.ANON));
+    assertEquals(0, region(1, MemorySlot.KVM_MEM_READONLY, 8 * MB, MB, HVA + 8 * MB));
+    assertEquals(KvmExit.MMIO, access(8 * MB, GuestAccess.WRITE));
+    assertEquals(3, settle(8 * MB, GuestAccess.READ));
+  }
+
+  @Test
+  void prepareRefusesSlotsBeyondTheIpaSizeAndLoggingOnPfnmap() {
+    vm("4k-ipa40", VmaKind.ANON);
+    assertEquals(Errno.EFAULT.negative(), region(1, 0, (1L << 40) - MB, 2 * MB, HVA));
+    assertEquals(HVA + 8 * MB, vmm.mmapPfn(HVA + 8 * MB, MB, RW, 0x4400));
+    assertEquals(Errno.EINVAL.negative(),
+        region(1, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 8 * MB, MB, HVA + 8 * MB));
+    assertEquals(0, region(1, 0, 8 * MB, MB, HVA + 8 * MB));
+  }
+
+  @Test
+  void unmapClearsLeavesAndReturnsFalse() {
+    vm("4k-ipa40", VmaKind.ANON);
+    settle(0x1000, GuestAccess.WRITE);
+    assertEquals(0, vmm.munmap(HVA + 0x1000, 0x1000));
+    assertFalse(probe.walk(1));
+  }
+}
