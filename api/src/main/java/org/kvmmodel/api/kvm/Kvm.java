@@ -120,6 +120,13 @@ public interface Kvm {
   HostVma vmaLookup(long hva);
 
   /**
+   * {@code find_vma_intersection(current->mm, start, end)}: the lowest VMA that overlaps
+   * {@code [start, end)}, or null, as {@code kvm_arch_prepare_memory_region} walks the VMAs
+   * behind a memslot. The caller holds the mmap lock ({@link #mmapReadLock}).
+   */
+  HostVma findVmaIntersection(long start, long end);
+
+  /**
    * The shift of the host page-table leaf that currently maps {@code hva}, read locklessly as
    * arm64's {@code get_user_mapping_size} and x86's {@code host_pfn_mapping_level} do:
    * {@code PAGE_SHIFT}, {@code PMD_SHIFT} or {@code PUD_SHIFT}; {@code PAGE_SHIFT} when nothing

@@ -217,6 +217,12 @@ public final class KvmInstance implements Kvm {
   }
 
   @Override
+  public HostVma findVmaIntersection(long start, long end) {
+    Vma vma = followPfn.mm().findVmaIntersection(start, end);
+    return vma == null ? null : vma.describe();
+  }
+
+  @Override
   public int hostMappingShift(long hva) {
     return followPfn.mm().hostMappingShift(hva);
   }

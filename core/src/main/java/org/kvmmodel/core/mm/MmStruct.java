@@ -196,6 +196,17 @@ public final class MmStruct {
     return vmaAt(address);
   }
 
+  /** find_vma_intersection: the lowest VMA overlapping {@code [start, end)}, or null. */
+  public Vma findVmaIntersection(long start, long end) {
+    assertMmapLocked();
+    Vma vma = vmaAt(start);
+    if (vma != null) {
+      return vma;
+    }
+    Map.Entry<Long, Vma> next = vmas.higherEntry(start);
+    return next != null && next.getKey() < end ? next.getValue() : null;
+  }
+
   private Vma vmaAt(long address) {
     Vma cached = lastVma;
     if (cached != null && cached.start <= address && address < cached.end) {
