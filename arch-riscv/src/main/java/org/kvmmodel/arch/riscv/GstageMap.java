@@ -108,13 +108,14 @@ class GstageMap {
     boolean writable = faultin.writable() && !(logging && !isWrite);
     kvm.mmuLock().lock();
     try {
-      if (!kvm.mmuInvalidateRetry(mmuSeq)) {
+      boolean retry = kvm.mmuInvalidateRetry(mmuSeq);
+      if (!retry) {
         if (writable) {
           kvm.markPageDirtyInSlot(kvm.gfnToMemslot(0, gfn), gfn);
         }
         ret = mapPage(fault.cursor, gpa, hfn, vmaPagesize, writable);
       }
-      kvm.releaseFaultinPage(faultin.refcountedPage(), releaseUnused(ret), writable);
+      kvm.releaseFaultinPage(faultin.refcountedPage(), releaseUnused(ret, retry), writable);
     } finally {
       kvm.mmuLock().unlock();
     }
@@ -123,9 +124,10 @@ class GstageMap {
 
   /**
    * The {@code unused} argument of 6.13's {@code kvm_release_faultin_page}: only a failed
-   * mapping other than {@code -EEXIST}; a fault skipped by the retry check has {@code ret} 0.
+   * mapping other than {@code -EEXIST}. 6.13 does not look at whether the retry check fired
+   * ({@code retried}): a fault it skipped has {@code ret} 0 and releases its page as used.
    */
-  boolean releaseUnused(int ret) {
+  boolean releaseUnused(int ret, boolean retried) {
     return ret != 0 && ret != Errno.EEXIST.negative();
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.kvmmodel.arch.riscv.RiscvVm.MB;
 
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.Errno;
@@ -46,31 +47,24 @@ class GstageMmuTests {
     }
   }
 
-  /** {@code kvm_age_gfn} as common code calls it, with mmu_lock held. */
+  /** An aging hook as common code calls it, with mmu_lock held. */
+  private boolean locked(Predicate<GfnRange> hook, GfnRange range) {
+    vm.kvm.mmuLock().lock();
+    try {
+      return hook.test(range);
+    } finally {
+      vm.kvm.mmuLock().unlock();
+    }
+  }
+
   private boolean age(GfnRange range) {
-    vm.kvm.mmuLock().lock();
-    try {
-      return vm.mmu.ageGfn(range);
-    } finally {
-      vm.kvm.mmuLock().unlock();
-    }
+    return locked(vm.mmu::ageGfn, range);
   }
 
-  /** {@code kvm_test_age_gfn} with mmu_lock held. */
   private boolean testAge(GfnRange range) {
-    vm.kvm.mmuLock().lock();
-    try {
-      return vm.mmu.testAgeGfn(range);
-    } finally {
-      vm.kvm.mmuLock().unlock();
-    }
+    return locked(vm.mmu::testAgeGfn, range);
   }
 
-  /**
-   * The store's GUP breaks COW of the zero page, an invalidation that moves the sequence
-   * between the snapshot and mmu_lock; 6.13 then releases the new page dirty without mapping
-   * it, and the re-executed store maps it.
-   */
   @Test
   void aReadOfAnUntouchedPageMapsItReadOnlyAndAWriteMakesItWritableAfterAQuirkyRetry() {
     vm("sv39x4-svade").slot(0, 0, 0, 4 * MB, HVA, VmaKind.ANON);
