@@ -158,9 +158,32 @@ class DecodeCommandTests {
   }
 
   @Test
+  void riscvGstageLeafPointerAndEmptyEntry() {
+    // PAGE_WRITE_EXEC | D for pfn 0x80000 at level 1: a 2 MiB leaf.
+    assertEquals(0, run("decode", "--arch", "riscv", "--arch-config", "sv48x4-svadu", "--level", "1",
+        "0x200000df"));
+    Map<String, String> f = fields();
+    assertEquals("sv48x4-svadu (riscv g-stage sv48x4 (4 levels, 50-bit gpa))", f.get("config"));
+    assertEquals("leaf", f.get("kind"));
+    assertEquals("true", f.get("u [4]"));
+    assertEquals("0x80000", f.get("ppn [53:10]"));
+    assertEquals("0x80000000", f.get("page-address"));
+    assertEquals("2 MiB", f.get("mapping-size"));
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("decode", "--arch", "riscv", "--level", "2", "0x20000c01"));
+    f = fields();
+    assertEquals("sv39x4-svade (riscv g-stage sv39x4 (3 levels, 41-bit gpa))", f.get("config"));
+    assertEquals("table", f.get("kind"));
+    assertEquals("0x80003000", f.get("table-address"));
+    out.getBuffer().setLength(0);
+    assertEquals(0, run("decode", "--arch", "riscv", "--level", "0", "0"));
+    assertEquals("empty", fields().get("kind"));
+  }
+
+  @Test
   void unknownArchListsTheArchesFound() {
     assertEquals(Main.EXIT_USAGE, run("decode", "--arch", "sparc", "--level", "1", "0"));
-    assertEquals("kvmmodel decode: unknown arch 'sparc' (plugins found: arm64, x86)\n", err.toString());
+    assertEquals("kvmmodel decode: unknown arch 'sparc' (plugins found: arm64, riscv, x86)\n", err.toString());
     assertEquals("", out.toString());
   }
 

@@ -14,7 +14,10 @@ class ListCommandTests {
     StringWriter out = new StringWriter();
     assertEquals(0, Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "list"));
     String text = out.toString();
-    assertTrue(text.startsWith("arm64 ") && text.contains("\nx86 "), text);
+    assertTrue(text.startsWith("arm64 ") && text.contains("\nriscv ") && text.contains("\nx86 "), text);
+    assertTrue(text.contains("\nx86 0.1.0: "), text);
+    assertTrue(text.contains("mmu_lock: spinlock"), text);
+    assertTrue(text.contains("sv57x4-svadu ad=svadu mode=sv57x4"), text);
     assertTrue(text.contains("mmu_lock: rwlock"), text);
     assertTrue(text.contains("ept5-noad    ad-bits=off levels=5"), text);
   }

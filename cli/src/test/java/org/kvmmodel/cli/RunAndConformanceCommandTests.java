@@ -71,7 +71,7 @@ class RunAndConformanceCommandTests {
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));
-    assertEquals("kvmmodel run: kvmmodel.arch: unknown arch 'sparc' (plugins found: arm64, x86)\n",
+    assertEquals("kvmmodel run: kvmmodel.arch: unknown arch 'sparc' (plugins found: arm64, riscv, x86)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--policy", "fifo"));

@@ -19,6 +19,7 @@ public enum Errno {
   EEXIST(17),
   EINVAL(22),
   ENOSPC(28),
+  EOPNOTSUPP(95),
   EHWPOISON(133);
 
   private final int value;

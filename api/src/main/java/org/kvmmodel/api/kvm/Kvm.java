@@ -120,8 +120,9 @@ public interface Kvm {
   HostVma vmaLookup(long hva);
 
   /**
-   * {@code find_vma_intersection(current->mm, start, end)}: the first VMA overlapping
-   * {@code [start, end)}, or null. The caller holds the mmap lock.
+   * {@code find_vma_intersection(current->mm, start, end)}: the lowest VMA that overlaps
+   * {@code [start, end)}, or null, as {@code kvm_arch_prepare_memory_region} walks the VMAs
+   * behind a memslot. The caller holds the mmap lock ({@link #mmapReadLock}).
    */
   HostVma findVmaIntersection(long start, long end);
 

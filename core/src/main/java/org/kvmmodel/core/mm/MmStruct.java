@@ -219,11 +219,15 @@ public final class MmStruct {
     return vmaAt(address);
   }
 
-  /** find_vma_intersection: the first VMA overlapping [start, end), or null. Caller holds mmap_lock. */
+  /** find_vma_intersection: the lowest VMA overlapping {@code [start, end)}, or null. */
   public Vma findVmaIntersection(long start, long end) {
     assertMmapLocked();
-    List<Vma> overlapping = vmasIn(start, end);
-    return overlapping.isEmpty() ? null : overlapping.get(0);
+    Vma vma = vmaAt(start);
+    if (vma != null) {
+      return vma;
+    }
+    Map.Entry<Long, Vma> next = vmas.higherEntry(start);
+    return next != null && next.getKey() < end ? next.getValue() : null;
   }
 
   private Vma vmaAt(long address) {

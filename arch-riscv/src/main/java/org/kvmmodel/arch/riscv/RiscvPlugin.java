@@ -1,0 +1,130 @@
+package org.kvmmodel.arch.riscv;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchFeature;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KnownDivergence;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.RadixMmuOps;
+import org.kvmmodel.api.pt.DescriptorFormat;
+import org.kvmmodel.api.pt.RadixPageTable;
+
+/**
+ * The RISC-V plugin: H-extension G-stage tables as KVM 6.13 builds them
+ * ({@code arch/riscv/kvm/mmu.c}), with mmu_lock a spinlock, a whole-VM retry check and no
+ * fast path.
+ *
+ * <p>Configurations span the G-stage mode ({@code kvm_riscv_gstage_mode_detect}: Sv39x4,
+ * Sv48x4, Sv57x4) and how the harts keep A and D: Svade (an access with A clear, or a store
+ * with D clear, raises a guest-page fault) or Svadu (the hart sets them). Every pair of the
+ * two axes is listed.
+ */
+public final class RiscvPlugin implements ArchPlugin {
+
+  /** Which {@link GstageMap} the fault path uses: KVM's, or a test's variant of it. */
+  @FunctionalInterface
+  interface MapFactory {
+    GstageMap create(Kvm kvm, GstageMode mode, RadixMmuOps ops);
+  }
+
+  /** The A/D axis: {@code svade} or {@code svadu}. */
+  static final String AD = "ad";
+  /** The mode axis: {@code sv39x4}, {@code sv48x4} or {@code sv57x4}. */
+  static final String MODE = "mode";
+
+  private static final List<ArchConfiguration> CONFIGURATIONS = configurations(GstageMode.values());
+
+  private final MapFactory maps;
+
+  public RiscvPlugin() {
+    this(GstageMap::new);
+  }
+
+  RiscvPlugin(MapFactory maps) {
+    this.maps = maps;
+  }
+
+  private static List<ArchConfiguration> configurations(GstageMode[] modes) {
+    List<ArchConfiguration> all = new ArrayList<>();
+    for (GstageMode mode : modes) {
+      for (String ad : List.of("svade", "svadu")) {
+        all.add(new ArchConfiguration(mode.label() + "-" + ad, Map.of(MODE, mode.label(), AD, ad)));
+      }
+    }
+    return List.copyOf(all);
+  }
+
+  @Override
+  public String name() {
+    return "riscv";
+  }
+
+  @Override
+  public String version() {
+    return "0.1.0";
+  }
+
+  @Override
+  public String description() {
+    return "RISC-V H-extension G-stage, Sv39x4/Sv48x4/Sv57x4 (arch/riscv/kvm/mmu.c)";
+  }
+
+  @Override
+  public Set<ArchFeature> features() {
+    return EnumSet.of(
+        ArchFeature.HUGE_PAGES, ArchFeature.CONCATENATED_ROOTS, ArchFeature.DIRTY_LOGGING);
+  }
+
+  @Override
+  public List<KvmVersion> kvmVersions() {
+    return List.of(KvmVersion.DEFAULT);
+  }
+
+  @Override
+  public List<ArchConfiguration> configurations() {
+    return CONFIGURATIONS;
+  }
+
+  @Override
+  public MmuLockKind mmuLockKind() {
+    return MmuLockKind.SPINLOCK;
+  }
+
+  /**
+   * 6.13's {@code kvm_riscv_gstage_map} releases a page as used after the retry check fired,
+   * marking the folio dirty without a passed retry check.
+   */
+  @Override
+  public List<KnownDivergence> knownDivergences(KvmVersion version) {
+    return version.equals(KvmVersion.DEFAULT)
+        ? List.of(new KnownDivergence("DIRTY-PROTECTED", "kvm_riscv_gstage_map", null))
+        : List.of();
+  }
+
+  @Override
+  public DescriptorFormat descriptorFormat(ArchConfiguration configuration) {
+    return new GstageDescriptorFormat(modeOf(configuration));
+  }
+
+  /** {@code kvm_riscv_gstage_alloc_pgd} and the VM's hooks over it. */
+  @Override
+  public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    GstageMode mode = modeOf(configuration);
+    RadixMmuOps ops =
+        new RadixMmuOps(kvm, RadixPageTable.create(new GstagePageTableFormat(mode), kvm.pageTables()));
+    boolean svadu = "svadu".equals(configuration(configuration.name()).parameter(AD));
+    return new GstageMmu(kvm, mode, svadu, ops, maps.create(kvm, mode, ops));
+  }
+
+  private GstageMode modeOf(ArchConfiguration configuration) {
+    return GstageMode.of(configuration(configuration.name()).parameter(MODE));
+  }
+}
