@@ -25,6 +25,19 @@ public final class Checker {
           DirtyLogCompleteCheck::new,
           IsolationCheck::new);
 
+  /** The ids of {@link #ALL}, in the same order. */
+  public static final List<String> IDS =
+      List.of(
+          DirtyProtectedCheck.ID,
+          RefcountBalancedCheck.ID,
+          NoStaleMappingCheck.ID,
+          TlbCoherentCheck.ID,
+          PermissionsCheck.ID,
+          LockDisciplineCheck.ID,
+          NoLostWriteCheck.ID,
+          DirtyLogCompleteCheck.ID,
+          IsolationCheck.ID);
+
   private final List<Check> checks = new ArrayList<>();
 
   private Checker() {}
