@@ -10,12 +10,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.kvmmodel.core.check.CheckResult;
-import org.kvmmodel.core.choice.Shrinker;
 import org.kvmmodel.core.config.ArchSelection;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.config.SettingsException;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.scenario.Reproduce;
 import org.kvmmodel.core.scenario.RunResult;
+import org.kvmmodel.core.scenario.RunShrink;
 import org.kvmmodel.core.scenario.Scenario;
 import org.kvmmodel.core.scenario.ScenarioRun;
 import org.kvmmodel.core.scenario.Scenarios;
@@ -37,9 +38,6 @@ import picocli.CommandLine.Spec;
     })
 final class RunCommand implements Callable<Integer> {
 
-  /** Replays a failing run's shrinking may take. */
-  private static final int SHRINK_BUDGET = 300;
-
   @Spec private CommandSpec spec;
 
   @Mixin private ConfigOption config;
@@ -58,6 +56,13 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--seed", paramLabel = "N", description = "Seed of the choice stream (default: the config's).")
   private Long seed;
+
+  @Option(
+      names = "--scenario-seed",
+      paramLabel = "N",
+      description = "Draw the scenario's actions from this seed and only the schedule from --seed"
+          + " (as explore does for a stress failure).")
+  private Long scenarioSeed;
 
   @Option(
       names = "--policy",
@@ -99,9 +104,13 @@ final class RunCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     long runSeed = seed != null ? seed : settings.seed();
-    RunResult r = ScenarioRun.execute(scenario, settings, registry, runSeed, schedulePolicy);
-    out.printf(Locale.US, "%s on %s %s, seed %d, %s: %d scheduler steps%n", r.scenario(), r.arch(),
-        r.configuration(), r.seed(), schedulePolicy.name().toLowerCase(Locale.US), r.steps());
+    RunResult r =
+        scenarioSeed == null
+            ? ScenarioRun.execute(scenario, settings, registry, runSeed, schedulePolicy)
+            : ScenarioRun.execute(scenario, settings, registry, scenarioSeed, runSeed, schedulePolicy);
+    out.printf(Locale.US, "%s on %s %s, seed %d%s, %s: %d scheduler steps%n", r.scenario(), r.arch(),
+        r.configuration(), r.seed(), scenarioSeed == null ? "" : " (scenario seed " + scenarioSeed + ")",
+        schedulePolicy.name().toLowerCase(Locale.US), r.steps());
     for (Map.Entry<String, Long> e : r.counters().entrySet()) {
       out.printf(Locale.US, "  %-24s %d%n", e.getKey(), e.getValue());
     }
@@ -122,7 +131,7 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     if (r.failed()) {
-      RunResult shrunk = shrink(scenario, settings, registry, schedulePolicy, r);
+      RunResult shrunk = RunShrink.sameFailure(scenario, settings, registry, r);
       out.printf(Locale.US, "shrunk from %d to %d choices; its story (last events):%n",
           r.choices().length, shrunk.choices().length);
       shrunk.story().forEach(line -> out.println("  " + line));
@@ -131,8 +140,8 @@ final class RunCommand implements Callable<Integer> {
       r.story().forEach(line -> out.println("  " + line));
     }
     if (r.failed()) {
-      out.printf(Locale.US, "reproduce: %s%n", reproduce(r.scenario(), r.arch(), r.configuration(),
-          r.seed(), policy, config.reproduceArgument()));
+      out.printf(Locale.US, "reproduce: %s%n", Reproduce.run(r.scenario(), r.arch(),
+          r.configuration(), r.seed(), scenarioSeed, policy, config.reproduceArgument()));
     }
     out.flush();
     return r.failed() || r.checks().stream().anyMatch(c -> c.status().failsRun())
@@ -140,38 +149,10 @@ final class RunCommand implements Callable<Integer> {
         : 0;
   }
 
-  /** The failing run reduced by replaying smaller choice sequences that fail the same way. */
-  private static RunResult shrink(
-      Scenario scenario,
-      ModelSettings settings,
-      ArchPluginRegistry registry,
-      SchedulePolicy policy,
-      RunResult failing) {
-    String signature = signature(failing);
-    Shrinker shrinker =
-        new Shrinker(
-            choices ->
-                signature.equals(
-                    signature(ScenarioRun.replay(scenario, settings, registry, choices, policy))),
-            SHRINK_BUDGET);
-    return ScenarioRun.replay(
-        scenario, settings, registry, shrinker.shrink(failing.choices()), policy);
-  }
-
-  /** Which checks failed and whether the schedule did: what a shrunk run must keep. */
-  private static String signature(RunResult r) {
-    StringBuilder sb = new StringBuilder(r.failure() == null ? "-" : r.failure().kind().name());
-    for (CheckResult c : r.checks()) {
-      sb.append(c.violations().isEmpty() ? '.' : 'F');
-    }
-    return sb.toString();
-  }
-
   /** The command that replays a run exactly. */
   static String reproduce(
       String scenario, String arch, String configuration, long seed, String policy, String config) {
-    return String.format(Locale.US, "./kvmmodel run %s --arch %s --arch-config %s --seed %d --policy %s%s",
-        scenario, arch, configuration, seed, policy, config);
+    return Reproduce.run(scenario, arch, configuration, seed, null, policy, config);
   }
 
   static SchedulePolicy parsePolicy(String text) {

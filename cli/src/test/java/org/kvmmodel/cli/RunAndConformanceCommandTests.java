@@ -13,18 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-class RunAndConformanceCommandTests {
-
-  @TempDir Path dir;
-
-  private final StringWriter out = new StringWriter();
-  private final StringWriter err = new StringWriter();
-
-  private int run(String... args) {
-    return Main.run(new PrintWriter(out), new PrintWriter(err), args);
-  }
+class RunAndConformanceCommandTests extends CommandLineTest {
 
   @Test
   void runPrintsCountersAndEveryCheck() {

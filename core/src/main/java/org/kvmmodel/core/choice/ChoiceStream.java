@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 public final class ChoiceStream {
 
   private final long seed;
-  private final SplittableRandom random;
+  private SplittableRandom random;
   private final int[] replay;
   private int[] recorded = new int[64];
   private int size;
@@ -74,6 +74,17 @@ public final class ChoiceStream {
   /** An element of {@code options}, chosen uniformly. */
   public <T> T pick(T[] options) {
     return options[nextInt(options.length)];
+  }
+
+  /**
+   * Draws every later choice from {@code nextSeed} instead: what was drawn so far (a scenario's
+   * actions) stays as its seed made it while the rest (the schedule) varies. A replay is
+   * unaffected, since it answers with what was recorded.
+   */
+  public void continueFrom(long nextSeed) {
+    if (replay == null) {
+      random = new SplittableRandom(nextSeed);
+    }
   }
 
   /** The seed of a fresh stream; 0 for a replay. */

@@ -8,9 +8,10 @@ import org.kvmmodel.core.sched.SchedulePolicy;
 import org.kvmmodel.core.trace.EventLog;
 
 /**
- * The outcome of one deterministic run: what was run, whether the schedule itself failed (an
- * exception, a deadlock, the step bound), each check's verdict, the counters, the recorded
- * choices (which replay the run) and its event log (the story of its last events).
+ * The outcome of one run (deterministic, or free with a null policy): what was run, whether the
+ * schedule itself failed (an exception, a deadlock, the step bound), each check's verdict, the
+ * counters, the recorded choices (which replay a deterministic run) and its event log (the
+ * story of its last events).
  */
 public record RunResult(
     String scenario,
@@ -28,6 +29,30 @@ public record RunResult(
   /** The run's last events, one line each ({@code actor kernel-function object outcome}). */
   public List<String> story() {
     return log.story();
+  }
+
+  /**
+   * Whether the run broke the check called {@code id}; for {@link Conformance#RUN_ROW}, whether
+   * its schedule failed (an exception, a deadlock, no progress).
+   */
+  public boolean violates(String id) {
+    if (id.equals(Conformance.RUN_ROW)) {
+      return failure != null;
+    }
+    return checks.stream().anyMatch(c -> c.id().equals(id) && !c.violations().isEmpty());
+  }
+
+  /**
+   * The first check in report order that the run broke, else {@link Conformance#RUN_ROW} if its
+   * schedule failed, else null.
+   */
+  public String firstViolated() {
+    for (CheckResult c : checks) {
+      if (!c.violations().isEmpty()) {
+        return c.id();
+      }
+    }
+    return failure != null ? Conformance.RUN_ROW : null;
   }
 
   /** Whether the run failed: the schedule failed or a check found a violation. */

@@ -11,15 +11,19 @@ import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.DeterministicScheduler;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.sched.ScheduleFailure;
 import org.kvmmodel.core.sched.SchedulePolicy;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.vcpu.GuestProgram;
 import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
- * One deterministic run of a scenario: the host, the VM with its checks attached, the vCPUs and
- * other actors on a {@link DeterministicScheduler}, every choice from one seeded (or replayed)
- * stream.
+ * One run of a scenario: the host, the VM with its checks attached, the vCPUs and other actors,
+ * every choice from one seeded (or replayed) stream. A deterministic run puts the actors on a
+ * {@link DeterministicScheduler}, which draws the schedule from the same stream; a free run
+ * puts them on real threads ({@link FreeScheduler}), so only the scenario's actions come from
+ * the seed.
  */
 public final class ScenarioRun {
 
@@ -28,7 +32,7 @@ public final class ScenarioRun {
 
   private final Scenario scenario;
   private final ChoiceStream choices;
-  private final DeterministicScheduler scheduler;
+  private final Scheduler scheduler;
   private final KvmModel model;
   private final List<KvmInstance> vms = new ArrayList<>();
   private final List<Checker> checkers = new ArrayList<>();
@@ -40,14 +44,24 @@ public final class ScenarioRun {
       ModelSettings settings,
       ArchPluginRegistry registry,
       ChoiceStream choices,
-      SchedulePolicy policy) {
+      Scheduler scheduler) {
     this.scenario = scenario;
     this.choices = choices;
-    this.scheduler =
-        new DeterministicScheduler(
-            choices, policy, PCT_DEPTH, scenario.stepBound() / 2, scenario.stepBound());
+    this.scheduler = scheduler;
     this.model = KvmModel.create(settings, registry, scheduler, choices);
     addVm();
+  }
+
+  /** A run whose actors take turns on a deterministic scheduler drawing from {@code choices}. */
+  private static ScenarioRun deterministic(
+      Scenario scenario,
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      ChoiceStream choices,
+      SchedulePolicy policy) {
+    return new ScenarioRun(scenario, settings, registry, choices,
+        new DeterministicScheduler(
+            choices, policy, PCT_DEPTH, scenario.stepBound() / 2, scenario.stepBound()));
   }
 
   /** Runs {@code scenario} with {@code seed}. */
@@ -57,8 +71,24 @@ public final class ScenarioRun {
       ArchPluginRegistry registry,
       long seed,
       SchedulePolicy policy) {
-    return new ScenarioRun(scenario, settings, registry, ChoiceStream.seeded(seed), policy)
-        .run(seed, policy);
+    return deterministic(scenario, settings, registry, ChoiceStream.seeded(seed), policy)
+        .run(seed, policy, null);
+  }
+
+  /**
+   * Runs {@code scenario} with its actions (guest programs, host operations) drawn from
+   * {@code scenarioSeed}, as a run with that seed draws them, and its schedule from
+   * {@code scheduleSeed}.
+   */
+  public static RunResult execute(
+      Scenario scenario,
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      long scenarioSeed,
+      long scheduleSeed,
+      SchedulePolicy policy) {
+    return deterministic(scenario, settings, registry, ChoiceStream.seeded(scenarioSeed), policy)
+        .run(scheduleSeed, policy, scheduleSeed);
   }
 
   /** Replays a run from its recorded choices. */
@@ -68,15 +98,43 @@ public final class ScenarioRun {
       ArchPluginRegistry registry,
       int[] recorded,
       SchedulePolicy policy) {
-    return new ScenarioRun(scenario, settings, registry, ChoiceStream.replay(recorded), policy)
-        .run(0, policy);
+    return deterministic(scenario, settings, registry, ChoiceStream.replay(recorded), policy)
+        .run(0, policy, null);
   }
 
-  private RunResult run(long seed, SchedulePolicy policy) {
+  /**
+   * Runs {@code scenario} once in free mode: its actions drawn from {@code seed}, its actors on
+   * real threads. The result's policy is null; its choices are the actions and any injected
+   * faults, which do not replay the interleaving.
+   */
+  public static RunResult executeFree(
+      Scenario scenario, ModelSettings settings, ArchPluginRegistry registry, long seed) {
+    return new ScenarioRun(scenario, settings, registry, ChoiceStream.seeded(seed),
+        new FreeScheduler()).run(seed, null, null);
+  }
+
+  /**
+   * Sets up the scenario, switches the choice stream to {@code scheduleSeed} when given, runs
+   * the actors and collects the verdicts.
+   */
+  private RunResult run(long seed, SchedulePolicy policy, Long scheduleSeed) {
     scenario.setUp(this);
     boolean exitFirst = choices.chance(50);
-    DeterministicScheduler.Result r = scheduler.run();
-    if (r.failure() == null) {
+    if (scheduleSeed != null) {
+      choices.continueFrom(scheduleSeed);
+    }
+    ScheduleFailure failure;
+    long steps;
+    if (scheduler instanceof DeterministicScheduler) {
+      DeterministicScheduler.Result r = ((DeterministicScheduler) scheduler).run();
+      failure = r.failure();
+      steps = r.steps();
+    } else {
+      FreeScheduler.Result r = ((FreeScheduler) scheduler).run();
+      failure = r.failure();
+      steps = r.steps();
+    }
+    if (failure == null) {
       for (KvmInstance vm : vms) {
         tearDown(vm, exitFirst);
       }
@@ -103,11 +161,11 @@ public final class ScenarioRun {
         model.selection().configuration().name(),
         seed,
         policy,
-        r.steps(),
-        r.failure(),
+        steps,
+        failure,
         checks,
         counters.asMap(),
-        r.choices(),
+        choices.recorded(),
         told.log());
   }
 
@@ -201,7 +259,11 @@ public final class ScenarioRun {
 
   /** Adds an actor; its name is the one events and stories show. */
   public void spawn(String name, Runnable body) {
-    scheduler.spawn(name, body);
+    if (scheduler instanceof DeterministicScheduler) {
+      ((DeterministicScheduler) scheduler).spawn(name, body);
+    } else {
+      ((FreeScheduler) scheduler).spawn(name, body);
+    }
   }
 
   public List<Vcpu> vcpus() {

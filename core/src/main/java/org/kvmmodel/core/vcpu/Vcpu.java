@@ -1,6 +1,7 @@
 package org.kvmmodel.core.vcpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.Stage2Walk;
@@ -31,7 +32,7 @@ public final class Vcpu implements VcpuRequestTarget {
   private final Tlb tlb = new Tlb(64);
   private final Stage2Walk walk = new Stage2Walk();
   private final AtomicInteger requests = new AtomicInteger();
-  private volatile VcpuMode mode = VcpuMode.OUTSIDE_GUEST_MODE;
+  private final AtomicReference<VcpuMode> mode = new AtomicReference<>(VcpuMode.OUTSIDE_GUEST_MODE);
   private volatile Thread runningOn;
   private long accesses;
   private long faults;
@@ -72,7 +73,7 @@ public final class Vcpu implements VcpuRequestTarget {
   }
 
   public VcpuMode mode() {
-    return mode;
+    return mode.get();
   }
 
   /** Runs every access of {@code program}; returns how many ended in an exit to userspace. */
@@ -81,7 +82,7 @@ public final class Vcpu implements VcpuRequestTarget {
     for (int i = 0; i < program.length(); i++) {
       access(program.gpa(i), program.access(i));
     }
-    mode = VcpuMode.OUTSIDE_GUEST_MODE;
+    mode.set(VcpuMode.OUTSIDE_GUEST_MODE);
     return userspaceExits - exitsBefore;
   }
 
@@ -100,7 +101,7 @@ public final class Vcpu implements VcpuRequestTarget {
       } else {
         scheduler.spinPoint("guest access after a retried fault");
       }
-      if (mode == VcpuMode.EXITING_GUEST_MODE) {
+      if (mode.get() == VcpuMode.EXITING_GUEST_MODE) {
         exitGuest();
         continue;
       }
@@ -149,18 +150,18 @@ public final class Vcpu implements VcpuRequestTarget {
   /** {@code vcpu_enter_guest}: handle pending requests, then be in guest mode. */
   private void enterGuest() {
     while (true) {
-      mode = VcpuMode.IN_GUEST_MODE;
+      mode.set(VcpuMode.IN_GUEST_MODE);
       if (requests.get() == 0) {
         return;
       }
-      mode = VcpuMode.OUTSIDE_GUEST_MODE;
+      mode.set(VcpuMode.OUTSIDE_GUEST_MODE);
       handleRequests();
     }
   }
 
   /** A VM exit: leave guest mode, acknowledging any kick. */
   private void exitGuest() {
-    mode = VcpuMode.OUTSIDE_GUEST_MODE;
+    mode.set(VcpuMode.OUTSIDE_GUEST_MODE);
   }
 
   private void handleRequests() {
@@ -172,17 +173,19 @@ public final class Vcpu implements VcpuRequestTarget {
 
   /**
    * {@code kvm_make_request} + {@code kvm_vcpu_kick} with wait: if the vCPU is in guest mode it
-   * is moved to exiting and the caller waits until it has left. A vCPU never waits for itself
-   * (the kick skips the calling CPU); it handles the request at its next entry.
+   * is moved to exiting and the caller waits until it has left. The move is a compare-and-swap
+   * from guest mode ({@code kvm_vcpu_exiting_guest_mode}), so a vCPU that left guest mode
+   * meanwhile is not marked exiting and waited for forever. A vCPU never waits for itself (the
+   * kick skips the calling CPU); it handles the request at its next entry.
    */
   @Override
   public void requestAndKick(int request) {
     requests.getAndUpdate(r -> r | request);
-    if (mode != VcpuMode.IN_GUEST_MODE || runningOn == Thread.currentThread()) {
+    if (runningOn == Thread.currentThread()
+        || !mode.compareAndSet(VcpuMode.IN_GUEST_MODE, VcpuMode.EXITING_GUEST_MODE)) {
       return;
     }
-    mode = VcpuMode.EXITING_GUEST_MODE;
-    while (mode == VcpuMode.EXITING_GUEST_MODE) {
+    while (mode.get() == VcpuMode.EXITING_GUEST_MODE) {
       scheduler.spinPoint("kvm_make_all_cpus_request wait");
       Thread.yield();
     }
