@@ -1,6 +1,7 @@
 package org.kvmmodel.api.pt;
 
 import java.util.Locale;
+import java.util.function.LongPredicate;
 
 /**
  * One thread's handle on a {@link RadixPageTable}: the walker and every operation that changes
@@ -20,6 +21,8 @@ import java.util.Locale;
  * {@link WalkControl#yieldLock()}, then restart from the root at the first unprocessed frame.
  */
 public final class PageTableCursor {
+
+  private static final LongPredicate KEEP_NONE = entry -> false;
 
   private static final int ZAP = 0;
   private static final int WRITE_PROTECT = 1;
@@ -186,6 +189,16 @@ public final class PageTableCursor {
    * @param gfn first frame, aligned to the leaf's size
    */
   public UpdateStatus map(long gfn, int level, long leaf) {
+    return map(gfn, level, leaf, KEEP_NONE);
+  }
+
+  /**
+   * As {@link #map(long, int, long)}, but a present leaf already at the target level that
+   * {@code keepExisting} accepts is left alone and the map is {@link UpdateStatus#UNCHANGED}:
+   * {@code tdp_mmu_map_handle_target_level} treats a fault whose access the existing leaf
+   * already allows as spurious rather than overwrite it (and lose, say, its Dirty bit).
+   */
+  public UpdateStatus map(long gfn, int level, long leaf, LongPredicate keepExisting) {
     checkGfn(gfn);
     int target = geometry.depthOf(level);
     if (target < 0 || !geometry.leafAllowed(target)) {
@@ -208,7 +221,8 @@ public final class PageTableCursor {
       }
       boolean present = format.isPresent(entry, entryLevel);
       if (depth == target) {
-        if (entry == leaf) {
+        if (entry == leaf
+            || (present && format.isLeaf(entry, entryLevel) && keepExisting.test(entry))) {
           return UpdateStatus.UNCHANGED;
         }
         if (!present) {

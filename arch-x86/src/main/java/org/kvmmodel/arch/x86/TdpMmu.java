@@ -1,6 +1,7 @@
 package org.kvmmodel.arch.x86;
 
 import java.util.Arrays;
+import java.util.function.LongPredicate;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.FaultinResult;
@@ -431,8 +432,9 @@ final class TdpMmu implements ArchMmu {
   /**
    * {@code kvm_tdp_mmu_map} at 4 KiB, under RCU and mmu_lock held for read: walk down linking
    * missing tables and install the leaf from {@link #makeSpte}, every step a {@code cmpxchg};
-   * a lost one retries the fault ({@code tdp_mmu_map_handle_target_level}), the same SPTE
-   * already in place is spurious. A writable leaf in a dirty-logged slot marks the gfn in the
+   * a lost one retries the fault ({@code tdp_mmu_map_handle_target_level}). A present leaf that
+   * already allows the access (another vCPU fixed it first), or the same SPTE, is spurious and
+   * stays as it is, Accessed and Dirty included. A writable leaf in a dirty-logged slot marks the gfn in the
    * dirty log, as {@code make_spte} does. An empty page-table cache, which the kernel's
    * allocation never reports, is -ENOMEM.
    */
@@ -441,7 +443,7 @@ final class TdpMmu implements ArchMmu {
     int idx = kvm.rcuReadLock();
     int r;
     try {
-      switch (fault.cursor.map(fault.gfn, 1, spte)) {
+      switch (fault.cursor.map(fault.gfn, 1, spte, fault)) {
         case CHANGED:
           r = RET_PF_FIXED;
           break;
@@ -520,7 +522,7 @@ final class TdpMmu implements ArchMmu {
    * One vCPU's {@code struct kvm_page_fault}, reused for each of its faults, with the cursor
    * and the faultin out-parameters its faults use.
    */
-  private static final class PageFault {
+  private static final class PageFault implements LongPredicate {
     final PageTableCursor cursor;
     final FaultinResult faultin = new FaultinResult();
     long gfn;
@@ -534,6 +536,12 @@ final class TdpMmu implements ArchMmu {
 
     PageFault(PageTableCursor cursor) {
       this.cursor = cursor;
+    }
+
+    /** Whether the present leaf {@code spte} already allows this fault's access. */
+    @Override
+    public boolean test(long spte) {
+      return isAccessAllowed(this, spte);
     }
 
     /** {@code kvm_mmu_do_page_fault}'s initialisation from the exit. */
