@@ -2,6 +2,7 @@ package org.kvmmodel.core.scenario;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.Checker;
@@ -103,6 +104,11 @@ public final class ScenarioRun {
 
   public Scheduler scheduler() {
     return scheduler;
+  }
+
+  /** The arch plugin the run's VM was built by. */
+  public ArchPlugin plugin() {
+    return model.selection().plugin();
   }
 
   /** Creates vCPU {@code id} with its own hardware walker ({@code KVM_CREATE_VCPU}). */

@@ -6,7 +6,8 @@ import java.util.stream.Collectors;
 /** The scenarios the model ships, by name. */
 public final class Scenarios {
 
-  private static final List<Scenario> ALL = List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete());
+  private static final List<Scenario> ALL = List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(),
+      new PageFaultTest());
 
   private Scenarios() {}
 
