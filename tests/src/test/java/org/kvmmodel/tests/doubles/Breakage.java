@@ -28,5 +28,20 @@ public enum Breakage {
    */
   RELEASES_DIRTY_ONLY_FOR_WRITE,
   /** A dirty-log re-protect that leaves the first gfn of each mask writable (DIRTY-LOG-COMPLETE). */
-  REPROTECT_SKIPS_A_GFN
+  REPROTECT_SKIPS_A_GFN,
+  /**
+   * A write to a read-only memslot that ends {@code KVM_RUN} with -EFAULT instead of
+   * {@code KVM_EXIT_MMIO} (page-fault-test's exit expectation).
+   */
+  EFAULTS_READONLY_SLOT_WRITES,
+  /**
+   * Leaves installed with the access flag clear, on hardware that does not set it either, so a
+   * mapped page looks idle (page-fault-test's young expectation).
+   */
+  INSTALLS_OLD_LEAVES,
+  /**
+   * A fault that logs its gfn as dirty even when it maps it read-only (page-fault-test's
+   * dirty-log expectation).
+   */
+  LOGS_EVERY_FAULT
 }
