@@ -6,6 +6,14 @@ public final class GuestAccess {
   public static final int WRITE = 1 << 1;
   public static final int EXEC = 1 << 2;
 
+  /**
+   * An atomic read-modify-write (arm64 CAS and LSE atomics, x86 LOCK CMPXCHG, RISC-V AMOs and
+   * LR/SC): one access that needs read and write permission and faults as a write. A fault
+   * handler can tell it from a plain store by the read bit, as an arch whose fault syndrome
+   * does not describe such an instruction must (arm64 reports no valid ISV for it).
+   */
+  public static final int READ_MODIFY_WRITE = READ | WRITE;
+
   private GuestAccess() {}
 
   /** {@code "r"}, {@code "w"}, {@code "x"} or combinations, for messages. */

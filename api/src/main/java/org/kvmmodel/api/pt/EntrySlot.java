@@ -1,5 +1,7 @@
 package org.kvmmodel.api.pt;
 
+import java.util.Locale;
+
 /**
  * The one entry an architecture hook is asked to change: which table, index, level and guest
  * frames it covers, and the only ways to write it. Every write is reported to the table's
@@ -103,6 +105,31 @@ public final class EntrySlot {
     table.write(index, value);
     if (observer != null) {
       observer.entryWritten(PageTableObserver.WriteKind.STORE, table, index, level, gfn, old, value);
+    }
+  }
+
+  /**
+   * Stores {@code value} with release ordering over an entry the caller itself took out of
+   * other threads' reach with an atomic exchange to {@code locked}: arm64's
+   * {@code stage2_make_pte} after {@code stage2_try_break_pte}, x86's write of the final value
+   * over {@code FROZEN_SPTE}. Legal under a shared mmu_lock, unlike {@link #write}.
+   *
+   * @throws IllegalStateException when the entry does not hold {@code locked}: the caller does
+   *     not own it
+   */
+  public void releaseLocked(long locked, long value) {
+    long old = table.entry(index);
+    if (old != locked) {
+      throw new IllegalStateException(
+          String.format(
+              Locale.US,
+              "entry of gfn %#x holds %#x, not the locked value %#x its writer took",
+              gfn, old, locked));
+    }
+    table.write(index, value);
+    if (observer != null) {
+      observer.entryWritten(
+          PageTableObserver.WriteKind.LOCKED_STORE, table, index, level, gfn, old, value);
     }
   }
 

@@ -24,6 +24,11 @@ public interface PageTableObserver {
     ATOMIC,
     /** A plain store ({@code WRITE_ONCE}): only for an entry no other thread may change. */
     STORE,
+    /**
+     * A store-release over an entry its writer locked or froze with an atomic just before
+     * ({@link EntrySlot#releaseLocked}): as safe under a shared mmu_lock as an atomic.
+     */
+    LOCKED_STORE,
     /** The MMU hardware setting accessed or dirty bits during a walk. */
     HARDWARE,
     /** An entry of a new table filled before the table was linked ({@code tdp_mmu_init_child_sp}). */

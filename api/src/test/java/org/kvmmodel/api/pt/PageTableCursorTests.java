@@ -74,6 +74,40 @@ class PageTableCursorTests {
   }
 
   @Test
+  void replacingALeafLocksItAtomicallyThenStoresOverTheLockAndALeafTheFaultMayKeepStays() {
+    build(fourLevel());
+    long readOnly = TestFormat.leaf(0x7000, false);
+    long writable = TestFormat.leaf(0x7000, true);
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x42, 1, writable));
+    observer.kinds.clear();
+    assertEquals(UpdateStatus.UNCHANGED, cursor.map(0x42, 1, readOnly, entry -> true));
+    assertTrue(observer.kinds.isEmpty(), "a leaf the predicate keeps is not written");
+    assertTrue(cursor.walk(0x42));
+    assertEquals(writable, cursor.entry());
+    assertEquals(UpdateStatus.CHANGED, cursor.map(0x42, 1, readOnly, entry -> false));
+    assertEquals(
+        List.of(PageTableObserver.WriteKind.ATOMIC, PageTableObserver.WriteKind.LOCKED_STORE),
+        observer.kinds);
+    assertTrue(cursor.walk(0x42));
+    assertEquals(readOnly, cursor.entry());
+  }
+
+  @Test
+  void aStoreOverALockTheWriterDoesNotHoldIsRefused() {
+    build(fourLevel());
+    EntrySlot slot = new EntrySlot(observer, control, EntryRaceHook.NONE);
+    slot.point(table.root(), 3, 4, 0x600000000L, 1L << 27);
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> slot.releaseLocked(TestFormat.LOCKED, 1));
+    assertEquals(
+        String.format(Locale.US,
+            "entry of gfn 0x600000000 holds %#x, not the locked value %#x its writer took",
+            EMPTY, TestFormat.LOCKED),
+        e.getMessage());
+    assertEquals(EMPTY, table.root().entry(3));
+  }
+
+  @Test
   void rootIsFilledWithTheEmptyValue() {
     build(concatenatedRoot());
     assertEquals(2048, table.root().entryCount());

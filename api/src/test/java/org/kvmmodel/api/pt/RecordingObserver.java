@@ -7,9 +7,23 @@ import java.util.List;
 final class RecordingObserver implements PageTableObserver {
 
   final List<String> events = new ArrayList<>();
+  final List<WriteKind> kinds = new ArrayList<>();
   int allocated;
   int unlinked;
   int freed;
+
+  @Override
+  public void entryWritten(
+      WriteKind kind,
+      PageTablePage table,
+      int index,
+      int level,
+      long gfn,
+      long oldValue,
+      long newValue) {
+    kinds.add(kind);
+    entryChanged(table, index, level, gfn, oldValue, newValue);
+  }
 
   @Override
   public void entryChanged(

@@ -121,7 +121,7 @@ final class TestFormat implements PageTableFormat {
     }
     slot.flushTlb();
     flushes++;
-    slot.write(value);
+    slot.releaseLocked(LOCKED, value);
     return true;
   }
 

@@ -118,7 +118,7 @@ final class Stage2PageTableFormat implements PageTableFormat {
     if (!stage2TryBreakPte(slot, expected)) {
       return false;
     }
-    slot.write(value);
+    slot.releaseLocked(Stage2Pte.INVALID_PTE_LOCKED, value);
     return true;
   }
 
@@ -127,7 +127,7 @@ final class Stage2PageTableFormat implements PageTableFormat {
     if (!stage2TryBreakPte(slot, expected)) {
       return false;
     }
-    slot.write(0);
+    slot.releaseLocked(Stage2Pte.INVALID_PTE_LOCKED, 0);
     return true;
   }
 

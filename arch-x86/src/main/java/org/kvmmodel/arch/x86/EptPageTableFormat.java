@@ -143,7 +143,7 @@ public final class EptPageTableFormat implements PageTableFormat {
       return false;
     }
     slot.flushTlb();
-    slot.write(Spte.SHADOW_NONPRESENT_VALUE);
+    slot.releaseLocked(Spte.FROZEN_SPTE, Spte.SHADOW_NONPRESENT_VALUE);
     return true;
   }
 

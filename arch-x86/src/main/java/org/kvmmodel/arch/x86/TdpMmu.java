@@ -8,6 +8,7 @@ import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmExit;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
@@ -44,6 +45,7 @@ final class TdpMmu implements ArchMmu {
   /** {@code RET_PF_*} values as this class returns them; negative values are -errno. */
   private static final int RET_PF_CONTINUE = RetPf.CONTINUE.ordinal();
   private static final int RET_PF_RETRY = RetPf.RETRY.ordinal();
+  private static final int RET_PF_EMULATE = RetPf.EMULATE.ordinal();
   private static final int RET_PF_INVALID = RetPf.INVALID.ordinal();
   private static final int RET_PF_FIXED = RetPf.FIXED.ordinal();
   private static final int RET_PF_SPURIOUS = RetPf.SPURIOUS.ordinal();
@@ -187,10 +189,20 @@ final class TdpMmu implements ArchMmu {
    * → {@code kvm_mmu_do_page_fault}: fill the vCPU's {@code struct kvm_page_fault} from the
    * exit (gfn, write, exec, present, and the memslot of the gfn in address space 0) and run
    * {@link #kvmTdpMmuPageFault}. Returns 0 when the guest re-executes the access (fixed,
-   * spurious or to be retried) and a negative errno for an exit to userspace.
+   * spurious or to be retried), {@link KvmExit#MMIO} when the access is to be emulated, and a
+   * negative errno for an exit with an error.
    *
-   * <p>An EPT misconfiguration means an MMIO SPTE; the model emulates no MMIO devices and never
-   * installs MMIO SPTEs, so it is an -EFAULT exit.
+   * <p>{@code RET_PF_EMULATE} (an access with no memslot, or a write to a read-only one) sends
+   * {@code kvm_mmu_page_fault} to {@code x86_emulate_instruction}. The model does not run the
+   * emulator: the access it would emulate reaches no memory KVM may touch and no in-kernel
+   * device on the MMIO bus, so the emulator ends {@code KVM_RUN} with {@code KVM_EXIT_MMIO}
+   * for userspace to complete, and that exit is what is returned. A locked read-modify-write
+   * ends the same way: {@code emulator_cmpxchg_emulated} finds no writable hva for the gfn and
+   * falls back to an emulated (MMIO) write.
+   *
+   * <p>An EPT misconfiguration means an MMIO SPTE; the model never installs one (it runs as
+   * KVM does with MMIO caching disabled, see {@link #kvmHandleNoslotFault}), so one planted by
+   * hand is an -EFAULT exit.
    *
    * @throws IllegalArgumentException when {@code walk} translated, or for a negative id
    */
@@ -208,7 +220,10 @@ final class TdpMmu implements ArchMmu {
       r = kvmTdpMmuPageFault(fault);
     }
     fault.outcome = r < 0 ? null : RET_PF[r];
-    return r < 0 ? r : 0;
+    if (r < 0) {
+      return r;
+    }
+    return r == RET_PF_EMULATE ? KvmExit.MMIO : 0;
   }
 
   /**
@@ -356,18 +371,19 @@ final class TdpMmu implements ArchMmu {
   }
 
   /**
-   * {@code kvm_mmu_faultin_pfn}: snapshot {@code mmu_invalidate_seq}; no memslot is an -EFAULT
-   * exit (the kernel would install an MMIO SPTE and emulate; the model has no MMIO devices); a
-   * slot being deleted or moved retries; the lockless range pre-check retries before GUP; then
-   * {@link #kvmMmuFaultinPfnNowait}, error pfns, and the pre-check again, releasing the page
-   * unused when it fires. Returns {@code RET_PF_CONTINUE} with {@code fault.pfn} and the page
-   * set, {@code RET_PF_RETRY}, or a negative errno.
+   * {@code kvm_mmu_faultin_pfn}: snapshot {@code mmu_invalidate_seq}; no memslot is
+   * {@link #kvmHandleNoslotFault}; a slot being deleted or moved retries; the lockless range
+   * pre-check retries before GUP; then {@link #kvmMmuFaultinPfnNowait}, error pfns, a no-slot
+   * pfn (the kernel warns: the slot went away under faultin) handled as no slot, and the
+   * pre-check again, releasing the page unused when it fires. Returns {@code RET_PF_CONTINUE}
+   * with {@code fault.pfn} and the page set, {@code RET_PF_RETRY}, {@code RET_PF_EMULATE}, or a
+   * negative errno.
    */
   private int kvmMmuFaultinPfn(PageFault fault) {
     fault.mmuSeq = kvm.mmuInvalidateSeq();
     MemorySlot slot = fault.slot;
     if (slot == null) {
-      return Errno.EFAULT.negative();
+      return kvmHandleNoslotFault(fault);
     }
     if (slot.isInvalid()) {
       return RET_PF_RETRY;
@@ -380,13 +396,26 @@ final class TdpMmu implements ArchMmu {
       return kvmHandleErrorPfn(fault);
     }
     if (KvmPfn.isNoslot(fault.pfn)) {
-      return Errno.EFAULT.negative();
+      return kvmHandleNoslotFault(fault);
     }
     if (kvm.mmuInvalidateRetryGfnUnsafe(fault.mmuSeq, fault.gfn)) {
       kvmMmuFinishPageFault(fault, RET_PF_RETRY);
       return RET_PF_RETRY;
     }
     return RET_PF_CONTINUE;
+  }
+
+  /**
+   * {@code kvm_handle_noslot_fault} for a shared (not private) fault, as KVM runs with MMIO
+   * caching disabled ({@code enable_mmio_caching} off): the access is emulated at once
+   * ({@code RET_PF_EMULATE}) without touching the page tables. With caching on the kernel
+   * would first install an MMIO SPTE tagged with the memslot generation, so later accesses
+   * take an EPT misconfiguration and skip the fault path while the generation still matches;
+   * the exit to userspace is the same, and without the SPTE there is no generation to check.
+   */
+  private static int kvmHandleNoslotFault(PageFault fault) {
+    fault.pfn = KvmPfn.NOSLOT;
+    return RET_PF_EMULATE;
   }
 
   /**
@@ -407,13 +436,16 @@ final class TdpMmu implements ArchMmu {
 
   /**
    * {@code kvm_handle_error_pfn}: a pending signal is an -EINTR exit; a write to read-only
-   * memory, which the kernel emulates (and which ends in an MMIO exit), is an -EFAULT exit here;
-   * a poisoned page, for which the kernel queues SIGBUS and retries, exits with -EHWPOISON; any
-   * other error is -EFAULT.
+   * memory ({@code KVM_PFN_ERR_RO_FAULT}) is emulated ({@code RET_PF_EMULATE}), with nothing
+   * cached in the tables so that reads of the gfn still map it; a poisoned page, for which the
+   * kernel queues SIGBUS and retries, exits with -EHWPOISON; any other error is -EFAULT.
    */
   private static int kvmHandleErrorPfn(PageFault fault) {
     if (fault.pfn == KvmPfn.ERR_SIGPENDING) {
       return Errno.EINTR.negative();
+    }
+    if (fault.pfn == KvmPfn.ERR_RO_FAULT) {
+      return RET_PF_EMULATE;
     }
     if (fault.pfn == KvmPfn.ERR_HWPOISON) {
       return Errno.EHWPOISON.negative();

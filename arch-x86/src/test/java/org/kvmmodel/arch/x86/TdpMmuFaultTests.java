@@ -22,6 +22,7 @@ import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmExit;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.RetPf;
 import org.kvmmodel.api.kvm.Stage2Walk;
@@ -59,6 +60,7 @@ class TdpMmuFaultTests {
   private static final int READ = GuestAccess.READ;
   private static final int WRITE = GuestAccess.WRITE;
   private static final int EXEC = GuestAccess.EXEC;
+  private static final int READ_MODIFY_WRITE = GuestAccess.READ_MODIFY_WRITE;
 
   /** The test's own probe: never yields, flushes nothing. */
   private static final class NoYield implements WalkControl {
@@ -409,21 +411,33 @@ class TdpMmuFaultTests {
   }
 
   @Test
-  void aGfnOutsideEverySlotIsAnEfaultExit() {
+  void aGfnOutsideEverySlotIsEmulatedAndExitsWithKvmExitMmio() {
     vm("ept4-ad");
-    assertEquals(Errno.EFAULT.negative(), fault(512 * MB >>> 12, READ));
-    assertTrue(foll.isEmpty());
-    assertEquals(null, mmu.lastOutcome(0));
+    long gfn = 512 * MB >>> 12;
+    assertEquals(KvmExit.MMIO, fault(gfn, READ));
+    assertEquals(RetPf.EMULATE, mmu.lastOutcome(0));
+    assertEquals(KvmExit.MMIO, fault(gfn, READ_MODIFY_WRITE));
+    assertTrue(foll.isEmpty(), "nothing is faulted in");
+    assertEquals(Spte.SHADOW_NONPRESENT_VALUE, spte(gfn), "no MMIO SPTE is cached");
+    assertEquals(KvmExit.MMIO, fault(gfn, WRITE), "so the next access faults the same way");
   }
 
   @Test
-  void aWriteToAReadOnlySlotIsAnEfaultExit() {
+  void aWriteToAReadOnlySlotIsEmulatedAndExitsWithKvmExitMmio() {
     vm("ept4-ad");
     assertEquals(0, region(2, MemorySlot.KVM_MEM_READONLY, 128 * MB, MB, ANON + 2 * MB));
     long gfn = 128 * MB >>> 12;
-    assertEquals(Errno.EFAULT.negative(), fault(gfn, WRITE), "KVM_PFN_ERR_RO_FAULT");
+    assertEquals(KvmExit.MMIO, fault(gfn, WRITE), "KVM_PFN_ERR_RO_FAULT");
+    assertEquals(RetPf.EMULATE, mmu.lastOutcome(0));
+    assertEquals(List.of(Foll.WRITE | Foll.NOWAIT), foll);
+    assertTrue(releases.isEmpty(), "no page was taken");
+    assertEquals(Spte.SHADOW_NONPRESENT_VALUE, spte(gfn), "nothing is cached for the gfn");
     assertEquals(0, fault(gfn, READ));
+    assertEquals(RetPf.FIXED, mmu.lastOutcome(0));
     assertFalse(Spte.isWritablePte(spte(gfn)), "a read-only slot never maps writable");
+    assertEquals(KvmExit.MMIO, fault(gfn, READ_MODIFY_WRITE),
+        "a locked read-modify-write on the read-only leaf is emulated too");
+    assertEquals(0, fault(gfn + 1, EXEC), "an instruction fetch maps like a read");
   }
 
   @Test

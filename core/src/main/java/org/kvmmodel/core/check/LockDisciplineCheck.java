@@ -139,7 +139,7 @@ public final class LockDisciplineCheck extends Check {
       return;
     }
     judged();
-    boolean atomic = kind == WriteKind.ATOMIC;
+    boolean atomic = kind == WriteKind.ATOMIC || kind == WriteKind.LOCKED_STORE;
     switch (mmuLock[actor]) {
       case WRITE:
         break;

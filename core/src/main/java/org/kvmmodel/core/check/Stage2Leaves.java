@@ -11,12 +11,12 @@ import org.kvmmodel.core.kvm.KvmInstance;
  * What the VM's stage-2 tables say about a gfn, read from page-table memory with the format's
  * own predicates: the leaf that maps it, whether that leaf lets a write through (making it
  * write-protected would change it) and the pfn it gives the gfn. The checks' only view of the
- * tables.
+ * tables, and the one scenarios judge their expectations with.
  */
-final class Stage2Leaves {
+public final class Stage2Leaves {
 
   /** The walk control of a check's cursor: it only walks. */
-  static final WalkControl READ_ONLY =
+  public static final WalkControl READ_ONLY =
       new WalkControl() {
         @Override
         public boolean shouldYield() {
@@ -42,12 +42,12 @@ final class Stage2Leaves {
   private Stage2Leaves() {}
 
   /** Whether {@code entry} is a present leaf at {@code level}. */
-  static boolean isLeaf(PageTableFormat format, long entry, int level) {
+  public static boolean isLeaf(PageTableFormat format, long entry, int level) {
     return format.isPresent(entry, level) && format.isLeaf(entry, level);
   }
 
   /** Whether {@code entry} is a present leaf that lets a write through. */
-  static boolean isWritableLeaf(PageTableFormat format, long entry, int level) {
+  public static boolean isWritableLeaf(PageTableFormat format, long entry, int level) {
     return isLeaf(format, entry, level) && format.makeWriteProtected(entry, level) != entry;
   }
 

@@ -2,6 +2,8 @@ package org.kvmmodel.core.scenario;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.Checker;
@@ -232,7 +234,17 @@ public final class ScenarioRun {
     return scheduler;
   }
 
-  /** Creates vCPU {@code id} of the first VM ({@code KVM_CREATE_VCPU}). */
+  /** The configuration of the arch the run's VMs were built with. */
+  public ArchConfiguration configuration() {
+    return model.selection().configuration();
+  }
+
+  /** The arch plugin the run's VM was built by. */
+  public ArchPlugin plugin() {
+    return model.selection().plugin();
+  }
+
+    /** Creates vCPU {@code id} of the first VM ({@code KVM_CREATE_VCPU}). */
   public Vcpu createVcpu(int id) {
     return createVcpu(vm(), id);
   }

@@ -41,16 +41,10 @@ public final class WritebackStorm implements Scenario {
     return 50_000;
   }
 
-  /**
-   * A VM with MTE (an {@code mte = on} configuration) accepts memslots only over VMAs that may
-   * carry tags ({@code VM_MTE_ALLOWED}: anonymous, shmem, hugetlbfs), which a file mapping is
-   * not, so arm64's {@code kvm_arch_prepare_memory_region} refuses this scenario's slot.
-   */
+  /** An MTE VM refuses this scenario's slot over a shared file ({@link MteMemslots}). */
   @Override
   public String unsupportedReason(ArchConfiguration configuration) {
-    return "on".equals(configuration.parameters().get("mte"))
-        ? "an MTE VM refuses memslots over a file mapping without VM_MTE_ALLOWED (-EINVAL)"
-        : null;
+    return MteMemslots.refusesFileBacking(configuration) ? MteMemslots.FILE_BACKING_REFUSED : null;
   }
 
   @Override

@@ -38,5 +38,20 @@ public enum Breakage {
    * A slow path that takes mmu_lock before faultin, so {@code hva_to_pfn} (and slow GUP's
    * mmap_lock) is reached under a spinning lock (LOCK-DISCIPLINE).
    */
-  FAULTIN_UNDER_MMU_LOCK
+  FAULTIN_UNDER_MMU_LOCK,
+  /**
+   * A write to a read-only memslot that ends {@code KVM_RUN} with -EFAULT instead of
+   * {@code KVM_EXIT_MMIO} (page-fault-test's exit expectation).
+   */
+  EFAULTS_READONLY_SLOT_WRITES,
+  /**
+   * Leaves installed with the access flag clear, on hardware that does not set it either, so a
+   * mapped page looks idle (page-fault-test's young expectation).
+   */
+  INSTALLS_OLD_LEAVES,
+  /**
+   * A fault that logs its gfn as dirty even when it maps it read-only (page-fault-test's
+   * dirty-log expectation).
+   */
+  LOGS_EVERY_FAULT
 }

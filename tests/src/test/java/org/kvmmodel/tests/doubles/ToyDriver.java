@@ -11,7 +11,7 @@ public final class ToyDriver {
     this.mmu = (ToyMmu) kvm.arch();
   }
 
-  /** The double's slow fault path: 0, -EAGAIN or -EFAULT. */
+  /** The double's slow fault path: 0, -EAGAIN, KVM_EXIT_MMIO or -EFAULT. */
   public int fault(long gfn, boolean write) {
     return mmu.fault(gfn, write);
   }

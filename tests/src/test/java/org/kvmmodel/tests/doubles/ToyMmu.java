@@ -8,6 +8,7 @@ import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmExit;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
@@ -53,7 +54,11 @@ final class ToyMmu implements ArchMmu {
     return cursor.walk(gfn) ? cursor.entry() : 0;
   }
 
-  /** The slow path: 0, -EAGAIN when the retry check failed, or -EFAULT. */
+  /**
+   * The slow path: 0, -EAGAIN when the retry check failed, {@link KvmExit#MMIO} for an access
+   * with no memslot or a write to a read-only one (which every arch hands to userspace), or
+   * -EFAULT.
+   */
   int fault(long gfn, boolean write) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
     if (breakage == Breakage.FAST_PATH_DIRTIES_FOLIO && write && leafOf(gfn) != 0) {
@@ -66,7 +71,14 @@ final class ToyMmu implements ArchMmu {
       lock();
     }
     long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
-    int r = KvmPfn.isErrorOrNoslot(pfn) ? Errno.EFAULT.negative() : 0;
+    int r = 0;
+    if (KvmPfn.isNoslot(pfn) || pfn == KvmPfn.ERR_RO_FAULT) {
+      r = pfn == KvmPfn.ERR_RO_FAULT && breakage == Breakage.EFAULTS_READONLY_SLOT_WRITES
+          ? Errno.EFAULT.negative()
+          : KvmExit.MMIO;
+    } else if (KvmPfn.isErrorOrNoslot(pfn)) {
+      r = Errno.EFAULT.negative();
+    }
     boolean writable = faultin.writable() && !(slot.dirtyLogEnabled() && !write);
     if (r == 0 && kvm.mmuTopupMemoryCache(root.geometry().levels()) != 0) {
       kvm.releasePageUnused(faultin.refcountedPage());
@@ -91,8 +103,11 @@ final class ToyMmu implements ArchMmu {
             writable
                 || breakage == Breakage.IGNORES_MAP_WRITABLE
                 || (breakage == Breakage.MAPS_READONLY_SLOT_WRITABLE && slot.isReadonly());
-        installed =
-            cursors.get().map(gfn, 0, ToyFormat.leaf(pfn, leafWritable)) != UpdateStatus.RETRY;
+        long leaf = ToyFormat.leaf(pfn, leafWritable);
+        if (breakage == Breakage.INSTALLS_OLD_LEAVES) {
+          leaf &= ~ToyFormat.A;
+        }
+        installed = cursors.get().map(gfn, 0, leaf) != UpdateStatus.RETRY;
       }
       if (breakage != Breakage.NEVER_RELEASES && breakage != Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
@@ -109,7 +124,7 @@ final class ToyMmu implements ArchMmu {
     } finally {
       unlock();
     }
-    if (writable) {
+    if (writable || breakage == Breakage.LOGS_EVERY_FAULT) {
       kvm.markPageDirtyInSlot(slot, gfn);
     }
     return 0;
@@ -219,7 +234,7 @@ final class ToyMmu implements ArchMmu {
   /** A walker with its own cursor: one per vCPU. */
   @Override
   public Stage2Walker walker() {
-    return new ToyWalker(root.newCursor(WalkOnly.INSTANCE));
+    return new ToyWalker(root.newCursor(WalkOnly.INSTANCE), breakage != Breakage.INSTALLS_OLD_LEAVES);
   }
 
   /** The slow path for the walk's gfn; a failed retry check re-enters the guest (0). */
@@ -231,14 +246,17 @@ final class ToyMmu implements ArchMmu {
 
   /**
    * The toy MMU hardware: a present leaf (V) translates a read or execute, and a write if W is
-   * set; a translation sets A atomically, walking again if the leaf changed meanwhile. Anything
-   * else faults, as a permission fault when a present leaf refused a write.
+   * set; a translation sets A atomically when the hardware manages it, walking again if the
+   * leaf changed meanwhile. Anything else faults, as a permission fault when a present leaf
+   * refused a write.
    */
   private static final class ToyWalker implements Stage2Walker {
     private final PageTableCursor walker;
+    private final boolean setsAccessed;
 
-    ToyWalker(PageTableCursor walker) {
+    ToyWalker(PageTableCursor walker, boolean setsAccessed) {
       this.walker = walker;
+      this.setsAccessed = setsAccessed;
     }
 
     @Override
@@ -255,7 +273,7 @@ final class ToyMmu implements ArchMmu {
           walk.faulted(true, permissions, 0);
           return;
         }
-        if (!walker.hardwareSetBits(leaf, ToyFormat.A)) {
+        if (setsAccessed && !walker.hardwareSetBits(leaf, ToyFormat.A)) {
           continue;
         }
         walk.translated(
