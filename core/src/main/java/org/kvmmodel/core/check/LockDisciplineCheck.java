@@ -2,8 +2,10 @@ package org.kvmmodel.core.check;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.kvmmodel.api.pt.PageTableObserver.WriteKind;
+import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.SleepSite;
@@ -15,7 +17,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  *
  * <ul>
  *   <li>An SPTE is written by software only with mmu_lock held for write; with it held for read
- *       only by an atomic update ({@code tdp_mmu_set_spte_atomic}); and without it only by the
+ *       only by an atomic update ({@code tdp_mmu_set_spte_atomic}) or by a store to an entry
+ *       the writer locked with one ({@code stage2_make_pte} after {@code stage2_try_break_pte}
+ *       put {@code KVM_INVALID_PTE_LOCKED} there, as the format's lock predicate says); and
+ *       without it only by the
  *       lockless fast path's atomic update inside an RCU read section
  *       ({@code fast_pf_fix_direct_spte} under {@code walk_shadow_page_lockless_begin}).
  *       Accessed/dirty bits the MMU hardware sets during a walk, and entries of a new table
@@ -77,7 +82,7 @@ public final class LockDisciplineCheck extends Check {
         rcuDepth[actor]--;
         break;
       case SPTE_CHANGED:
-        judgeWrite(seq, actor, a);
+        judgeWrite(seq, actor, a, b);
         break;
       case TABLE_UNLINKED:
         unlinkedAt.put(a, seq);
@@ -133,7 +138,7 @@ public final class LockDisciplineCheck extends Check {
     }
   }
 
-  private void judgeWrite(long seq, int actor, long gfn) {
+  private void judgeWrite(long seq, int actor, long gfn, long old) {
     WriteKind kind = kvm.pageTablePages().lastWriteKind();
     if (kind == WriteKind.HARDWARE || kind == WriteKind.PREFILL) {
       return;
@@ -144,7 +149,7 @@ public final class LockDisciplineCheck extends Check {
       case WRITE:
         break;
       case READ:
-        if (!atomic) {
+        if (!atomic && !lockedEntry(old)) {
           fail(seq, actor,
               "spte of gfn %#x written with a plain store under mmu_lock held for read", gfn);
         }
@@ -159,6 +164,13 @@ public final class LockDisciplineCheck extends Check {
         }
         break;
     }
+  }
+
+  /** Whether {@code old}, the entry a store replaced, was locked (its writer owns it). */
+  private boolean lockedEntry(long old) {
+    List<RadixPageTable> tables = kvm.pageTablePages().pageTables();
+    return !tables.isEmpty()
+        && tables.get(0).format().isLocked(old, kvm.pageTablePages().lastWriteLevel());
   }
 
   private void judgeFree(long seq, int actor, long address) {

@@ -8,7 +8,7 @@ public final class Scenarios {
 
   private static final List<Scenario> ALL =
       List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(),
-          new PfnCache(), new TwoVms());
+          new PfnCache(), new TwoVms(), new HugePages());
 
   private Scenarios() {}
 
