@@ -11,8 +11,8 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.RadixMmuOps;
 import org.kvmmodel.api.pt.PageTableCursor;
-import org.kvmmodel.api.pt.WalkControl;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
@@ -168,28 +168,8 @@ class Arm64BrokenVariantsTests {
     new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault, FreeScheduler.INSTANCE)
         .access(0x2000, GuestAccess.WRITE);
     assertTrue(check.result().violations().isEmpty(), check.result().toString());
-    PageTableCursor cursor = kvm.pageTablePages().pageTables().get(0).newCursor(
-        new WalkControl() {
-          @Override
-          public boolean shouldYield() {
-            return false;
-          }
-
-          @Override
-          public void yieldLock() {
-            throw new IllegalStateException("never yields");
-          }
-
-          @Override
-          public void flushTlbs() {
-            kvm.flushRemoteTlbs();
-          }
-
-          @Override
-          public void flushTlbRange(long gfn, long pages) {
-            kvm.flushRemoteTlbsRange(gfn, pages);
-          }
-        });
+    PageTableCursor cursor =
+        new RadixMmuOps(kvm, kvm.pageTablePages().pageTables().get(0)).cursor();
     kvm.mmuLock().readLock();
     try {
       assertEquals(1, cursor.zapRangeExclusive(2, 3));
