@@ -4,15 +4,17 @@ package org.kvmmodel.api.kvm;
  * What an arch fault handler reads from the host VMA backing a fault's hva while it holds the
  * mmap lock ({@code vma_lookup} under {@code mmap_read_lock} in {@code user_mem_abort} and
  * {@code kvm_riscv_gstage_map}): its bounds, its {@code vm_flags} with the kernel's bit values,
- * and the size of the pages it maps ({@code vma_kernel_pagesize}: the huge page size of a
- * hugetlbfs VMA, else the base page size).
+ * the size of the pages it maps ({@code vma_kernel_pagesize}: the huge page size of a
+ * hugetlbfs VMA, else the base page size) and {@code vm_pgoff}.
  *
  * @param start {@code vm_start}
  * @param end {@code vm_end}, exclusive
  * @param flags {@code vm_flags}
  * @param pageShift log2 of {@code vma_kernel_pagesize(vma)}
+ * @param pgoff {@code vm_pgoff}: the page offset of {@code start} in what the VMA maps; for a
+ *     {@code VM_PFNMAP} mapping made by {@code remap_pfn_range}, the first pfn
  */
-public record HostVma(long start, long end, long flags, int pageShift) {
+public record HostVma(long start, long end, long flags, int pageShift, long pgoff) {
 
   public static final long VM_READ = 0x1;
   public static final long VM_WRITE = 0x2;
@@ -35,6 +37,14 @@ public record HostVma(long start, long end, long flags, int pageShift) {
   /** {@code is_vm_hugetlb_page}. */
   public boolean isHugetlb() {
     return has(VM_HUGETLB);
+  }
+
+  /**
+   * The physical address a {@code VM_PFNMAP} VMA maps at {@code hva}, from {@code vm_pgoff}
+   * as {@code get_vma_page_shift} computes it.
+   */
+  public long pfnmapPhysicalAddress(long hva) {
+    return (pgoff << MemorySlot.PAGE_SHIFT) + (hva - start);
   }
 
   /** {@code vma_kernel_pagesize}. */

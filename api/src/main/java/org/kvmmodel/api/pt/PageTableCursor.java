@@ -189,7 +189,7 @@ public final class PageTableCursor {
    * @param gfn first frame, aligned to the leaf's size
    */
   public UpdateStatus map(long gfn, int level, long leaf) {
-    return map(gfn, level, leaf, KEEP_NONE);
+    return map(gfn, level, leaf, KEEP_NONE, true);
   }
 
   /**
@@ -199,6 +199,25 @@ public final class PageTableCursor {
    * already allows as spurious rather than overwrite it (and lose, say, its Dirty bit).
    */
   public UpdateStatus map(long gfn, int level, long leaf, LongPredicate keepExisting) {
+    return map(gfn, level, leaf, keepExisting, true);
+  }
+
+  /**
+   * Maps like {@link #map} except that a huge leaf in the way is not split into leaves: it is
+   * replaced, through the format's replace hook (break-before-make where the format does it),
+   * by an empty table, and only {@code leaf} is installed beneath it; the rest of the huge
+   * leaf's range is mapped again when it faults. Mirrors {@code stage2_map_walk_leaf} in
+   * {@code kvm_pgtable_stage2_map}, which turns a block that must become a table into a
+   * freshly zeroed table page.
+   *
+   * @param gfn first frame, aligned to the leaf's size
+   */
+  public UpdateStatus mapReplacingHugeWithEmptyTable(long gfn, int level, long leaf) {
+    return map(gfn, level, leaf, KEEP_NONE, false);
+  }
+
+  private UpdateStatus map(
+      long gfn, int level, long leaf, LongPredicate keepExisting, boolean splitHugeIntoLeaves) {
     checkGfn(gfn);
     int target = geometry.depthOf(level);
     if (target < 0 || !geometry.leafAllowed(target)) {
@@ -249,7 +268,10 @@ public final class PageTableCursor {
           return UpdateStatus.RETRY;
         }
       } else if (format.isLeaf(entry, entryLevel)) {
-        UpdateStatus split = splitAt(table, index, depth, base, entry);
+        UpdateStatus split =
+            splitHugeIntoLeaves
+                ? splitAt(table, index, depth, base, entry)
+                : replaceWithEmptyTable(table, index, depth, base, entry);
         if (split != UpdateStatus.CHANGED) {
           return split;
         }
@@ -316,6 +338,22 @@ public final class PageTableCursor {
         observer.entryWritten(PageTableObserver.WriteKind.PREFILL, child, i, childLevel,
             base + i * childSpan, empty, child.entry(i));
       }
+    }
+    splitChild = child;
+    return UpdateStatus.CHANGED;
+  }
+
+  private UpdateStatus replaceWithEmptyTable(
+      PageTablePage table, int index, int depth, long base, long huge) {
+    int level = geometry.kernelLevel(depth);
+    PageTablePage child = RadixPageTable.allocateTable(format, allocator, observer, depth + 1, base);
+    if (child == null) {
+      return UpdateStatus.NO_MEMORY;
+    }
+    slot.point(table, index, level, base, geometry.pagesPerEntry(depth));
+    if (!format.tryReplace(slot, huge, format.makeTable(child.physicalAddress(), level))) {
+      discard(child);
+      return UpdateStatus.RETRY;
     }
     splitChild = child;
     return UpdateStatus.CHANGED;

@@ -202,6 +202,39 @@ class PageTableCursorTests {
   }
 
   @Test
+  void mappingInsideAHugeLeafCanReplaceItWithAnEmptyTable() {
+    build(fourLevel());
+    cursor.map(512, 2, TestFormat.leaf(0x8000_0000L, true));
+    int before = observer.events.size();
+    long tablesBefore = memory.allocatedTables();
+    long small = TestFormat.leaf(0x1_0000_0000L, false);
+    assertEquals(UpdateStatus.CHANGED, cursor.mapReplacingHugeWithEmptyTable(512 + 7, 1, small));
+    assertEquals(tablesBefore + 1, memory.allocatedTables());
+    assertTrue(cursor.walk(512 + 7));
+    assertEquals(1, cursor.level());
+    assertEquals(small, cursor.entry());
+    for (long gfn : new long[] {512, 512 + 6, 512 + 8, 1023}) {
+      assertFalse(cursor.walk(gfn), "gfn " + gfn + " refaults");
+      assertEquals(1, cursor.level());
+    }
+    // no prefilled children: the replacement of the 2 MiB leaf (lock and table), the new leaf
+    assertEquals(before + 3, observer.events.size());
+    assertEquals(1, format.flushes);
+  }
+
+  @Test
+  void replacingAHugeLeafWithAnEmptyTableReportsNoMemory() {
+    memory = new SimpleTableMemory(BASE, 3);
+    build(fourLevel());
+    long huge = TestFormat.leaf(0x8000_0000L, true);
+    cursor.map(512, 2, huge);
+    assertEquals(UpdateStatus.NO_MEMORY,
+        cursor.mapReplacingHugeWithEmptyTable(512, 1, TestFormat.leaf(0x1000, true)));
+    assertTrue(cursor.walk(512 + 3));
+    assertEquals(huge, cursor.entry());
+  }
+
+  @Test
   void splitHugeReplacesTheLeafWithATableOfNextLevelLeaves() {
     build(fourLevel());
     long huge = TestFormat.leaf(0x4000_0000L, true);

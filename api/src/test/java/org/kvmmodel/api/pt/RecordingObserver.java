@@ -1,13 +1,14 @@
 package org.kvmmodel.api.pt;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /** Records engine events as text lines. */
 final class RecordingObserver implements PageTableObserver {
 
-  final List<String> events = new ArrayList<>();
-  final List<WriteKind> kinds = new ArrayList<>();
+  final List<String> events = Collections.synchronizedList(new ArrayList<>());
+  final List<WriteKind> kinds = Collections.synchronizedList(new ArrayList<>());
   int allocated;
   int unlinked;
   int freed;

@@ -121,7 +121,7 @@ final class GuestAbort {
         return Errno.EFAULT.negative();
       }
       forcePte = logging;
-      vmaShift = logging ? PAGE_SHIFT : vmaPageShift(vma);
+      vmaShift = logging ? PAGE_SHIFT : getVmaPageShift(vma, hva);
       if (vmaShift == PUD_SHIFT && !faultSupportsStage2HugeMapping(memslot, hva, 1L << PUD_SHIFT)) {
         vmaShift = PMD_SHIFT;
       }
@@ -205,13 +205,25 @@ final class GuestAbort {
   }
 
   /**
-   * {@code get_vma_page_shift}: a hugetlbfs VMA's huge page shift, else {@code PAGE_SHIFT}.
-   * The kernel may also map a {@code VM_PFNMAP} VMA with blocks where the hva and the physical
-   * address align; the model maps such VMAs with pages.
+   * {@code get_vma_page_shift}: a hugetlbfs VMA's huge page shift; for a {@code VM_PFNMAP} VMA
+   * the largest of a PUD and a PMD whose aligned block around {@code hva} lies inside the VMA
+   * and at which the hva and the physical address the VMA maps there ({@code vm_pgoff}) are
+   * equally aligned; else {@code PAGE_SHIFT}.
    */
-  private static int vmaPageShift(HostVma vma) {
+  static int getVmaPageShift(HostVma vma, long hva) {
     if (vma.isHugetlb() && !vma.has(HostVma.VM_PFNMAP)) {
       return vma.pageShift();
+    }
+    if (!vma.has(HostVma.VM_PFNMAP)) {
+      return PAGE_SHIFT;
+    }
+    long pa = vma.pfnmapPhysicalAddress(hva);
+    for (int shift : new int[] {PUD_SHIFT, PMD_SHIFT}) {
+      long size = 1L << shift;
+      if ((hva & (size - 1)) == (pa & (size - 1)) && (hva & -size) >= vma.start()
+          && ((hva + size - 1) & -size) <= vma.end()) {
+        return shift;
+      }
     }
     return PAGE_SHIFT;
   }

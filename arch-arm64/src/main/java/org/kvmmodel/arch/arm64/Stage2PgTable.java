@@ -23,7 +23,9 @@ final class Stage2PgTable {
   /**
    * {@code kvm_pgtable_stage2_map} of one leaf of {@code size} bytes at {@code ipa} for
    * {@code physicalAddress}, both aligned to it, with {@code prot}: tables linked from the
-   * vCPU's memcache, a block in the way split, a valid entry replaced by break-before-make. The
+   * vCPU's memcache, a block in the way broken (break-before-make) and replaced by an empty
+   * table from the memcache, so the rest of the block's range faults in again
+   * ({@code stage2_map_walk_leaf}), a valid entry replaced by break-before-make. The
    * same mapping already there, or one differing only in permissions, is {@code -EAGAIN}
    * ({@code stage2_pte_needs_update}).
    */
@@ -33,7 +35,7 @@ final class Stage2PgTable {
         level, config.granuleShift());
     int idx = kvm.rcuReadLock();
     try {
-      switch (cursor.map(ipa >>> config.granuleShift(), level, leaf)) {
+      switch (cursor.mapReplacingHugeWithEmptyTable(ipa >>> config.granuleShift(), level, leaf)) {
         case CHANGED:
           return 0;
         case NO_MEMORY:

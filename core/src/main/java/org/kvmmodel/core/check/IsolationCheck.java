@@ -19,7 +19,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * guest access, from host memory and the VMM's page table; on a host with several VMs each
  * access is also judged against the others (a cross-VM situation): a frame the access should
  * not reach, which another VM's VMM now maps inside one of that VM's memslots, is a leak from
- * one guest into another, and the message names both VMs.
+ * one guest into another, and the message names both VMs. Over a {@code VM_PFNMAP} VMA, which
+ * the host maps page by page as it faults while KVM may map a whole aligned block of it
+ * ({@code get_vma_page_shift}), the frame backing an hva is the one the VMA maps there from
+ * its {@code vm_pgoff}.
  */
 public final class IsolationCheck extends Check {
 
@@ -65,11 +68,14 @@ public final class IsolationCheck extends Check {
     }
   }
 
-  /** The frame the VMM's page table maps at {@code hva}, or -1. */
+  /**
+   * The frame the VMM's page table maps at {@code hva}, else the one a VM_PFNMAP VMA maps
+   * there, or -1.
+   */
   private long backingFrame(long hva) {
     long pte = kvm.vmm().hostPte(hva);
     if (!HostPte.mapsPfn(pte)) {
-      return -1;
+      return kvm.vmm().pfnmapPfn(hva);
     }
     long size = HostPte.levelSize(HostPte.level(pte));
     return HostPte.pfn(pte) + ((hva & (size - 1)) >>> HostMemory.PAGE_SHIFT);

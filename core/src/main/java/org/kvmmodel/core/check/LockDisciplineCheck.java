@@ -2,8 +2,10 @@ package org.kvmmodel.core.check;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.kvmmodel.api.pt.PageTableObserver.WriteKind;
+import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.SleepSite;
@@ -15,7 +17,11 @@ import org.kvmmodel.core.trace.Tracepoint;
  *
  * <ul>
  *   <li>An SPTE is written by software only with mmu_lock held for write; with it held for read
- *       only by an atomic update ({@code tdp_mmu_set_spte_atomic}); and without it only by the
+ *       only by an atomic update ({@code tdp_mmu_set_spte_atomic}) or by a store-release over
+ *       an entry the writer locked with one ({@code stage2_make_pte} after
+ *       {@code stage2_try_break_pte}; the engine's {@code EntrySlot.releaseLocked} refuses it
+ *       unless the entry still holds the lock value); and
+ *       without it only by the
  *       lockless fast path's atomic update inside an RCU read section
  *       ({@code fast_pf_fix_direct_spte} under {@code walk_shadow_page_lockless_begin}).
  *       Accessed/dirty bits the MMU hardware sets during a walk, and entries of a new table

@@ -12,17 +12,30 @@ import org.kvmmodel.core.trace.Tracepoint;
  * that is writable at that moment (not a read-only, COW-shared or zero-page PTE), which is what
  * {@code kvm_follow_pfn}'s {@code map_writable} and the arch's use of it in
  * {@code kvm_mmu_faultin_pfn} / {@code user_mem_abort} promise. A new leaf of any size stays
- * inside its memslot, is aligned with the slot's hva for its size and never exceeds the host
- * mapping level ({@code kvm_mmu_max_mapping_level}, {@code host_pfn_mapping_level},
- * {@code fault_supports_stage2_huge_mapping}). Judged at every leaf installed or changed, from
- * the new entry, the memslots of address space 0 and the host page table.
+ * inside its memslot and its IPA and hva are equally aligned to its size
+ * ({@code fault_supports_stage2_huge_mapping}, the lpage_info disallow of unaligned slots). A
+ * new huge leaf (its size from the arch's page-table geometry) never exceeds the host mapping
+ * of its hva at install time ({@code kvm_mmu_max_mapping_level}, {@code host_pfn_mapping_level},
+ * {@code transparent_hugepage_adjust}, hugetlbfs' page size); over {@code VM_PFNMAP} memory,
+ * which the host maps with pages, KVM's rule is alignment instead ({@code get_vma_page_shift}
+ * from {@code vm_pgoff}), so such a leaf must map exactly the pfn the host maps at its first
+ * hva, which with its hva aligned makes hva and physical address equally aligned. Judged at
+ * every leaf installed or changed, from the new entry, the memslots of address space 0 and the
+ * host page table; huge leaves are also counted on their own.
  */
 public final class PermissionsCheck extends Check {
 
   public static final String ID = "PERMISSIONS";
 
+  private long hugeLeavesJudged;
+
   public PermissionsCheck(KvmInstance kvm) {
     super(ID, kvm);
+  }
+
+  /** How many new leaves larger than a page were judged. */
+  public synchronized long hugeLeavesJudged() {
+    return hugeLeavesJudged;
   }
 
   @Override
@@ -63,25 +76,48 @@ public final class PermissionsCheck extends Check {
               + " (host pte %#x)", gfn, hva, hostPte);
     }
     if (newLeaf) {
-      judgeSize(seq, actor, gfn, pages, slot, hva, hostPte);
+      judgeSize(seq, actor, gfn, pages, slot, hva);
+      if (pages > 1) {
+        hugeLeavesJudged++;
+        judgeHostMapping(
+            seq, actor, gfn, pages, hva, hostPte, format.outputAddress(value, level));
+      }
     }
   }
 
-  private void judgeSize(
-      long seq, int actor, long gfn, long pages, MemorySlot slot, long hva, long hostPte) {
+  private void judgeSize(long seq, int actor, long gfn, long pages, MemorySlot slot, long hva) {
+    long mask = pages - 1;
     if (gfn < slot.baseGfn() || gfn + pages > slot.endGfn()) {
       fail(seq, actor, "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn,
           slot.id());
-    } else if ((hva & ((pages << MemorySlot.PAGE_SHIFT) - 1)) != 0) {
+    } else if ((gfn & mask) != 0 || (hva >>> MemorySlot.PAGE_SHIFT & mask) != 0) {
       fail(seq, actor, "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn,
           hva);
-    } else if (HostPte.mapsPfn(hostPte)) {
-      long hostPages = 1L << (9 * (HostPte.level(hostPte) - HostPte.LEVEL_4K));
-      if (pages > hostPages) {
+    }
+  }
+
+  private void judgeHostMapping(long seq, int actor, long gfn, long pages, long hva,
+      long hostPte, long outputAddress) {
+    if (!HostPte.mapsPfn(hostPte)) {
+      fail(seq, actor, "a %d-page leaf at gfn %#x has no host mapping at hva %#x", pages, gfn,
+          hva);
+      return;
+    }
+    long hostPfn = HostPte.pfn(hostPte);
+    if (kvm.vmm().memory().isIoPfn(hostPfn)) {
+      long pfn = outputAddress >>> MemorySlot.PAGE_SHIFT;
+      if (pfn != hostPfn) {
         fail(seq, actor,
-            "a %d-page leaf at gfn %#x exceeds the host mapping of hva %#x (%d pages)", pages,
-            gfn, hva, hostPages);
+            "a %d-page leaf at gfn %#x maps pfn %#x where the VM_PFNMAP host mapping of hva %#x"
+                + " has pfn %#x", pages, gfn, pfn, hva, hostPfn);
       }
+      return;
+    }
+    long hostPages = 1L << (9 * (HostPte.level(hostPte) - HostPte.LEVEL_4K));
+    if (pages > hostPages) {
+      fail(seq, actor,
+          "a %d-page leaf at gfn %#x exceeds the host mapping of hva %#x (%d pages)", pages,
+          gfn, hva, hostPages);
     }
   }
 }

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
@@ -53,7 +53,7 @@ public final class MmStruct {
   private final HostMemory memory;
   private final int id;
   private final PageTable pt = new PageTable();
-  private final TreeMap<Long, Vma> vmas = new TreeMap<>();
+  private final ConcurrentSkipListMap<Long, Vma> vmas = new ConcurrentSkipListMap<>();
   private final Scheduler scheduler;
   private final SchedLock mmapLock;
   private final SchedLock ptl;
@@ -241,6 +241,16 @@ public final class MmStruct {
       lastVma = found;
     }
     return found;
+  }
+
+  /**
+   * The IO pfn a VM_PFNMAP VMA maps at {@code address} from its {@code vm_pgoff}, whether or
+   * not its fault handler has installed the PTE yet, or -1 when no such VMA covers the address.
+   * A lockless read for checks, which must not take mmap_lock.
+   */
+  public long pfnmapPfn(long address) {
+    Vma vma = vmaAt(address);
+    return vma != null && vma.has(Vma.VM_PFNMAP) ? vma.linearPageIndex(address) : -1;
   }
 
   /** Every VMA, in address order (a snapshot). */

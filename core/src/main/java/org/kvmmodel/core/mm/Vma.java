@@ -128,7 +128,7 @@ public final class Vma {
   /**
    * This VMA as an arch fault handler sees it: bounds, {@code vm_flags} (with arm64's
    * {@code VM_MTE_ALLOWED} on anonymous and hugetlbfs memory, as {@code arch_calc_vm_flag_bits}
-   * sets it on a host with MTE) and {@code vma_kernel_pagesize}.
+   * sets it on a host with MTE), {@code vma_kernel_pagesize} and {@code vm_pgoff}.
    */
   public HostVma describe() {
     long vmFlags = flags & 0xffffffffL;
@@ -138,7 +138,7 @@ public final class Vma {
         || kind == VmaKind.HUGETLB_1G) {
       vmFlags |= HostVma.VM_MTE_ALLOWED;
     }
-    return new HostVma(start, end, vmFlags, Long.numberOfTrailingZeros(hugePageSize()));
+    return new HostVma(start, end, vmFlags, Long.numberOfTrailingZeros(hugePageSize()), pgoff);
   }
 
   @Override

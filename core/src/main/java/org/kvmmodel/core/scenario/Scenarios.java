@@ -8,7 +8,8 @@ public final class Scenarios {
 
   private static final List<Scenario> ALL =
       List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(),
-          new PfnCache(), new TwoVms(), new PageFaultTest());
+          new PfnCache(), new TwoVms(), new PageFaultTest(),
+          new HugePages());
 
   private Scenarios() {}
 

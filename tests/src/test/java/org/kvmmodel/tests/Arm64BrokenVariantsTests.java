@@ -1,0 +1,182 @@
+package org.kvmmodel.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.RadixMmuOps;
+import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.check.DirtyLogCompleteCheck;
+import org.kvmmodel.core.check.DirtyProtectedCheck;
+import org.kvmmodel.core.check.LockDisciplineCheck;
+import org.kvmmodel.core.check.PermissionsCheck;
+import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.Vma;
+import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.model.KvmModel;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.vcpu.Vcpu;
+import org.kvmmodel.tests.doubles.Arm64Variant;
+import org.kvmmodel.tests.doubles.Arm64Variant.Arm64Breakage;
+
+/**
+ * The real arm64 plugin with one deliberate bug put in from outside ({@link Arm64Variant}) is
+ * caught by the check that owns the rule, with the message asserted; unbroken, the same program
+ * passes every check. One deterministic program, no schedule: the budget is one run per variant.
+ */
+class Arm64BrokenVariantsTests {
+
+  private static final long MB = 1 << 20;
+  private static final long HVA = 0x7f0000000000L;
+
+  /**
+   * A 3 MiB memslot over a 4 MiB THP mapping on {@code 4k-ipa40} (no hardware AF): a read maps
+   * a 2 MiB block; a read in the slot's last MiB, whose block would cross the slot's end, maps
+   * a page; a write to a second, aligned slot over small anonymous pages maps a page; dirty
+   * logging on the first slot, a write breaks the block (an empty table, the page mapped
+   * writable); a read then a write of another page (a read-only page, then a permission fault
+   * that relaxes it); logging off, the host ages the range and a read takes an access-flag
+   * fault.
+   */
+  private static Map<String, CheckResult> run(Arm64Breakage breakage) {
+    return run(breakage, new long[1]);
+  }
+
+  /** {@link #run(Arm64Breakage)}, with the huge leaves PERMISSIONS judged in {@code huge[0]}. */
+  private static Map<String, CheckResult> run(Arm64Breakage breakage, long[] huge) {
+    KvmInstance kvm = vm(breakage);
+    Checker checker = Checker.attach(kvm, Checker.ALL, id -> !id.equals(DirtyLogCompleteCheck.ID));
+    PermissionsCheck permissions = new PermissionsCheck(kvm);
+    kvm.log().addListener(permissions);
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON_THP));
+    UserspaceMemoryRegion2 slot = new UserspaceMemoryRegion2(0, 0, 0, 3 * MB, HVA);
+    assertEquals(0, kvm.setUserMemoryRegion2(slot));
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
+    vcpu.access(0x1000, GuestAccess.READ);
+    vcpu.access(2 * MB + 0x1000, GuestAccess.READ);
+    assertEquals(HVA + 4 * MB, kvm.vmm().mmap(HVA + 4 * MB, 2 * MB, Vma.VM_READ | Vma.VM_WRITE,
+        VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(
+        new UserspaceMemoryRegion2(1, 0, 4 * MB, 2 * MB, HVA + 4 * MB)));
+    vcpu.access(4 * MB, GuestAccess.WRITE);
+    assertEquals(0, kvm.setUserMemoryRegion2(
+        new UserspaceMemoryRegion2(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 3 * MB, HVA)));
+    vcpu.access(0x3000, GuestAccess.WRITE);
+    vcpu.access(0x5000, GuestAccess.READ);
+    vcpu.access(0x5000, GuestAccess.WRITE);
+    assertEquals(0, kvm.setUserMemoryRegion2(slot));
+    kvm.vmm().clearYoungNotify(HVA, HVA + 3 * MB);
+    vcpu.access(0x3000, GuestAccess.READ);
+    huge[0] = permissions.hugeLeavesJudged();
+    Map<String, CheckResult> results = new TreeMap<>();
+    for (CheckResult r : checker.finish()) {
+      results.put(r.id(), r);
+    }
+    return results;
+  }
+
+  private static KvmInstance vm(Arm64Breakage breakage) {
+    Arm64Variant plugin = new Arm64Variant(breakage);
+    ModelSettings settings = ModelSettings.from(
+        ConfigFactory.parseString("kvmmodel { arch = " + plugin.name()
+                + ", arch-configuration = 4k-ipa40 }")
+            .withFallback(ConfigFactory.defaultReference())
+            .resolve());
+    KvmModel model = KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)),
+        FreeScheduler.INSTANCE, ChoiceStream.seeded(1));
+    return model.createVm();
+  }
+
+  private static String firstMessage(CheckResult r) {
+    assertEquals(CheckStatus.FAIL, r.status(), r.toString());
+    return r.violations().get(0).message();
+  }
+
+  @Test
+  void theRealPluginPassesEveryCheckOnTheProgram() {
+    long[] huge = new long[1];
+    for (CheckResult r : run(Arm64Breakage.NONE, huge).values()) {
+      assertNotEquals(CheckStatus.FAIL, r.status(), r.toString());
+    }
+    assertEquals(1, huge[0], "one block, at gfn 0; the slot's last MiB is mapped with pages");
+  }
+
+  @Test
+  void theBlockCrossingTheSlotEdgeIsTheOnlyHugeLeafMoreInTheBrokenRun() {
+    long[] huge = new long[1];
+    run(Arm64Breakage.BLOCK_CROSSES_MEMSLOT, huge);
+    assertEquals(2, huge[0]);
+  }
+
+  @Test
+  void aPermissionFaultThatRelaxesWithoutTheRetryCheckIsCaughtByDirtyProtected() {
+    String message =
+        firstMessage(run(Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY).get(DirtyProtectedCheck.ID));
+    assertTrue(message.endsWith("marked dirty under mmu_lock with no retry check passed under"
+        + " this hold of mmu_lock after a snapshot taken before faultin"), message);
+  }
+
+  @Test
+  void anAccessFlagFaultThatReleasesThePageDirtyIsCaughtByDirtyProtected() {
+    Map<String, CheckResult> results = run(Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY);
+    String message = firstMessage(results.get(DirtyProtectedCheck.ID));
+    assertTrue(message.endsWith("marked dirty under mmu_lock with no retry check passed under"
+        + " this hold of mmu_lock after a snapshot taken before faultin"), message);
+    assertEquals(CheckStatus.PASS, results.get(PermissionsCheck.ID).status());
+  }
+
+  @Test
+  void aBlockOverAHostMappingOfPagesIsCaughtByPermissions() {
+    assertEquals("a 512-page leaf at gfn 0x400 exceeds the host mapping of hva 0x7f0000400000"
+            + " (1 pages)",
+        firstMessage(run(Arm64Breakage.BLOCK_OVER_HOST_PAGES).get(PermissionsCheck.ID)));
+  }
+
+  @Test
+  void aBlockAcrossTheMemslotEdgeIsCaughtByPermissions() {
+    assertEquals("a 512-page leaf at gfn 0x200 crosses the bounds of memslot 0",
+        firstMessage(run(Arm64Breakage.BLOCK_CROSSES_MEMSLOT).get(PermissionsCheck.ID)));
+  }
+
+  /**
+   * LOCK-DISCIPLINE accepts the store that completes a break-before-make under the read lock
+   * (the program above breaks a block that way) but not a plain store to a live entry: a zap
+   * meant for the exclusive lock, done under the read lock, is caught.
+   */
+  @Test
+  void aPlainStoreToALiveEntryUnderTheReadLockIsCaughtByLockDiscipline() {
+    KvmInstance kvm = vm(Arm64Breakage.NONE);
+    LockDisciplineCheck check = new LockDisciplineCheck(kvm);
+    kvm.log().addListener(check);
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 2 * MB, HVA)));
+    new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault, FreeScheduler.INSTANCE)
+        .access(0x2000, GuestAccess.WRITE);
+    assertTrue(check.result().violations().isEmpty(), check.result().toString());
+    PageTableCursor cursor =
+        new RadixMmuOps(kvm, kvm.pageTablePages().pageTables().get(0)).cursor();
+    kvm.mmuLock().readLock();
+    try {
+      assertEquals(1, cursor.zapRangeExclusive(2, 3));
+    } finally {
+      kvm.mmuLock().readUnlock();
+    }
+    assertEquals("spte of gfn 0x2 written with a plain store under mmu_lock held for read",
+        firstMessage(check.result()));
+  }
+}

@@ -1,0 +1,176 @@
+package org.kvmmodel.tests.doubles;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.List;
+import java.util.Set;
+import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.api.ArchFeature;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.FaultinResult;
+import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmPfn;
+import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.pt.DescriptorFormat;
+import org.kvmmodel.arch.arm64.Arm64Plugin;
+
+/**
+ * The real arm64 plugin with one deliberate bug, put in from outside: its MMU is built over a
+ * decorated view of common KVM, and its abort handler is wrapped, so the arm64 code itself is
+ * unchanged. The correct variant ({@link Arm64Breakage#NONE}) adds nothing.
+ */
+public final class Arm64Variant implements ArchPlugin {
+
+  /** {@code ESR_ELx_FSC_TYPE} and the two fault types the variants single out. */
+  private static final int FSC_TYPE = 0x3c;
+  private static final int FSC_ACCESS = 0x08;
+  private static final int FSC_PERM = 0x0c;
+  private static final int PMD_SHIFT = 21;
+
+  /** Deliberate bugs of the arm64 variant, each of which one check must catch. */
+  public enum Arm64Breakage {
+    /** The real plugin. */
+    NONE,
+    /**
+     * A permission fault that relaxes the leaf without {@code mmu_invalidate_retry}: the retry
+     * check is answered "no retry" without asking common KVM (DIRTY-PROTECTED).
+     */
+    PERMISSION_FAULT_SKIPS_RETRY,
+    /**
+     * An access-flag fault that, like kernels before "Don't mark "struct page" accessed when
+     * making SPTE young", also touches the folio: it looks the page up and releases it dirty
+     * under mmu_lock (DIRTY-PROTECTED).
+     */
+    ACCESS_FAULT_RELEASES_DIRTY,
+    /**
+     * {@code user_mem_abort} without {@code fault_supports_stage2_huge_mapping}'s slot bound:
+     * the abort handler sees every memslot 2 MiB longer than it is (PERMISSIONS).
+     */
+    BLOCK_CROSSES_MEMSLOT,
+    /**
+     * {@code transparent_hugepage_adjust} trusting a stale host mapping size: the host is
+     * reported to map every hva with a PMD (PERMISSIONS).
+     */
+    BLOCK_OVER_HOST_PAGES
+  }
+
+  private final Arm64Plugin real = new Arm64Plugin();
+  private final Arm64Breakage breakage;
+
+  public Arm64Variant(Arm64Breakage breakage) {
+    this.breakage = breakage;
+  }
+
+  @Override
+  public String name() {
+    return "arm64-variant";
+  }
+
+  @Override
+  public String version() {
+    return real.version();
+  }
+
+  @Override
+  public String description() {
+    return "arm64 with " + breakage;
+  }
+
+  @Override
+  public Set<ArchFeature> features() {
+    return real.features();
+  }
+
+  @Override
+  public List<KvmVersion> kvmVersions() {
+    return real.kvmVersions();
+  }
+
+  @Override
+  public List<ArchConfiguration> configurations() {
+    return real.configurations();
+  }
+
+  @Override
+  public MmuLockKind mmuLockKind() {
+    return real.mmuLockKind();
+  }
+
+  @Override
+  public DescriptorFormat descriptorFormat(ArchConfiguration configuration) {
+    return real.descriptorFormat(configuration);
+  }
+
+  @Override
+  public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    boolean[] permissionFault = {false};
+    ArchMmu mmu = real.createMmu(decorate(kvm, permissionFault), configuration);
+    if (breakage == Arm64Breakage.NONE) {
+      return mmu;
+    }
+    return (ArchMmu) Proxy.newProxyInstance(ArchMmu.class.getClassLoader(),
+        new Class<?>[] {ArchMmu.class}, (proxy, method, args) -> {
+          if (!method.getName().equals("handleGuestFault")) {
+            return invoke(method, mmu, args);
+          }
+          int type = ((Stage2Walk) args[1]).faultKind() & FSC_TYPE;
+          permissionFault[0] = type == FSC_PERM;
+          Object ret = invoke(method, mmu, args);
+          if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
+            releaseDirty(kvm, ((Stage2Walk) args[1]).gfn());
+          }
+          return ret;
+        });
+  }
+
+  /** The access-flag variant's extra: the page of {@code gfn} looked up, then released dirty. */
+  private static void releaseDirty(Kvm kvm, long gfn) {
+    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    FaultinResult out = new FaultinResult();
+    long pfn = kvm.faultinPfn(slot, gfn, 0, out);
+    if (KvmPfn.isErrorOrNoslot(pfn)) {
+      return;
+    }
+    kvm.mmuLock().readLock();
+    try {
+      kvm.releasePageDirty(out.refcountedPage());
+    } finally {
+      kvm.mmuLock().readUnlock();
+    }
+  }
+
+  private Kvm decorate(Kvm kvm, boolean[] permissionFault) {
+    return (Kvm) Proxy.newProxyInstance(Kvm.class.getClassLoader(), new Class<?>[] {Kvm.class},
+        (proxy, method, args) -> {
+          if (breakage == Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY && permissionFault[0]
+              && method.getName().equals("mmuInvalidateRetry")) {
+            return false;
+          }
+          if (breakage == Arm64Breakage.BLOCK_OVER_HOST_PAGES
+              && method.getName().equals("hostMappingShift")) {
+            return PMD_SHIFT;
+          }
+          Object ret = invoke(method, kvm, args);
+          if (breakage == Arm64Breakage.BLOCK_CROSSES_MEMSLOT
+              && method.getName().equals("gfnToMemslot") && ret != null) {
+            MemorySlot s = (MemorySlot) ret;
+            return new MemorySlot(s.asId(), s.id(), s.baseGfn(), s.npages() + 512,
+                s.userspaceAddr(), s.flags());
+          }
+          return ret;
+        });
+  }
+
+  private static Object invoke(Method method, Object target, Object[] args) throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+}
