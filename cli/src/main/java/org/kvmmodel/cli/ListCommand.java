@@ -43,8 +43,11 @@ final class ListCommand implements Callable<Integer> {
               .stream()
               .collect(Collectors.joining(", ")));
       out.println("  configurations:");
+      int width =
+          plugin.configurations().stream().mapToInt(c -> c.name().length()).max().orElse(0);
       for (ArchConfiguration c : plugin.configurations()) {
-        out.printf(Locale.US, "    %-12s %s%n", c.name(), describe(c.sortedParameters()));
+        out.printf(
+            Locale.US, "    %-" + width + "s  %s%n", c.name(), describe(c.sortedParameters()));
       }
     }
     for (String problem : registry.problems()) {

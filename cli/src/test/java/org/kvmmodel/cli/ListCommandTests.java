@@ -17,9 +17,10 @@ class ListCommandTests {
     assertTrue(text.startsWith("arm64 ") && text.contains("\nriscv ") && text.contains("\nx86 "), text);
     assertTrue(text.contains("\nx86 0.1.0: "), text);
     assertTrue(text.contains("mmu_lock: spinlock"), text);
-    assertTrue(text.contains("sv57x4-svadu ad=svadu mode=sv57x4"), text);
+    assertTrue(text.contains("    sv57x4-svadu  ad=svadu mode=sv57x4\n"), text);
     assertTrue(text.contains("mmu_lock: rwlock"), text);
-    assertTrue(text.contains("ept5-noad    ad-bits=off levels=5"), text);
+    assertTrue(text.contains("\n    4k-ipa40              fwb=off granule=4k"), "names padded to the longest: " + text);
+    assertTrue(text.contains("    ept5-noad  ad-bits=off levels=5\n"), text);
   }
 
   @Test
