@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 import java.util.concurrent.Callable;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.core.check.CheckStatus;
@@ -94,8 +95,19 @@ final class ConformanceCommand implements Callable<Integer> {
     return rows.stream().anyMatch(r -> r.status().failsRun()) ? Main.EXIT_CHECK_FAILED : 0;
   }
 
+  /** The width of a text column: its longest value, and at least {@code least}. */
+  private static int width(
+      List<ConformanceRow> rows, Function<ConformanceRow, String> column, int least) {
+    return Math.max(least, rows.stream().mapToInt(r -> column.apply(r).length()).max().orElse(0));
+  }
+
   private void writeText(PrintWriter out, List<ConformanceRow> rows) {
-    out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10s %5s%n",
+    String columns =
+        "%-" + width(rows, ConformanceRow::arch, 6) + "s %-"
+            + width(rows, ConformanceRow::configuration, 12) + "s %-"
+            + width(rows, ConformanceRow::scenario, 15) + "s %-"
+            + width(rows, ConformanceRow::check, 20) + "s %-14s ";
+    out.printf(Locale.US, columns + "%10s %5s%n",
         "arch", "config", "scenario", "check", "status", "judged", "runs");
     int pass = 0;
     int fail = 0;
@@ -103,7 +115,7 @@ final class ConformanceCommand implements Callable<Integer> {
     int known = 0;
     int notApplicable = 0;
     for (ConformanceRow r : rows) {
-      out.printf(Locale.US, "%-6s %-12s %-15s %-20s %-14s %10d %5d%n", r.arch(), r.configuration(),
+      out.printf(Locale.US, columns + "%10d %5d%n", r.arch(), r.configuration(),
           r.scenario(), r.check(), r.status().label(), r.judged(), r.runs());
       if (r.status() == CheckStatus.FAIL) {
         fail++;
