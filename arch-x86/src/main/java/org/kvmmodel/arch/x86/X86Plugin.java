@@ -49,16 +49,19 @@ public final class X86Plugin implements ArchPlugin {
     return "Intel EPT, TDP MMU (arch/x86/kvm/mmu)";
   }
 
+  /**
+   * What the model of x86 does today: huge pages ({@code kvm_mmu_hugepage_adjust}) and root
+   * management are not modelled yet, so {@code HUGE_PAGES} and {@code MULTIPLE_ROOTS} are not
+   * declared.
+   */
   @Override
   public Set<ArchFeature> features() {
     return EnumSet.of(
         ArchFeature.LOCKLESS_FAST_PATH,
         ArchFeature.GFN_RANGED_RETRY,
-        ArchFeature.HUGE_PAGES,
         ArchFeature.HARDWARE_ACCESSED,
         ArchFeature.HARDWARE_DIRTY,
         ArchFeature.DIRTY_LOGGING,
-        ArchFeature.MULTIPLE_ROOTS,
         ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG);
   }
 
