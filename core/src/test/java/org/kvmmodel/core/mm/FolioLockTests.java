@@ -31,6 +31,13 @@ class FolioLockTests {
   private static final String FAULTING_LOCKED = "writer takes mmap_lock, folio locked";
   private static final String STORED = "store";
 
+  /** Maps {@code file} shared at {@link #BASE} in {@code mm} and writes its first page. */
+  private static MmStruct writtenMapping(HostFile file, MmStruct mm) {
+    assertEquals(BASE, mm.mmapFile(BASE, 4 * 4096, RW, file, 0));
+    assertEquals(0, mm.userWrite(BASE));
+    return mm;
+  }
+
   /** What one schedule of the race did. */
   private record Race(List<String> events, boolean writableAtClean, boolean endWritable,
       boolean endDirty, boolean endWriteback) {
@@ -56,9 +63,7 @@ class FolioLockTests {
         new DeterministicScheduler(ChoiceStream.seeded(seed), policy, 3, 300, 100_000);
     HostMemory mem = new HostMemory(4096, 0, 0, s);
     HostFile file = mem.createFile(4);
-    MmStruct mm = new MmStruct(mem, s);
-    assertEquals(BASE, mm.mmapFile(BASE, 4 * 4096, RW, file, 0));
-    assertEquals(0, mm.userWrite(BASE));
+    MmStruct mm = writtenMapping(file, new MmStruct(mem, s));
     assertTrue(mem.writeback(file, 0));
     mem.endWriteback(file, 0);
     long pfn = file.cachedPfn(0);
@@ -177,9 +182,7 @@ class FolioLockTests {
   void reclaimAndAgingPassOverAFolioLockedElsewhere() throws Exception {
     HostMemory mem = new HostMemory(4096, 0, 0);
     HostFile file = mem.createFile(4);
-    MmStruct mm = new MmStruct(mem);
-    mm.mmapFile(BASE, 4 * 4096, RW, file, 0);
-    assertEquals(0, mm.userRead(BASE));
+    MmStruct mm = writtenMapping(file, new MmStruct(mem));
     long pfn = file.cachedPfn(0);
     mem.getPage(pfn);
     mem.folioLock(pfn);
