@@ -9,6 +9,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
+import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * The physical memory of one host, shared by every VM and process on it: frames with packed
@@ -29,6 +31,8 @@ import java.util.function.IntFunction;
  *   <li>{@code owner} (8 bytes): the folio's mapping id (bits 40-63) and index (0-39);
  *   <li>one bit in the free bitmap.
  * </ul>
+ * The folio lock ({@code PG_locked}) is kept apart, in {@link FolioLocks}, as a lock made by the
+ * host's scheduler for each folio that is locked or waited for.
  * A folio is naturally aligned, so its head is the pfn rounded down to its order. Counters
  * and flags change only through VarHandle atomics.
  */
@@ -96,6 +100,7 @@ public final class HostMemory {
   private final AtomicInteger mmIds = new AtomicInteger();
   private final List<FolioMapping> mappings = new ArrayList<>();
   private final List<WritebackListener> writebackListeners = new CopyOnWriteArrayList<>();
+  private final FolioLocks folioLocks;
 
   /** Told where writeback tests and clears a folio's dirty flag. */
   @FunctionalInterface
@@ -112,9 +117,18 @@ public final class HostMemory {
 
   /**
    * A host with {@code ramPages} frames of RAM (the last one becomes the zero page),
-   * {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without struct page.
+   * {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without struct page,
+   * whose folio locks are real locks (free mode).
    */
   public HostMemory(long ramPages, long devicePages, long ioPages) {
+    this(ramPages, devicePages, ioPages, FreeScheduler.INSTANCE);
+  }
+
+  /**
+   * A host as {@link #HostMemory(long, long, long)} whose folio locks are made by
+   * {@code scheduler}, so a deterministic run sees who waits for them.
+   */
+  public HostMemory(long ramPages, long devicePages, long ioPages, Scheduler scheduler) {
     if (ramPages < 2 || devicePages < 0 || ioPages < 0 || ramPages + devicePages >= Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
           String.format(Locale.US, "bad host size: ram=%d device=%d io=%d", ramPages, devicePages, ioPages));
@@ -127,6 +141,7 @@ public final class HostMemory {
     this.misc = new int[structPages];
     this.owner = new long[structPages];
     this.freeMap = new long[(structPages + 63) >>> 6];
+    this.folioLocks = new FolioLocks(scheduler);
     for (int pfn = 0; pfn < structPages; pfn++) {
       freeMap[pfn >>> 6] |= 1L << (pfn & 63);
     }
@@ -477,6 +492,31 @@ public final class HostMemory {
     return !setFolioFlag(pfn, PG_DIRTY);
   }
 
+  // ---- folio lock -------------------------------------------------------------------------
+
+  /**
+   * folio_lock of the folio containing {@code pfn}, whose reference the caller holds: sleeps
+   * until no one else holds it. Taken under mmap_lock by faults, never the other way round.
+   */
+  void folioLock(long pfn) {
+    folioLocks.lock(folioHead(pfn));
+  }
+
+  /** folio_trylock: the folio lock if it is free now; false otherwise. */
+  boolean folioTrylock(long pfn) {
+    return folioLocks.trylock(folioHead(pfn));
+  }
+
+  /** folio_unlock: the caller holds the folio lock. */
+  void folioUnlock(long pfn) {
+    folioLocks.unlock(folioHead(pfn));
+  }
+
+  /** folio_test_locked: whether some actor holds the folio lock of the folio of {@code pfn}. */
+  public boolean isLocked(long pfn) {
+    return folioLocks.isLocked(folioHead(pfn));
+  }
+
   /** folio_mark_accessed: note a use of the folio (PG_referenced). */
   public void markPageAccessed(long pfn) {
     setFolioFlag(pfn, PG_REFERENCED);
@@ -787,11 +827,17 @@ public final class HostMemory {
    * rmap_walk: visits every VMA that may map the folio at {@code head} (through its
    * anon_vma chain or its file's i_mmap) with the mapping's lock held, and applies {@code op}
    * to that VMA's entries for the folio. Returns the sum of {@link MmStruct#rmapOne} counts.
+   * The caller holds the folio lock, as rmap_walk_file and the unmap, migrate and mkclean
+   * walks require; only an aging walk of an anonymous folio goes without.
    */
   private int rmapWalk(long head, MmStruct.RmapOp op, long arg) {
     FolioMapping m = mapping(head);
     if (m == null) {
       return 0;
+    }
+    if ((op != MmStruct.RmapOp.REFERENCED || !m.isAnon()) && !folioLocks.heldByMe(head)) {
+      throw new IllegalStateException(
+          String.format(Locale.US, "rmap walk (%s) of folio 0x%x without its folio lock", op, head));
     }
     int nr = 1 << folioOrder(head);
     long index = folioIndex(head);
@@ -845,29 +891,28 @@ public final class HostMemory {
   }
 
   /**
-   * Writeback of page {@code pgoff} of {@code file}: folio_clear_dirty_for_io then the start
-   * of IO. page_mkclean first walks the reverse map: for each shared VMA over the page it
-   * raises PROTECTION_PAGE, write-protects and cleans the entry, flushes, and ends the
-   * invalidation; if any entry was writable or dirty the folio is marked dirty. Only then is
-   * PG_dirty tested and cleared; if it was set, PG_writeback is set. Returns whether the folio was dirty (IO started). A page
-   * not cached or already under writeback is skipped.
+   * Writeback of page {@code pgoff} of {@code file} (writeback_get_folio and the writepage
+   * that follows): the folio is locked, and skipped if it left the file meanwhile (migrated or
+   * removed) or is already under writeback. Then folio_clear_dirty_for_io: page_mkclean walks
+   * the reverse map, for each shared VMA over the page raising PROTECTION_PAGE,
+   * write-protecting and cleaning the entry, flushing, and ending the invalidation; if any
+   * entry was writable or dirty the folio is marked dirty. Only then is PG_dirty tested and
+   * cleared; if it was set, PG_writeback is set (folio_start_writeback). The folio is unlocked
+   * only after that, so a write fault, which dirties the folio under its lock, lands either
+   * before the clean (and is written now) or after it (and dirties the folio again). Returns
+   * whether the folio was dirty (IO started).
    */
   public boolean writeback(HostFile file, long pgoff) {
     long pfn = file.findGet(pgoff);
     if (pfn < 0) {
       return false;
     }
+    folioLock(pfn);
     try {
-      if (isWriteback(pfn)) {
+      if (mapping(pfn) != file || isWriteback(pfn)) {
         return false;
       }
-      if (rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0) > 0) {
-        setPageDirty(pfn);
-      }
-      boolean dirty = clearFolioFlag(pfn, PG_DIRTY);
-      for (WritebackListener l : writebackListeners) {
-        l.folioClearDirtyForIo(pfn, dirty);
-      }
+      boolean dirty = folioClearDirtyForIo(pfn);
       if (!dirty) {
         return false;
       }
@@ -875,8 +920,24 @@ public final class HostMemory {
       file.countWriteback();
       return true;
     } finally {
+      folioUnlock(pfn);
       putPage(pfn);
     }
+  }
+
+  /**
+   * folio_clear_dirty_for_io of a locked file folio: page_mkclean, then test-and-clear
+   * PG_dirty, telling the writeback listeners. Returns whether the folio was dirty.
+   */
+  private boolean folioClearDirtyForIo(long pfn) {
+    if (rmapWalk(pfn, MmStruct.RmapOp.MKCLEAN, 0) > 0) {
+      setPageDirty(pfn);
+    }
+    boolean dirty = clearFolioFlag(pfn, PG_DIRTY);
+    for (WritebackListener l : writebackListeners) {
+      l.folioClearDirtyForIo(pfn, dirty);
+    }
+    return dirty;
   }
 
   /** folio_end_writeback for page {@code pgoff} of {@code file}: the IO completed. */
@@ -891,7 +952,9 @@ public final class HostMemory {
   /**
    * folio_referenced: for every mapping of the folio, test-and-clear the entry's young bit
    * (flushing) and ask the subscribers with clear_flush_young. Returns how many mappings were
-   * young anywhere; a referenced folio gets PG_referenced.
+   * young anywhere; a referenced folio gets PG_referenced. A file folio is walked under its
+   * folio lock, taken with a trylock: if someone else holds it the folio counts as referenced
+   * once, unwalked, as folio_referenced answers then.
    */
   public int folioReferenced(long pfn) {
     if (!pfnValid(pfn)) {
@@ -901,23 +964,36 @@ public final class HostMemory {
     if (!tryGetFolio(h, false)) {
       return 0;
     }
+    boolean locked = false;
     try {
+      FolioMapping m = mapping(h);
+      if (m != null && !m.isAnon()) {
+        locked = folioTrylock(h);
+        if (!locked) {
+          return 1;
+        }
+      }
       int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
       if (referenced > 0) {
         setFolioFlag(h, PG_REFERENCED);
       }
       return referenced;
     } finally {
+      if (locked) {
+        folioUnlock(h);
+      }
       putPage(h);
     }
   }
 
   /**
-   * shrink_folio_list for one order-0 LRU folio. Aging first: referenced anywhere keeps it.
-   * Then try_to_unmap raises CLEAR per mapping and removes the entries (a dirty entry dirties
-   * the folio): anonymous folios become swap entries and are freed; dirty file folios start
-   * writeback instead of being freed; clean file folios leave the page cache and are freed.
-   * A folio with pins or references beyond its mappings is kept before unmapping.
+   * shrink_folio_list for one order-0 LRU folio. The folio is locked with a trylock; a folio
+   * someone else holds locked is kept. Aging first: referenced anywhere keeps it. Then
+   * try_to_unmap raises CLEAR per mapping and removes the entries (a dirty entry dirties the
+   * folio): anonymous folios become swap entries and are freed; dirty file folios start
+   * writeback (pageout: folio_clear_dirty_for_io, then PG_writeback) instead of being freed;
+   * clean file folios leave the page cache and are freed. A folio with pins or references
+   * beyond its mappings is kept before unmapping.
    */
   public ReclaimResult reclaimFolio(long pfn) {
     long h = isolateLruFolio(pfn);
@@ -928,39 +1004,48 @@ public final class HostMemory {
       putbackLru(h);
       return ReclaimResult.NOT_RECLAIMABLE;
     }
-    if (isWriteback(h)) {
+    if (!folioTrylock(h)) {
       putbackLru(h);
+      return ReclaimResult.KEPT_LOCKED;
+    }
+    ReclaimResult result = shrinkLockedFolio(h);
+    folioUnlock(h);
+    if (result == ReclaimResult.SWAPPED_OUT || result == ReclaimResult.FREED) {
+      putPage(h);
+    } else {
+      putbackLru(h);
+    }
+    return result;
+  }
+
+  /** The part of shrink_folio_list done under the folio lock; the caller puts the folio back. */
+  private ReclaimResult shrinkLockedFolio(long h) {
+    if (isWriteback(h)) {
       return ReclaimResult.KEPT_WRITEBACK;
     }
     int referenced = rmapWalk(h, MmStruct.RmapOp.REFERENCED, 0);
     if (referenced > 0) {
       setFolioFlag(h, PG_REFERENCED);
-      putbackLru(h);
       return ReclaimResult.KEPT_REFERENCED;
     }
     boolean anon = isAnon(h);
     FolioMapping m = mapping(h);
     int expected = mapcount(h) + (anon ? 0 : 1) + 1;
     if (isPinned(h) || refcount(h) != expected) {
-      putbackLru(h);
       return ReclaimResult.KEPT_BUSY;
     }
     long slot = anon ? allocSwapSlot() : 0;
     rmapWalk(h, MmStruct.RmapOp.UNMAP, slot);
     if (anon) {
-      putPage(h);
       return ReclaimResult.SWAPPED_OUT;
     }
     HostFile file = (HostFile) m;
-    if (isDirty(h)) {
-      clearFolioFlag(h, PG_DIRTY);
+    if (folioClearDirtyForIo(h)) {
       setFolioFlag(h, PG_WRITEBACK);
       file.countWriteback();
-      putbackLru(h);
       return ReclaimResult.WRITEBACK_STARTED;
     }
     file.removePage(folioIndex(h));
-    putPage(h);
     return ReclaimResult.FREED;
   }
 
@@ -993,18 +1078,26 @@ public final class HostMemory {
 
   /**
    * The unmap half of migrate_pages for the folio containing {@code pfn}: isolate it (a
-   * reference, off the LRU), then try_to_migrate, which raises MMU_NOTIFY_CLEAR per mapping
-   * and replaces each entry with a migration entry (keeping write, young and dirty). Faults
-   * and slow GUP on those entries answer -EAGAIN, fast GUP fails. Returns null for a folio
-   * that cannot migrate: free, reserved, ZONE_DEVICE, off the LRU (and not hugetlb), pinned,
-   * or under writeback.
+   * reference, off the LRU), lock it (MIGRATE_SYNC_LIGHT: folio_lock, sleeping if another
+   * holds it), then try_to_migrate, which raises MMU_NOTIFY_CLEAR per mapping and replaces
+   * each entry with a migration entry (keeping write, young and dirty). Faults and slow GUP on
+   * those entries answer -EAGAIN, fast GUP fails. The folio stays locked until
+   * {@link #migrateFinish}, which the same actor calls. Returns null for a folio that cannot
+   * migrate: free, reserved, ZONE_DEVICE, off the LRU (and not hugetlb), pinned, or under
+   * writeback (which this mode does not wait for).
    */
   public MigrationHandle migrateStart(long pfn) {
     long h = isolateLruFolio(pfn);
     if (h < 0) {
       return null;
     }
-    if (isReserved(h) || isZoneDevice(h) || isPinned(h) || isWriteback(h)) {
+    if (isReserved(h) || isZoneDevice(h)) {
+      putbackLru(h);
+      return null;
+    }
+    folioLock(h);
+    if (isPinned(h) || isWriteback(h)) {
+      folioUnlock(h);
       putbackLru(h);
       return null;
     }
@@ -1016,8 +1109,10 @@ public final class HostMemory {
    * The move half of migrate_pages: if only the isolation (and page-cache) references
    * remain, copy to a new folio (flags, mapping and index carried over), move the page-cache
    * slot, and remove_migration_ptes installs the new pfn wherever a migration entry points
-   * at the old one. The old folio is freed when its last reference drops. Otherwise (extra
-   * references, or no memory) the old folio is mapped back and -EAGAIN or -ENOMEM returned.
+   * at the old one; the new folio is locked from its allocation until then, the old one until
+   * it has left its mapping. The old folio is freed when its last reference drops. Otherwise
+   * (extra references, or no memory) the old folio is mapped back, unlocked, and -EAGAIN or
+   * -ENOMEM returned.
    */
   public int migrateFinish(MigrationHandle handle) {
     long old = handle.oldPfn();
@@ -1033,14 +1128,17 @@ public final class HostMemory {
     long dst = busy ? -1 : allocFolio(handle.order(), hugetlb ? PG_HUGETLB : 0);
     if (dst < 0) {
       rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, old);
+      folioUnlock(old);
       putbackLru(old);
       return busy ? -Errno.EAGAIN : -Errno.ENOMEM;
     }
+    folioLock(dst);
     migrateFlags(old, dst);
     if (file) {
       ((HostFile) m).replacePage(folioIndex(old), old, dst);
     }
     rmapWalk(old, MmStruct.RmapOp.REMOVE_MIGRATION, dst);
+    folioUnlock(dst);
     setFolioFlag(dst, PG_LRU);
     if (file) {
       getPage(dst);
@@ -1048,6 +1146,7 @@ public final class HostMemory {
     }
     putPage(dst);
     setOwner(old, 0, 0);
+    folioUnlock(old);
     putPage(old);
     return 0;
   }
@@ -1057,7 +1156,8 @@ public final class HostMemory {
    * (a free frame leaves the free list; a used folio keeps the reference taken here), and
    * unmaps the folio from every mapping with hwpoison entries inside CLEAR invalidations
    * (try_to_unmap with TTU_HWPOISON); a file folio also leaves the page cache. Later access
-   * or GUP with FOLL_HWPOISON there gives -EHWPOISON. Returns 0, -EHWPOISON if already
+   * or GUP with FOLL_HWPOISON there gives -EHWPOISON. The unmapping is done under the folio
+   * lock. Returns 0, -EHWPOISON if already
    * poisoned, -ENXIO without struct page, -EBUSY for a reserved or ZONE_DEVICE page.
    * Unlike Linux, a THP is not split first: the whole folio is unmapped.
    */
@@ -1081,11 +1181,13 @@ public final class HostMemory {
       return 0;
     }
     clearFolioFlag(h, PG_LRU);
+    folioLock(h);
     rmapWalk(h, MmStruct.RmapOp.HWPOISON, 0);
     FolioMapping m = mapping(h);
     if (m != null && !m.isAnon()) {
       ((HostFile) m).removePage(folioIndex(h));
     }
+    folioUnlock(h);
     return 0;
   }
 }

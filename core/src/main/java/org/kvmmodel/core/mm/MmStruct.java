@@ -1134,18 +1134,28 @@ public final class MmStruct {
    * reference on the folio is dropped. Returns 0 either way: the access is retried.
    */
   private int finishFault(long address, int level, long pfn, long bits) {
+    if (!setPteRange(address, level, pfn, bits)) {
+      memory.putPage(pfn);
+    }
+    return 0;
+  }
+
+  /**
+   * The mapping step of finish_fault: under the page-table lock, installs {@code pfn} with
+   * the fault's reference unless the entry is no longer empty. Returns whether it did.
+   */
+  private boolean setPteRange(long address, int level, long pfn, long bits) {
     ptl.acquireExclusive();
     try {
       if (pt.lookup(address) == 0) {
         pt.set(address, level, HostPte.make(pfn, level, bits));
         memory.addMapcount(pfn, 1);
-        return 0;
+        return true;
       }
+      return false;
     } finally {
       ptl.releaseExclusive();
     }
-    memory.putPage(pfn);
-    return 0;
   }
 
   /**
@@ -1198,8 +1208,13 @@ public final class MmStruct {
 
   /**
    * do_read_fault / do_shared_fault on a shared file mapping: finds or reads the page-cache
-   * folio (IO), then maps it. Write-notify: a read maps it read-only and clean; a write runs
-   * page_mkwrite (folio_mark_dirty) and maps it writable and dirty.
+   * folio (IO) and locks it, as filemap_fault returns it; a folio that left the file while the
+   * fault waited for its lock is dropped and the fault retried. A read maps it read-only and
+   * clean (write-notify) and unlocks it. A write unlocks it for page_mkwrite, which locks it
+   * again and dirties it ({@link #doPageMkwrite}), maps it writable and dirty, and ends with
+   * fault_dirty_shared_page, which dirties it once more and unlocks it: writeback, which
+   * cleans under the folio lock, thus either cleans before this fault dirties or after it has
+   * mapped the page writable, when page_mkclean write-protects the entry again.
    */
   private int doSharedFault(Vma vma, long address, int faultFlags) {
     long a = address & ~(PAGE_SIZE - 1);
@@ -1220,13 +1235,59 @@ public final class MmStruct {
         return -Errno.ENOMEM;
       }
     }
-    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
-    long bits = HostPte.YOUNG;
-    if (write && vma.has(Vma.VM_WRITE)) {
-      memory.setPageDirty(pfn);
-      bits |= HostPte.WRITE | HostPte.DIRTY;
+    memory.folioLock(pfn);
+    if (memory.mapping(pfn) != vma.file) {
+      memory.folioUnlock(pfn);
+      memory.putPage(pfn);
+      return 0;
     }
-    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
+    boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
+    if (!write || !vma.has(Vma.VM_WRITE)) {
+      boolean mapped = setPteRange(a, HostPte.LEVEL_4K, pfn, HostPte.YOUNG);
+      memory.folioUnlock(pfn);
+      if (!mapped) {
+        memory.putPage(pfn);
+      }
+      return 0;
+    }
+    memory.folioUnlock(pfn);
+    if (!doPageMkwrite(vma, pfn)) {
+      memory.putPage(pfn);
+      return 0;
+    }
+    if (!setPteRange(a, HostPte.LEVEL_4K, pfn, HostPte.YOUNG | HostPte.WRITE | HostPte.DIRTY)) {
+      memory.folioUnlock(pfn);
+      memory.putPage(pfn);
+      return 0;
+    }
+    faultDirtySharedPage(pfn);
+    return 0;
+  }
+
+  /**
+   * do_page_mkwrite with the file's page_mkwrite (filemap_page_mkwrite): locks the folio, and
+   * if it is still the file's marks it dirty and returns true with the folio locked
+   * (VM_FAULT_LOCKED); if it was migrated or removed meanwhile, unlocks it and returns false
+   * (VM_FAULT_NOPAGE, the fault is retried). The model's backing store does not ask for
+   * stable pages, so folio_wait_stable does not wait for writeback.
+   */
+  private boolean doPageMkwrite(Vma vma, long pfn) {
+    memory.folioLock(pfn);
+    if (memory.mapping(pfn) != vma.file) {
+      memory.folioUnlock(pfn);
+      return false;
+    }
+    memory.setPageDirty(pfn);
+    return true;
+  }
+
+  /**
+   * fault_dirty_shared_page: marks the locked folio a write fault mapped writable dirty, then
+   * unlocks it.
+   */
+  private void faultDirtySharedPage(long pfn) {
+    memory.setPageDirty(pfn);
+    memory.folioUnlock(pfn);
   }
 
   /** A PFNMAP driver's vm_ops->fault: vmf_insert_pfn of the IO pfn, a special entry. */
@@ -1309,19 +1370,7 @@ public final class MmStruct {
       if (!write || !vma.has(Vma.VM_WRITE)) {
         return -Errno.EFAULT;
       }
-      ptl.acquireExclusive();
-      try {
-        long cur = pt.lookup(base);
-        if (cur == e) {
-          if (!HostPte.isSpecial(e)) {
-            memory.setPageDirty(HostPte.pfn(e));
-          }
-          pt.set(base, level, e | HostPte.WRITE | HostPte.DIRTY | HostPte.YOUNG);
-        }
-      } finally {
-        ptl.releaseExclusive();
-      }
-      return 0;
+      return HostPte.isSpecial(e) ? wpPfnShared(base, level, e) : wpPageShared(vma, base, level, e);
     }
     long pfn = HostPte.pfn(e) + ((address - base) >>> HostMemory.PAGE_SHIFT);
     boolean zero = HostPte.isSpecial(e) && memory.isZeroPfn(HostPte.pfn(e));
@@ -1353,6 +1402,83 @@ public final class MmStruct {
       }
     }
     return wpPageCopy(vma, address, e, write);
+  }
+
+  /** wp_pfn_shared: a special entry of a shared mapping has no folio; it is made writable. */
+  private int wpPfnShared(long base, int level, long e) {
+    ptl.acquireExclusive();
+    try {
+      if (pt.lookup(base) == e) {
+        wpPageReuse(base, level, e);
+      }
+    } finally {
+      ptl.releaseExclusive();
+    }
+    return 0;
+  }
+
+  /**
+   * wp_page_shared: a write to a read-only entry of a shared mapping of a folio. With the
+   * entry still current under the page-table lock the folio gets a reference. A file mapping
+   * runs page_mkwrite without the page-table lock ({@link #doPageMkwrite}: folio locked and
+   * dirtied), then finish_mkwrite_fault re-takes the page-table lock and, if the entry did not
+   * change meanwhile, wp_page_reuse makes it writable; a mapping without page_mkwrite reuses
+   * the entry first and locks the folio after. Either way fault_dirty_shared_page dirties and
+   * unlocks the folio.
+   */
+  private int wpPageShared(Vma vma, long base, int level, long e) {
+    long pfn = HostPte.pfn(e);
+    boolean mkwrite = vma.kind == VmaKind.FILE_SHARED;
+    ptl.acquireExclusive();
+    try {
+      if (pt.lookup(base) != e) {
+        return 0;
+      }
+      memory.getPage(pfn);
+      if (!mkwrite) {
+        wpPageReuse(base, level, e);
+      }
+    } finally {
+      ptl.releaseExclusive();
+    }
+    if (mkwrite) {
+      if (!doPageMkwrite(vma, pfn)) {
+        memory.putPage(pfn);
+        return 0;
+      }
+      if (!finishMkwriteFault(base, level, e)) {
+        memory.folioUnlock(pfn);
+        memory.putPage(pfn);
+        return 0;
+      }
+    } else {
+      memory.folioLock(pfn);
+    }
+    faultDirtySharedPage(pfn);
+    memory.putPage(pfn);
+    return 0;
+  }
+
+  /**
+   * finish_mkwrite_fault: after page_mkwrite, under the page-table lock, reuses the entry if it
+   * is still {@code e}; returns false if it changed (the fault is retried).
+   */
+  private boolean finishMkwriteFault(long base, int level, long e) {
+    ptl.acquireExclusive();
+    try {
+      if (pt.lookup(base) != e) {
+        return false;
+      }
+      wpPageReuse(base, level, e);
+      return true;
+    } finally {
+      ptl.releaseExclusive();
+    }
+  }
+
+  /** wp_page_reuse: the entry, under the page-table lock, becomes writable, dirty and young. */
+  private void wpPageReuse(long base, int level, long e) {
+    pt.set(base, level, e | HostPte.WRITE | HostPte.DIRTY | HostPte.YOUNG);
   }
 
   private int wpPageCopy(Vma vma, long address, long e, boolean write) {

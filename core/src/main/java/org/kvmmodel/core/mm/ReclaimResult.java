@@ -6,6 +6,8 @@ public enum ReclaimResult {
   NOT_RECLAIMABLE,
   /** Recently used through some mapping (folio_referenced): aged and kept. */
   KEPT_REFERENCED,
+  /** Locked by someone else (folio_trylock failed): kept. */
+  KEPT_LOCKED,
   /** Pinned or holding references beyond its mappings: kept. */
   KEPT_BUSY,
   /** Already under writeback: kept. */

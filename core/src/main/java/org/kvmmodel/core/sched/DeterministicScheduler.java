@@ -409,6 +409,17 @@ public final class DeterministicScheduler implements Scheduler {
     }
 
     @Override
+    public boolean tryAcquireExclusive() {
+      Object me = owner();
+      checkNotHeld("exclusive try-acquire", me);
+      if (writer != null || !readers.isEmpty()) {
+        return false;
+      }
+      writer = me;
+      return true;
+    }
+
+    @Override
     public boolean tryAcquireShared() {
       Object me = owner();
       checkNotHeld("shared try-acquire", me);

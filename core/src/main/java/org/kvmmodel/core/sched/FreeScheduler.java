@@ -285,6 +285,12 @@ public final class FreeScheduler implements Scheduler {
     }
 
     @Override
+    public boolean tryAcquireExclusive() {
+      checkNotHeld("exclusive try-acquire");
+      return lock.writeLock().tryLock();
+    }
+
+    @Override
     public boolean tryAcquireShared() {
       checkNotHeld("shared try-acquire");
       return lock.readLock().tryLock();

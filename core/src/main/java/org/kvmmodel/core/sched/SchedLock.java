@@ -17,6 +17,9 @@ public interface SchedLock {
 
   void releaseShared();
 
+  /** Takes it exclusively if that needs no waiting ({@code folio_trylock}); false otherwise. */
+  boolean tryAcquireExclusive();
+
   /** Takes it shared if that needs no waiting ({@code mmap_read_trylock}); false otherwise. */
   boolean tryAcquireShared();
 
