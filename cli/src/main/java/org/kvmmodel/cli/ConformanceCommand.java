@@ -83,7 +83,7 @@ final class ConformanceCommand implements Callable<Integer> {
     int cells = plugins.stream().mapToInt(p -> p.configurations().size()).sum()
         * Scenarios.all().size();
     List<ConformanceRow> rows;
-    try (ConformanceProgress progress = ConformanceProgress.of(cells)) {
+    try (TerminalProgress progress = TerminalProgress.of("conformance", cells)) {
       rows = Conformance.run(base, registry, plugins, Scenarios.all(), seeds, progress);
     }
     if (format.equals("json")) {

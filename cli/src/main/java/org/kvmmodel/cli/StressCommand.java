@@ -77,11 +77,13 @@ final class StressCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     long began = System.nanoTime();
-    StressReport report =
-        Stress.run(scenario, settings, registry, seed != null ? seed : settings.seed(), iterations,
-            done -> err.printf(Locale.US, "\rstress: %d/%d", done, iterations));
+    StressReport report;
+    try (TerminalProgress progress = TerminalProgress.of("stress", iterations)) {
+      report =
+          Stress.run(scenario, settings, registry, seed != null ? seed : settings.seed(),
+              iterations, progress);
+    }
     long elapsed = System.nanoTime() - began;
-    err.println();
     Path trace = null;
     if (report.failed()) {
       trace = traceOut != null ? traceOut.toPath() : Path.of(report.defaultTraceFile());

@@ -115,7 +115,8 @@ public final class Conformance {
     for (Map.Entry<String, long[]> e : judged.entrySet()) {
       ConformanceRow failure = firstFailure.get(e.getKey());
       long count = e.getValue()[0];
-      KnownDivergence known = declared(plugin, settings, e.getKey());
+      KnownDivergence known =
+          KnownDivergences.of(plugin, settings.kvmVersion()).declared(e.getKey());
       if (failure != null && known != null) {
         rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
             failure.check(), CheckStatus.KNOWN_DIVERGENCE, count, seeds, failure.failingSeed(),
@@ -150,16 +151,6 @@ public final class Conformance {
     rows.add(row(plugin, configuration, scenario, RUN_ROW, CheckStatus.NOT_APPLICABLE, 0, 0, null,
         null, reason));
     return rows;
-  }
-
-  /** The divergence {@code plugin} declares for {@code check} at the configured version. */
-  private static KnownDivergence declared(ArchPlugin plugin, ModelSettings settings, String check) {
-    for (KnownDivergence d : plugin.knownDivergences(settings.kvmVersion())) {
-      if (d.check().equals(check)) {
-        return d;
-      }
-    }
-    return null;
   }
 
   private static ConformanceRow row(

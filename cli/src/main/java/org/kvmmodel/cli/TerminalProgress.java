@@ -8,27 +8,27 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * The conformance matrix's progress: a bar on stderr, drawn only when the JVM has a console (an
- * interactive terminal), so redirected output, CI logs and tests see nothing of it and stdout is
- * the same on every machine.
+ * A long verb's progress (conformance cells, stress runs): a bar on stderr, drawn only when the
+ * JVM has a console (an interactive terminal), so redirected output, CI logs and tests see
+ * nothing of it and stdout is the same on every machine.
  */
-final class ConformanceProgress implements IntConsumer, AutoCloseable {
+final class TerminalProgress implements IntConsumer, AutoCloseable {
 
   private final ProgressBar bar;
 
-  private ConformanceProgress(ProgressBar bar) {
+  private TerminalProgress(ProgressBar bar) {
     this.bar = bar;
   }
 
-  /** Progress over {@code cells} matrix cells; silent without a console. */
-  static ConformanceProgress of(int cells) {
+  /** Progress of {@code task} over {@code steps} steps; silent without a console. */
+  static TerminalProgress of(String task, int steps) {
     if (!interactive()) {
-      return new ConformanceProgress(null);
+      return new TerminalProgress(null);
     }
-    return new ConformanceProgress(
+    return new TerminalProgress(
         new ProgressBarBuilder()
-            .setTaskName("conformance")
-            .setInitialMax(cells)
+            .setTaskName(task)
+            .setInitialMax(steps)
             .setStyle(ProgressBarStyle.ASCII)
             .setConsumer(new ConsoleProgressBarConsumer(System.err))
             .hideEta()
@@ -51,7 +51,7 @@ final class ConformanceProgress implements IntConsumer, AutoCloseable {
     }
   }
 
-  /** {@code done} cells are finished. */
+  /** {@code done} steps are finished. */
   @Override
   public void accept(int done) {
     if (bar != null) {
