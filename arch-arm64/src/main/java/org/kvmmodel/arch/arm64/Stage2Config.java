@@ -88,9 +88,13 @@ record Stage2Config(
     return ipaBits - levelShift(startLevel());
   }
 
-  /** {@code kvm_pgd_pages}: concatenated tables at the start level. */
+  /**
+   * {@code kvm_pgd_pages}: concatenated tables at the start level, {@code 2^(root index bits -
+   * table bits)}, at least one (the root of a smaller IPA space is a partly used single table).
+   */
   int rootPages() {
-    return Math.max(1, 1 << (rootIndexBits() - tableBits()));
+    int extraBits = rootIndexBits() - tableBits();
+    return extraBits <= 0 ? 1 : 1 << extraBits;
   }
 
   /** {@code KVM_PGTABLE_MIN_BLOCK_LEVEL}: 1 for 4 KiB, 2 for 16 and 64 KiB granules. */

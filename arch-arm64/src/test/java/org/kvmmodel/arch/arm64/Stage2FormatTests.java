@@ -25,6 +25,8 @@ class Stage2FormatTests {
         Arguments.of(12, 40, 3, 1, 2),
         Arguments.of(12, 48, 4, 0, 1),
         Arguments.of(12, 39, 3, 1, 1),
+        Arguments.of(12, 36, 3, 1, 1),
+        Arguments.of(14, 44, 3, 1, 1),
         Arguments.of(12, 43, 3, 1, 16),
         Arguments.of(12, 32, 2, 2, 4),
         Arguments.of(14, 40, 2, 2, 16),
@@ -45,6 +47,8 @@ class Stage2FormatTests {
     assertEquals(start, g.kernelLevel(0));
     assertEquals(3, g.kernelLevel(g.levels() - 1));
     assertEquals(rootPages, g.rootPages());
+    assertEquals(rootPages, config.rootPages(), "kvm_pgd_pages as the configuration reports it");
+    assertTrue(config.describe().contains("(" + rootPages + " root page"), config.describe());
     assertEquals(ipa, g.addressBits());
     assertEquals(1L << granule, g.mappingSize(3));
   }
