@@ -9,6 +9,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
+import org.kvmmodel.api.kvm.HostPageSize;
 
 /**
  * The physical memory of one host, shared by every VM and process on it: frames with packed
@@ -70,6 +71,7 @@ public final class HostMemory {
   private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
   private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
 
+  private final HostPageSize pageSize;
   private final long ramPages;
   private final long devicePages;
   private final long ioPages;
@@ -110,11 +112,18 @@ public final class HostMemory {
     writebackListeners.add(listener);
   }
 
-  /**
-   * A host with {@code ramPages} frames of RAM (the last one becomes the zero page),
-   * {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without struct page.
-   */
+  /** A host of 4 KiB pages; see {@link #HostMemory(long, long, long, HostPageSize)}. */
   public HostMemory(long ramPages, long devicePages, long ioPages) {
+    this(ramPages, devicePages, ioPages, HostPageSize.SIZE_4K);
+  }
+
+  /**
+   * A host of {@code pageSize} pages with {@code ramPages} frames of RAM (the last one becomes
+   * the zero page), {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without
+   * struct page; each frame is one {@code PAGE_SIZE} page.
+   */
+  public HostMemory(long ramPages, long devicePages, long ioPages, HostPageSize pageSize) {
+    this.pageSize = pageSize;
     if (ramPages < 2 || devicePages < 0 || ioPages < 0 || ramPages + devicePages >= Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
           String.format(Locale.US, "bad host size: ram=%d device=%d io=%d", ramPages, devicePages, ioPages));
@@ -171,6 +180,16 @@ public final class HostMemory {
   /** Whether {@code pfn} is an IO pfn of this host. */
   public boolean isIoPfn(long pfn) {
     return pfn >= structPages && pfn < structPages + ioPages;
+  }
+
+  /** The host's {@code PAGE_SIZE} and the page-table geometry it implies. */
+  public HostPageSize hostPageSize() {
+    return pageSize;
+  }
+
+  /** {@code PAGE_SHIFT}. */
+  public int pageShift() {
+    return pageSize.shift();
   }
 
   /** Number of RAM frames. */

@@ -106,7 +106,7 @@ public final class PageFaultTest implements Scenario {
     map(vm, c.backing(), hva);
     setUserMemoryRegion2(vm, vmmLock,
         new UserspaceMemoryRegion2(slotId, c.slotFlags(), gpa, SLOT_BYTES, hva));
-    long gfn = (gpa >>> MemorySlot.PAGE_SHIFT) + page;
+    long gfn = (gpa >>> vm.pageShift()) + page;
     MemorySlot slot = vm.gfnToMemslot(0, gfn);
     if (c.dirtyLogging() && vm.dirtyLogManualProtectAndInitSet()) {
       long[] all = new long[SLOT_PAGES / 64];
@@ -116,7 +116,7 @@ public final class PageFaultTest implements Scenario {
     long exits =
         vcpu.run(
             GuestProgram.of(
-                new long[] {gfn << MemorySlot.PAGE_SHIFT}, new int[] {c.access().bits()}));
+                new long[] {gfn << vm.pageShift()}, new int[] {c.access().bits()}));
     String unmet = c.unmet(PageFaultOutcome.observe(vm, vcpu, exits, slot, gfn));
     if (unmet != null) {
       throw new UnmetExpectation(
