@@ -35,15 +35,6 @@ import org.kvmmodel.api.kvm.HostPageSize;
  */
 public final class HostMemory {
 
-  /** log2 of the base page size. */
-  public static final int PAGE_SHIFT = 12;
-  /** The base page size. */
-  public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
-  /** Order of a PMD-sized (2 MiB) folio. */
-  public static final int PMD_ORDER = 9;
-  /** Order of a PUD-sized (1 GiB) folio. */
-  public static final int PUD_ORDER = 18;
-
   static final int PG_DIRTY = 1;
   static final int PG_REFERENCED = 1 << 1;
   static final int PG_WRITEBACK = 1 << 2;
@@ -217,19 +208,19 @@ public final class HostMemory {
 
   // ---- folio geometry ---------------------------------------------------------------------
 
-  private static int orderOf(int miscWord) {
+  private int orderOf(int miscWord) {
     switch ((miscWord >>> ORDER_SHIFT) & 3) {
       case 1:
-        return PMD_ORDER;
+        return pageSize.pmdOrder();
       case 2:
-        return PUD_ORDER;
+        return pageSize.pudOrder();
       default:
         return 0;
     }
   }
 
-  private static int orderCode(int order) {
-    return order == PUD_ORDER ? 2 : order == PMD_ORDER ? 1 : 0;
+  private int orderCode(int order) {
+    return order == pageSize.pudOrder() ? 2 : order == pageSize.pmdOrder() ? 1 : 0;
   }
 
   /** folio_order of the folio containing {@code pfn}. */
@@ -559,11 +550,11 @@ public final class HostMemory {
   // ---- allocation -------------------------------------------------------------------------
 
   /**
-   * Allocates a folio of {@code order} (0, 9 or 18) from RAM: an aligned run of free frames.
+   * Allocates a folio of {@code order} (0, PMD or PUD order) from RAM: an aligned run of free frames.
    * Returns its head pfn with refcount one, or -1 when no such run is free.
    */
   long allocFolio(int order, int flags) {
-    if (order != 0 && order != PMD_ORDER && order != PUD_ORDER) {
+    if (order != 0 && order != pageSize.pmdOrder() && order != pageSize.pudOrder()) {
       throw new IllegalArgumentException("unsupported folio order " + order);
     }
     int h;
@@ -652,7 +643,7 @@ public final class HostMemory {
     int n = 1 << order;
     int words = n >>> 6;
     int blocks = (int) (ramPages >>> order);
-    int ci = order == PMD_ORDER ? 0 : 1;
+    int ci = order == pageSize.pmdOrder() ? 0 : 1;
     for (int tried = 0; tried < blocks; tried++) {
       int b = (hugeCursor[ci] + tried) % blocks;
       int firstWord = (b << order) >>> 6;
@@ -820,9 +811,9 @@ public final class HostMemory {
         if (op == MmStruct.RmapOp.MKCLEAN && !vma.has(Vma.VM_SHARED)) {
           continue;
         }
-        long first = vma.start + ((index - vma.pgoff) << PAGE_SHIFT);
+        long first = vma.start + ((index - vma.pgoff) << pageShift());
         long start = Math.max(first, vma.start);
-        long end = Math.min(first + ((long) nr << PAGE_SHIFT), vma.end);
+        long end = Math.min(first + ((long) nr << pageShift()), vma.end);
         if (start < end) {
           count += vma.mm.rmapOne(vma, start, end, head, nr, op, arg);
         }
@@ -850,11 +841,11 @@ public final class HostMemory {
       if (vma.mm != mm) {
         continue;
       }
-      long address = vma.start + ((index - vma.pgoff) << PAGE_SHIFT);
+      long address = vma.start + ((index - vma.pgoff) << pageShift());
       if (address >= vma.start && address < vma.end) {
         long e = mm.hostPte(address);
         if (HostPte.mapsPfn(e)
-            && HostPte.pfn(e) + ((address & (HostPte.levelSize(HostPte.level(e)) - 1)) >>> PAGE_SHIFT)
+            && HostPte.pfn(e) + ((address & (pageSize.levelSize(HostPte.level(e)) - 1)) >>> pageShift())
                 == pfn) {
           return address;
         }
