@@ -9,7 +9,7 @@ import org.kvmmodel.arch.x86.X86Plugin;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
-import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -47,7 +47,7 @@ final class BenchModels {
    */
   static void anonymousMemslot(KvmInstance vm, long pages) {
     MmStruct vmm = vm.vmm();
-    long bytes = pages << HostMemory.PAGE_SHIFT;
+    long bytes = pages << HostPageSize.SIZE_4K.shift();
     long mapped = vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON);
     if (mapped != HVA) {
       throw new IllegalStateException("mmap failed: " + mapped);
@@ -66,7 +66,7 @@ final class BenchModels {
     long[] gpas = new long[pages];
     int[] accesses = new int[pages];
     for (int i = 0; i < pages; i++) {
-      gpas[i] = (firstGfn + i) << HostMemory.PAGE_SHIFT;
+      gpas[i] = (firstGfn + i) << HostPageSize.SIZE_4K.shift();
       accesses[i] = GuestAccess.WRITE;
     }
     if (shuffled) {

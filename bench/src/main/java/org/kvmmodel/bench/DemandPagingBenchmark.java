@@ -12,7 +12,7 @@ import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.kvm.KvmInstance;
-import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.GuestProgram;
@@ -110,7 +110,7 @@ public class DemandPagingBenchmark {
     public void setUp(BenchmarkParams params) {
       int threads = params.getThreads();
       pages = (long) threads * PAGES_PER_VCPU;
-      long hostMiB = (pages << HostMemory.PAGE_SHIFT >>> 20) + 64;
+      long hostMiB = (pages << HostPageSize.SIZE_4K.shift() >>> 20) + 64;
       KvmModel model =
           KvmModel.create(
               BenchModels.settings("x86", configuration, hostMiB),
@@ -126,7 +126,7 @@ public class DemandPagingBenchmark {
     @Setup(Level.Iteration)
     public void dropAll(IterationParams params) {
       measuring = params.getType() == IterationType.MEASUREMENT;
-      int r = vm.vmm().madviseDontneed(BenchModels.HVA, pages << HostMemory.PAGE_SHIFT);
+      int r = vm.vmm().madviseDontneed(BenchModels.HVA, pages << HostPageSize.SIZE_4K.shift());
       if (r != 0) {
         throw new IllegalStateException("madvise(MADV_DONTNEED) failed: " + r);
       }

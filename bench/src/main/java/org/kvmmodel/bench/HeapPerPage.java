@@ -5,7 +5,7 @@ import java.util.Locale;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.kvm.KvmInstance;
-import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.GuestProgram;
@@ -44,7 +44,7 @@ public final class HeapPerPage {
   public static void main(String[] args) {
     long guestMiB = args.length > 0 ? Long.parseLong(args[0]) : 1024;
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-    int pages = (int) (guestMiB << 20 >>> HostMemory.PAGE_SHIFT);
+    int pages = (int) (guestMiB << 20 >>> HostPageSize.SIZE_4K.shift());
     // Load and compile the classes involved on a small guest first.
     faultIn(32, 4096);
     System.out.printf(
@@ -75,7 +75,7 @@ public final class HeapPerPage {
           mapped - empty,
           (double) (mapped - setUp) / pages,
           (double) (setUp - empty) / pages,
-          (double) (mapped - empty) / pages * (64L << 30 >>> HostMemory.PAGE_SHIFT) / (1L << 30));
+          (double) (mapped - empty) / pages * (64L << 30 >>> HostPageSize.SIZE_4K.shift()) / (1L << 30));
       System.out.printf(
           Locale.US,
           "  set-up: host %.1f bytes/page, VM %.1f bytes/page, memslot and vCPU %.1f bytes/page%n",

@@ -11,6 +11,7 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
@@ -49,7 +50,7 @@ import org.kvmmodel.tests.doubles.ToyPlugin;
 class KvmWritesAndTeardownTests {
 
   private static final long PAGES = 4;
-  private static final long BYTES = PAGES << MemorySlot.PAGE_SHIFT;
+  private static final long BYTES = PAGES << HostPageSize.SIZE_4K.shift();
   private static final long HVA = 0x7f0000000000L;
   private static final long READONLY_HVA = HVA + BYTES;
   private static final long READONLY_GPA = 0x100000;
@@ -206,7 +207,7 @@ class KvmWritesAndTeardownTests {
     Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
         FreeScheduler.INSTANCE);
     for (long gfn = 0; gfn < 3; gfn++) {
-      vcpu.access(gfn << MemorySlot.PAGE_SHIFT, GuestAccess.WRITE);
+      vcpu.access(gfn << HostPageSize.SIZE_4K.shift(), GuestAccess.WRITE);
     }
     kvm.destroyVm();
     kvm.vmm().exitMmap();

@@ -95,7 +95,7 @@ class PageFaultTestScenarioTests {
   @Test
   void aReadOnlySlotWriteThatFailsWithEfaultIsCaught() {
     String message = unmet(Breakage.EFAULTS_READONLY_SLOT_WRITES);
-    assertTrue(message.matches("page-fault-test write on (anon|anon-thp|hugetlb-2m|file-shared)"
+    assertTrue(message.matches("page-fault-test write on (anon|anon-thp|hugetlb-pmd|file-shared)"
         + "(, dirty logging)?, read-only slot at gfn 0x[0-9a-f]+:"
         + " expected KVM_EXIT_MMIO, got -EFAULT"), message);
   }

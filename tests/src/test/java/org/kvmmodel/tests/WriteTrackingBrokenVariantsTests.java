@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
@@ -36,7 +37,7 @@ import org.kvmmodel.tests.doubles.ToyPlugin;
 class WriteTrackingBrokenVariantsTests {
 
   private static final long PAGES = 4;
-  private static final long BYTES = PAGES << MemorySlot.PAGE_SHIFT;
+  private static final long BYTES = PAGES << HostPageSize.SIZE_4K.shift();
   private static final long HVA = 0x7f0000000000L;
 
   private static KvmInstance vm(Breakage breakage) {

@@ -41,10 +41,11 @@ public record HostVma(long start, long end, long flags, int pageShift, long pgof
 
   /**
    * The physical address a {@code VM_PFNMAP} VMA maps at {@code hva}, from {@code vm_pgoff}
-   * as {@code get_vma_page_shift} computes it.
+   * as {@code get_vma_page_shift} computes it (such a VMA maps base pages, so its page shift
+   * is the host's {@code PAGE_SHIFT}).
    */
   public long pfnmapPhysicalAddress(long hva) {
-    return (pgoff << MemorySlot.PAGE_SHIFT) + (hva - start);
+    return (pgoff << pageShift) + (hva - start);
   }
 
   /** {@code vma_kernel_pagesize}. */

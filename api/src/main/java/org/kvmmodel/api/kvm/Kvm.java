@@ -133,4 +133,7 @@ public interface Kvm {
    * is mapped. The answer may be stale; callers use it only under the retry protocol.
    */
   int hostMappingShift(long hva);
+
+  /** The host's {@code PAGE_SHIFT}: a gfn and a pfn each name one page of this size. */
+  int pageShift();
 }

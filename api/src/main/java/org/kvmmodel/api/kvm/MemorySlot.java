@@ -21,21 +21,22 @@ public final class MemorySlot {
   /** {@code KVM_MEMSLOT_INVALID}: the kernel-internal flag of a slot being deleted or moved. */
   public static final int KVM_MEMSLOT_INVALID = 1 << 16;
 
-  /** Host page size the model uses: 4 KiB. */
-  public static final int PAGE_SHIFT = 12;
-
-  /** 4 KiB. */
-  public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
-
   private final int asId;
   private final int id;
   private final long baseGfn;
   private final long npages;
   private final long userspaceAddr;
   private final int flags;
+  private final int pageShift;
 
-  public MemorySlot(int asId, int id, long baseGfn, long npages, long userspaceAddr, int flags) {
+  /**
+   * A slot on a host whose {@code PAGE_SHIFT} is {@code pageShift}: a gfn names one host page,
+   * so {@code gfn = gpa >> PAGE_SHIFT}.
+   */
+  public MemorySlot(
+      int asId, int id, long baseGfn, long npages, long userspaceAddr, int flags, int pageShift) {
     this.asId = asId;
+    this.pageShift = pageShift;
     this.id = id;
     this.baseGfn = baseGfn;
     this.npages = npages;
@@ -45,7 +46,17 @@ public final class MemorySlot {
 
   /** The same slot with other flags (an INVALID copy, or a flags-only change). */
   public MemorySlot withFlags(int newFlags) {
-    return new MemorySlot(asId, id, baseGfn, npages, userspaceAddr, newFlags);
+    return new MemorySlot(asId, id, baseGfn, npages, userspaceAddr, newFlags, pageShift);
+  }
+
+  /** The host's {@code PAGE_SHIFT}: log2 of the bytes one gfn covers. */
+  public int pageShift() {
+    return pageShift;
+  }
+
+  /** The host's {@code PAGE_SIZE}. */
+  public long pageSize() {
+    return 1L << pageShift;
   }
 
   public int asId() {
@@ -98,17 +109,17 @@ public final class MemorySlot {
 
   /** {@code __gfn_to_hva_memslot}: the host virtual address backing {@code gfn}. */
   public long gfnToHva(long gfn) {
-    return userspaceAddr + ((gfn - baseGfn) << PAGE_SHIFT);
+    return userspaceAddr + ((gfn - baseGfn) << pageShift);
   }
 
   /** {@code hva_to_gfn_memslot}. */
   public long hvaToGfn(long hva) {
-    return baseGfn + ((hva - userspaceAddr) >>> PAGE_SHIFT);
+    return baseGfn + ((hva - userspaceAddr) >>> pageShift);
   }
 
   /** One past the last host virtual address of the slot. */
   public long userspaceEnd() {
-    return userspaceAddr + (npages << PAGE_SHIFT);
+    return userspaceAddr + (npages << pageShift);
   }
 
   @Override

@@ -54,8 +54,9 @@ public final class Stage2Walk {
     return gpa;
   }
 
-  public long gfn() {
-    return gpa >>> MemorySlot.PAGE_SHIFT;
+  /** The frame number of {@link #gpa} on a host whose {@code PAGE_SHIFT} is {@code pageShift}. */
+  public long gfn(int pageShift) {
+    return gpa >>> pageShift;
   }
 
   public int access() {

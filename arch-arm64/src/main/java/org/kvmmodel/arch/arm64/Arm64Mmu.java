@@ -97,7 +97,7 @@ final class Arm64Mmu implements ArchMmu {
     if (change == MemoryChange.DELETE) {
       return 0;
     }
-    if (updated.endGfn() > (1L << config.ipaBits()) >>> MemorySlot.PAGE_SHIFT) {
+    if (updated.endGfn() > (1L << config.ipaBits()) >>> updated.pageShift()) {
       return Errno.EFAULT.negative();
     }
     long hva = updated.userspaceAddr();

@@ -11,8 +11,8 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.Kvm;
-import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.DescriptorFormat;
 
 /**
@@ -107,18 +107,14 @@ public final class Arm64Plugin implements ArchPlugin {
    * {@code kvm_arch_init_vm}'s stage-2 part, without eager splitting (its chunk size starts
    * at 0).
    *
-   * @throws IllegalArgumentException for a configuration whose granule is not the model
-   *     host's 4 KiB page
+   * @throws IllegalArgumentException for a configuration whose granule is not the host's
+   *     page size
    */
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
     ArchConfiguration known = configuration(configuration.name());
-    if (known.hostPageShift() != MemorySlot.PAGE_SHIFT) {
-      throw new IllegalArgumentException(
-          "arm64 configuration " + known.name() + " needs a host with "
-              + known.parameter(ArchConfiguration.HOST_PAGE_SIZE)
-              + " pages; the model's host has 4k pages");
-    }
+    HostPageSize.ofShift(known.hostPageShift())
+        .requireHostOf(kvm, "arm64 configuration " + known.name());
     return new Arm64Mmu(kvm, Stage2Config.of(known), 0);
   }
 }

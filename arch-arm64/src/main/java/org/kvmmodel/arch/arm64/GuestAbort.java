@@ -3,6 +3,7 @@ package org.kvmmodel.arch.arm64;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.HostVma;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmExit;
@@ -29,13 +30,15 @@ import org.kvmmodel.api.pt.PageTableCursor;
  */
 final class GuestAbort {
 
-  /** Host page-table shifts for the host's 4 KiB pages ({@code PMD_SHIFT}, {@code PUD_SHIFT}). */
-  private static final int PAGE_SHIFT = MemorySlot.PAGE_SHIFT;
-
-  private static final int PMD_SHIFT = 21;
-  private static final int PUD_SHIFT = 30;
-
   private final Kvm kvm;
+  /**
+   * The host's {@code PAGE_SHIFT}, {@code PMD_SHIFT} and {@code PUD_SHIFT}: the stage-2 granule
+   * is the host page, and the block sizes a fault may map follow the host's page-table levels
+   * (a 64 KiB host folds its PUD into the PGD).
+   */
+  private final int pageShift;
+  private final int pmdShift;
+  private final int pudShift;
   private final Stage2Config config;
   private final Stage2PgTable pgtable;
   private final PerVcpu<Abort> vcpus;
@@ -43,6 +46,10 @@ final class GuestAbort {
   GuestAbort(Kvm kvm, Stage2Config config, RadixMmuOps ops) {
     this.kvm = kvm;
     this.config = config;
+    HostPageSize host = HostPageSize.ofShift(kvm.pageShift());
+    this.pageShift = host.shift();
+    this.pmdShift = host.pmdShift();
+    this.pudShift = host.pudShift();
     this.pgtable = new Stage2PgTable(kvm, config);
     this.vcpus = new PerVcpu<>(id -> new Abort(ops.newCursor()));
   }
@@ -57,7 +64,7 @@ final class GuestAbort {
    */
   int kvmHandleGuestAbort(int vcpuId, Stage2Walk walk) {
     int type = walk.faultKind() & Stage2HardwareWalker.FSC_TYPE;
-    long ipa = walk.gpa() & -MemorySlot.PAGE_SIZE;
+    long ipa = walk.gpa() & -(1L << pageShift);
     if (type == Stage2HardwareWalker.FSC_FAULT && ipa >>> config.ipaBits() != 0) {
       return Errno.EFAULT.negative();
     }
@@ -65,7 +72,7 @@ final class GuestAbort {
         && type != Stage2HardwareWalker.FSC_ACCESS) {
       return Errno.EFAULT.negative();
     }
-    long gfn = ipa >>> PAGE_SHIFT;
+    long gfn = ipa >>> pageShift;
     MemorySlot memslot = kvm.gfnToMemslot(0, gfn);
     boolean errorHva = memslot == null || memslot.isInvalid();
     if (errorHva || (walk.isWrite() && memslot.isReadonly())) {
@@ -121,15 +128,15 @@ final class GuestAbort {
         return Errno.EFAULT.negative();
       }
       forcePte = logging;
-      vmaShift = logging ? PAGE_SHIFT : getVmaPageShift(vma, hva);
-      if (vmaShift == PUD_SHIFT && !faultSupportsStage2HugeMapping(memslot, hva, 1L << PUD_SHIFT)) {
-        vmaShift = PMD_SHIFT;
+      vmaShift = logging ? pageShift : getVmaPageShift(vma, hva);
+      if (vmaShift == pudShift && !faultSupportsStage2HugeMapping(memslot, hva, 1L << pudShift)) {
+        vmaShift = pmdShift;
       }
-      if (vmaShift == PMD_SHIFT && !faultSupportsStage2HugeMapping(memslot, hva, 1L << PMD_SHIFT)) {
-        vmaShift = PAGE_SHIFT;
+      if (vmaShift == pmdShift && !faultSupportsStage2HugeMapping(memslot, hva, 1L << pmdShift)) {
+        vmaShift = pageShift;
         forcePte = true;
       }
-      if (vmaShift != PAGE_SHIFT) {
+      if (vmaShift != pageShift) {
         ipa &= -(1L << vmaShift);
       }
       mteAllowed = vma.has(HostVma.VM_MTE_ALLOWED);
@@ -138,7 +145,7 @@ final class GuestAbort {
       kvm.mmapReadUnlock();
     }
     long vmaPageSize = 1L << vmaShift;
-    long gfn = ipa >>> PAGE_SHIFT;
+    long gfn = ipa >>> pageShift;
     FaultinResult faultin = a.faultin;
     long pfn = kvm.faultinPfn(memslot, gfn, a.write ? Foll.WRITE : 0, faultin);
     if (pfn == KvmPfn.ERR_HWPOISON) {
@@ -184,13 +191,13 @@ final class GuestAbort {
     long size = vmaPageSize;
     long mapIpa = ipa;
     long mapPfn = pfn;
-    if (size == MemorySlot.PAGE_SIZE && !noAdjust) {
-      if (faultIsPerm && faultGranule > MemorySlot.PAGE_SIZE) {
+    if (size == (1L << pageShift) && !noAdjust) {
+      if (faultIsPerm && faultGranule > (1L << pageShift)) {
         size = faultGranule;
       } else if (transparentHugepageAdjust(memslot, hva)) {
-        size = 1L << PMD_SHIFT;
+        size = 1L << pmdShift;
         mapIpa &= -size;
-        mapPfn &= -(size >>> PAGE_SHIFT);
+        mapPfn &= -(size >>> pageShift);
       }
     }
     if (!faultIsPerm && !device && config.mte() && !mteAllowed) {
@@ -201,7 +208,7 @@ final class GuestAbort {
     if (faultIsPerm && size == faultGranule) {
       return pgtable.relaxPerms(a.cursor, mapIpa, prot);
     }
-    return pgtable.map(a.cursor, mapIpa & -size, size, mapPfn << PAGE_SHIFT, prot);
+    return pgtable.map(a.cursor, mapIpa & -size, size, mapPfn << pageShift, prot);
   }
 
   /**
@@ -210,22 +217,22 @@ final class GuestAbort {
    * and at which the hva and the physical address the VMA maps there ({@code vm_pgoff}) are
    * equally aligned; else {@code PAGE_SHIFT}.
    */
-  static int getVmaPageShift(HostVma vma, long hva) {
+  int getVmaPageShift(HostVma vma, long hva) {
     if (vma.isHugetlb() && !vma.has(HostVma.VM_PFNMAP)) {
       return vma.pageShift();
     }
     if (!vma.has(HostVma.VM_PFNMAP)) {
-      return PAGE_SHIFT;
+      return pageShift;
     }
     long pa = vma.pfnmapPhysicalAddress(hva);
-    for (int shift : new int[] {PUD_SHIFT, PMD_SHIFT}) {
+    for (int shift : new int[] {pudShift, pmdShift}) {
       long size = 1L << shift;
       if ((hva & (size - 1)) == (pa & (size - 1)) && (hva & -size) >= vma.start()
           && ((hva + size - 1) & -size) <= vma.end()) {
         return shift;
       }
     }
-    return PAGE_SHIFT;
+    return pageShift;
   }
 
   /**
@@ -233,11 +240,11 @@ final class GuestAbort {
    * the slot's IPA and hva equally aligned within the block, and the whole block inside the
    * slot.
    */
-  static boolean faultSupportsStage2HugeMapping(MemorySlot memslot, long hva, long mapSize) {
-    if (mapSize == MemorySlot.PAGE_SIZE) {
+  boolean faultSupportsStage2HugeMapping(MemorySlot memslot, long hva, long mapSize) {
+    if (mapSize == (1L << pageShift)) {
       return true;
     }
-    long gpaStart = memslot.baseGfn() << PAGE_SHIFT;
+    long gpaStart = memslot.baseGfn() << pageShift;
     long uaddrStart = memslot.userspaceAddr();
     long uaddrEnd = memslot.userspaceEnd();
     if ((gpaStart & (mapSize - 1)) != (uaddrStart & (mapSize - 1))) {
@@ -253,8 +260,8 @@ final class GuestAbort {
    * ({@code get_user_mapping_size}).
    */
   private boolean transparentHugepageAdjust(MemorySlot memslot, long hva) {
-    return faultSupportsStage2HugeMapping(memslot, hva, 1L << PMD_SHIFT)
-        && kvm.hostMappingShift(hva) >= PMD_SHIFT;
+    return faultSupportsStage2HugeMapping(memslot, hva, 1L << pmdShift)
+        && kvm.hostMappingShift(hva) >= pmdShift;
   }
 
   /** One vCPU's abort state: its cursor, faultin out-parameters and the decoded ESR. */

@@ -52,7 +52,7 @@ class GstageMap {
    * reason, or a negative errno.
    */
   int pageFault(Stage2Walk walk) {
-    long gfn = walk.gfn();
+    long gfn = walk.gfn(GstageMode.PAGE_SHIFT);
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
     boolean badHva = slot == null || slot.isInvalid();
     boolean store = walk.faultKind() == GstageWalker.EXC_STORE_GUEST_PAGE_FAULT;

@@ -56,7 +56,7 @@ final class GstageWalker implements Stage2Walker {
     int cause = scause(access);
     boolean store = (access & GuestAccess.WRITE) != 0;
     for (; ; ) {
-      boolean leaf = cursor.walk(walk.gfn());
+      boolean leaf = cursor.walk(walk.gfn(GstageMode.PAGE_SHIFT));
       long pte = cursor.entry();
       if (!leaf || !usable(pte)) {
         walk.faulted(false, 0, cause);

@@ -12,6 +12,7 @@ import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.RadixMmuOps;
 import org.kvmmodel.api.pt.DescriptorFormat;
@@ -117,6 +118,7 @@ public final class RiscvPlugin implements ArchPlugin {
   /** {@code kvm_riscv_gstage_alloc_pgd} and the VM's hooks over it. */
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    HostPageSize.SIZE_4K.requireHostOf(kvm, "RISC-V G-stage");
     GstageMode mode = modeOf(configuration);
     RadixMmuOps ops =
         new RadixMmuOps(kvm, RadixPageTable.create(new GstagePageTableFormat(mode), kvm.pageTables()));

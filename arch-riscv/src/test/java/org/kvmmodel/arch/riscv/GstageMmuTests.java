@@ -107,7 +107,7 @@ class GstageMmuTests {
 
   @Test
   void hugetlbMemoryIsMappedWithTwoMibLeavesAtTheAlignedGfn() {
-    vm("sv57x4-svade").slot(0, 0, 0, 8 * MB, HVA, VmaKind.HUGETLB_2M);
+    vm("sv57x4-svade").slot(0, 0, 0, 8 * MB, HVA, VmaKind.HUGETLB_PMD);
     vm.vcpu.access(2 * MB + 0x5000, WRITE);
     long leaf = vm.leaf(0x205);
     assertEquals(1, vm.leafLevel());
@@ -119,7 +119,7 @@ class GstageMmuTests {
   @Test
   void dirtyLoggingForcesFourKibLeavesAndReadFaultsMapReadOnly() {
     vm("sv39x4-svadu")
-        .slot(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA, VmaKind.HUGETLB_2M);
+        .slot(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA, VmaKind.HUGETLB_PMD);
     vm.vcpu.access(0x7000, WRITE);
     assertEquals(0, vm.leafLevel());
     assertTrue((vm.leaf(7) & GstagePte.W) != 0);
@@ -129,7 +129,7 @@ class GstageMmuTests {
 
   @Test
   void enablingLoggingOverAHugeLeafMakesTheNextStoreExitWithEexist() {
-    vm("sv39x4-svade").slot(0, 0, 0, 4 * MB, HVA, VmaKind.HUGETLB_2M);
+    vm("sv39x4-svade").slot(0, 0, 0, 4 * MB, HVA, VmaKind.HUGETLB_PMD);
     vm.vcpu.access(0x1000, WRITE);
     assertTrue((vm.leaf(1) & GstagePte.W) != 0);
     assertEquals(1, vm.leafLevel());

@@ -24,6 +24,9 @@ import org.kvmmodel.api.pt.PageTableGeometry;
  */
 public final class EptPageTableFormat implements PageTableFormat {
 
+  /** EPT maps 4 KiB pages: the host's {@code PAGE_SHIFT} must be 12. */
+  static final int PAGE_SHIFT = 12;
+
   private final PageTableGeometry geometry;
   private final EptSpteEncoder encoder;
 
@@ -40,7 +43,7 @@ public final class EptPageTableFormat implements PageTableFormat {
       bits[depth] = 9;
       leaves[depth] = levels - depth <= 3;
     }
-    this.geometry = new PageTableGeometry(12, bits, levels, -1, leaves);
+    this.geometry = new PageTableGeometry(PAGE_SHIFT, bits, levels, -1, leaves);
     this.encoder = encoder;
   }
 

@@ -52,7 +52,7 @@ public final class EptWalker implements Stage2Walker {
 
   @Override
   public void walk(Stage2Walk walk) {
-    long gfn = walk.gfn();
+    long gfn = walk.gfn(EptPageTableFormat.PAGE_SHIFT);
     int access = walk.access();
     for (; ; ) {
       cursor.walk(gfn);

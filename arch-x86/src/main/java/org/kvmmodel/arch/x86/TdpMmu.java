@@ -216,7 +216,7 @@ final class TdpMmu implements ArchMmu {
     if (walk.faultKind() == EptWalker.EPT_MISCONFIG) {
       r = Errno.EFAULT.negative();
     } else {
-      fault.begin(walk, kvm.gfnToMemslot(0, walk.gfn()));
+      fault.begin(walk, kvm.gfnToMemslot(0, walk.gfn(EptPageTableFormat.PAGE_SHIFT)));
       r = kvmTdpMmuPageFault(fault);
     }
     fault.outcome = r < 0 ? null : RET_PF[r];
@@ -578,7 +578,7 @@ final class TdpMmu implements ArchMmu {
 
     /** {@code kvm_mmu_do_page_fault}'s initialisation from the exit. */
     void begin(Stage2Walk walk, MemorySlot memslot) {
-      gfn = walk.gfn();
+      gfn = walk.gfn(EptPageTableFormat.PAGE_SHIFT);
       write = walk.isWrite();
       exec = walk.isExec();
       present = walk.entryPresent();

@@ -10,6 +10,7 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.pt.DescriptorFormat;
 
@@ -82,6 +83,7 @@ public final class X86Plugin implements ArchPlugin {
 
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
+    HostPageSize.SIZE_4K.requireHostOf(kvm, "x86 EPT");
     return new TdpMmu(kvm, EptPageTableFormat.forConfiguration(configuration));
   }
 

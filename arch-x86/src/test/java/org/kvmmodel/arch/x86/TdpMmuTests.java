@@ -56,11 +56,12 @@ class TdpMmuTests {
   private final X86Plugin plugin = new X86Plugin();
   private TdpMmu mmu;
   private PageTableCursor probe;
-  private final MemorySlot slot = new MemorySlot(0, 0, 0x100, 64, 0x7f0000000000L, 0);
+  private final MemorySlot slot = new MemorySlot(0, 0, 0x100, 64, 0x7f0000000000L, 0, 12);
 
   @BeforeEach
   void setUp() {
     when(kvm.mmuLock()).thenReturn(lock);
+    when(kvm.pageShift()).thenReturn(12);
     SimpleTableMemory memory = new SimpleTableMemory(1L << 44, 1 << 16);
     when(kvm.pageTables())
         .thenReturn(new PageTableEnvironment(memory, memory, null, EntryRaceHook.NONE));
@@ -159,7 +160,7 @@ class TdpMmuTests {
 
   @Test
   void slotsBeyondTheMaxGfnAreRefused() {
-    MemorySlot huge = new MemorySlot(0, 1, (1L << 36) - 4, 8, 0x7f0000000000L, 0);
+    MemorySlot huge = new MemorySlot(0, 1, (1L << 36) - 4, 8, 0x7f0000000000L, 0, 12);
     assertEquals(Errno.EINVAL.negative(), mmu.prepareMemoryRegion(null, huge, MemoryChange.CREATE));
     assertEquals(0, mmu.prepareMemoryRegion(null, slot, MemoryChange.CREATE));
   }

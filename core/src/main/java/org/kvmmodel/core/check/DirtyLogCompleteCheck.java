@@ -59,14 +59,14 @@ public final class DirtyLogCompleteCheck extends Check {
     }
     switch (tp) {
       case KVM_PAGE_FAULT:
-        faultGfn[actor] = a >>> MemorySlot.PAGE_SHIFT;
+        faultGfn[actor] = a >>> kvm.pageShift();
         break;
       case KVM_PAGE_FAULT_DONE:
-        faultReturned(actor, a >>> MemorySlot.PAGE_SHIFT);
+        faultReturned(actor, a >>> kvm.pageShift());
         break;
       case GUEST_ACCESS:
         if ((b & GuestAccess.WRITE) != 0) {
-          guestWrite(seq, a >>> MemorySlot.PAGE_SHIFT, false);
+          guestWrite(seq, a >>> kvm.pageShift(), false);
         }
         break;
       case KVM_WRITE_GUEST:

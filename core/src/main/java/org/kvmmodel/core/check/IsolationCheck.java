@@ -2,6 +2,7 @@ package org.kvmmodel.core.check;
 
 import java.util.List;
 import java.util.Locale;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
@@ -41,13 +42,14 @@ public final class IsolationCheck extends Check {
     }
     judged();
     long gpa = a;
-    long pfn = c >>> HostMemory.PAGE_SHIFT;
     HostMemory memory = kvm.memory();
+    int pageShift = memory.pageShift();
+    long pfn = c >>> pageShift;
     if (memory.pfnValid(pfn) && !memory.isReserved(pfn) && memory.refcount(pfn) == 0) {
       fail(seq, actor, "guest access to gpa %#x reached frame %#x, which is free", gpa, pfn);
       return;
     }
-    long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
+    long gfn = gpa >>> pageShift;
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
     long hva = slot == null ? -1 : slot.gfnToHva(gfn);
     long backing = slot == null ? -1 : backingFrame(hva);
@@ -77,8 +79,9 @@ public final class IsolationCheck extends Check {
     if (!HostPte.mapsPfn(pte)) {
       return kvm.vmm().pfnmapPfn(hva);
     }
-    long size = HostPte.levelSize(HostPte.level(pte));
-    return HostPte.pfn(pte) + ((hva & (size - 1)) >>> HostMemory.PAGE_SHIFT);
+    HostPageSize pageSize = kvm.memory().hostPageSize();
+    long size = pageSize.levelSize(HostPte.level(pte));
+    return HostPte.pfn(pte) + ((hva & (size - 1)) >>> pageSize.shift());
   }
 
   /**
@@ -98,11 +101,11 @@ public final class IsolationCheck extends Check {
         continue;
       }
       List<KvmMemslot> slots =
-          other.memslots().active(0).overlappingHva(address, address + HostMemory.PAGE_SIZE);
+          other.memslots().active(0).overlappingHva(address, address + (1L << other.pageShift()));
       if (!slots.isEmpty()) {
         MemorySlot s = slots.get(0).slot();
         return String.format(Locale.US, "gpa %#x of %s (hva %#x)",
-            s.hvaToGfn(address) << MemorySlot.PAGE_SHIFT, other.name(), address);
+            s.hvaToGfn(address) << s.pageShift(), other.name(), address);
       }
     }
     return null;

@@ -94,7 +94,7 @@ public final class NoLostWriteCheck extends Check {
         break;
       case GUEST_ACCESS:
         if ((b & GuestAccess.WRITE) != 0) {
-          guestWrite(seq, actor, a >>> MemorySlot.PAGE_SHIFT, c >>> MemorySlot.PAGE_SHIFT);
+          guestWrite(seq, actor, a >>> kvm.pageShift(), c >>> kvm.pageShift());
         }
         break;
       case FOLIO_CLEAR_DIRTY_FOR_IO:
@@ -118,7 +118,7 @@ public final class NoLostWriteCheck extends Check {
     long pfn = faultinPfn[actor];
     if (pfn < 0
         || !format.isLeaf(value, level)
-        || format.outputAddress(value, level) >>> MemorySlot.PAGE_SHIFT != pfn) {
+        || format.outputAddress(value, level) >>> kvm.pageShift() != pfn) {
       return;
     }
     Install in = installs.computeIfAbsent(gfn, g -> new Install());

@@ -52,8 +52,8 @@ public final class NoStaleMappingCheck extends Check {
     }
   }
 
-  private static long pageOf(long hva) {
-    return hva & -MemorySlot.PAGE_SIZE;
+  private long pageOf(long hva) {
+    return hva & -(1L << kvm.pageShift());
   }
 
   /**
@@ -98,7 +98,7 @@ public final class NoStaleMappingCheck extends Check {
       for (KvmMemslot s : kvm.memslots().active(as).overlappingHva(start, end)) {
         MemorySlot slot = s.slot();
         long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
-        long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + MemorySlot.PAGE_SIZE - 1);
+        long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + slot.pageSize() - 1);
         judged();
         for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
           PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);

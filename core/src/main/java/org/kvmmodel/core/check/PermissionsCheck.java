@@ -90,7 +90,7 @@ public final class PermissionsCheck extends Check {
     if (gfn < slot.baseGfn() || gfn + pages > slot.endGfn()) {
       fail(seq, actor, "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn,
           slot.id());
-    } else if ((gfn & mask) != 0 || (hva >>> MemorySlot.PAGE_SHIFT & mask) != 0) {
+    } else if ((gfn & mask) != 0 || (hva >>> slot.pageShift() & mask) != 0) {
       fail(seq, actor, "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn,
           hva);
     }
@@ -105,7 +105,7 @@ public final class PermissionsCheck extends Check {
     }
     long hostPfn = HostPte.pfn(hostPte);
     if (kvm.vmm().memory().isIoPfn(hostPfn)) {
-      long pfn = outputAddress >>> MemorySlot.PAGE_SHIFT;
+      long pfn = outputAddress >>> kvm.pageShift();
       if (pfn != hostPfn) {
         fail(seq, actor,
             "a %d-page leaf at gfn %#x maps pfn %#x where the VM_PFNMAP host mapping of hva %#x"
@@ -113,7 +113,7 @@ public final class PermissionsCheck extends Check {
       }
       return;
     }
-    long hostPages = 1L << (9 * (HostPte.level(hostPte) - HostPte.LEVEL_4K));
+    long hostPages = kvm.memory().hostPageSize().levelSize(HostPte.level(hostPte)) >>> kvm.pageShift();
     if (pages > hostPages) {
       fail(seq, actor,
           "a %d-page leaf at gfn %#x exceeds the host mapping of hva %#x (%d pages)", pages,

@@ -83,7 +83,7 @@ public final class Stage2Leaves {
       int level = cursor.level();
       long pages = pagesAt(format, level);
       long mapped =
-          (format.outputAddress(cursor.entry(), level) >>> MemorySlot.PAGE_SHIFT) + (gfn & (pages - 1));
+          (format.outputAddress(cursor.entry(), level) >>> kvm.pageShift()) + (gfn & (pages - 1));
       Mapping m =
           mapped != pfn
               ? Mapping.OTHER_PFN

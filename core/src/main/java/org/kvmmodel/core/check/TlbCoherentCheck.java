@@ -172,7 +172,7 @@ public final class TlbCoherentCheck extends Check {
       for (KvmMemslot s : kvm.memslots().active(as).overlappingHva(start, end)) {
         MemorySlot slot = s.slot();
         long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
-        long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + MemorySlot.PAGE_SIZE - 1);
+        long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + slot.pageSize() - 1);
         judged();
         for (VcpuRequestTarget vcpu : kvm.vcpus()) {
           if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {

@@ -2,9 +2,9 @@ package org.kvmmodel.core.config;
 
 import java.util.stream.Collectors;
 import org.kvmmodel.api.ArchConfiguration;
-import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.plugin.UnknownArchException;
 
@@ -20,7 +20,7 @@ public record ArchSelection(ArchPlugin plugin, ArchConfiguration configuration, 
    */
   public static String unrunnableReason(ArchConfiguration configuration) {
     int shift = configuration.hostPageShift();
-    if (shift == MemorySlot.PAGE_SHIFT) {
+    if (shift == HostPageSize.SIZE_4K.shift()) {
       return null;
     }
     return "configuration " + configuration.name() + " needs " + (1 << (shift - 10))

@@ -131,7 +131,7 @@ public final class GfnToPfnCache {
       boolean hvaChange = false;
       ret = 0;
       if (gpa != newGpa || generation != kvm.memslotsGeneration(0) || uhva == HVA_ERR_BAD) {
-        long gfn = newGpa >>> MemorySlot.PAGE_SHIFT;
+        long gfn = newGpa >>> kvm.pageShift();
         gpa = newGpa;
         generation = kvm.memslotsGeneration(0);
         memslot = kvm.gfnToMemslot(0, gfn);
@@ -145,7 +145,7 @@ public final class GfnToPfnCache {
         uhva = oldUhva;
       }
       if (ret == 0) {
-        uhva += newGpa & (MemorySlot.PAGE_SIZE - 1);
+        uhva += newGpa & (pageSize() - 1);
         if (!valid || hvaChange) {
           ret = hvaToPfnRetry();
         } else {
@@ -288,12 +288,16 @@ public final class GfnToPfnCache {
    * within the page.
    */
   private boolean validLen(long forGpa, int len) {
-    long offset = (forGpa != INVALID_GPA ? forGpa : uhva) & (MemorySlot.PAGE_SIZE - 1);
-    return len >= 0 && offset + len <= MemorySlot.PAGE_SIZE;
+    long offset = (forGpa != INVALID_GPA ? forGpa : uhva) & (pageSize() - 1);
+    return len >= 0 && offset + len <= pageSize();
   }
 
-  private static long pageAlignDown(long hva) {
-    return hva == HVA_ERR_BAD ? HVA_ERR_BAD : hva & -MemorySlot.PAGE_SIZE;
+  private long pageAlignDown(long hva) {
+    return hva == HVA_ERR_BAD ? HVA_ERR_BAD : hva & -pageSize();
+  }
+
+  private long pageSize() {
+    return 1L << kvm.pageShift();
   }
 
   /** The pfn the kernel mapping reaches ({@code gpc->khva}); read with the lock held. */

@@ -50,7 +50,7 @@ public final class GuestPvclock {
       }
       gpc.readLock();
     }
-    long gfn = gpc.gpa() >>> MemorySlot.PAGE_SHIFT;
+    long gfn = gpc.gpa() >>> kvm.pageShift();
     long pfn = gpc.khvaPfn();
     kvm.guestWrites().record(pfn);
     kvm.log().emit(Tracepoint.GPC_WRITE, gfn, pfn, gpc.uhva());

@@ -62,7 +62,7 @@ final class HvaRangeHandler {
               new GfnRange(
                   slot,
                   slot.hvaToGfn(hvaStart),
-                  slot.hvaToGfn(hvaEnd + (1L << MemorySlot.PAGE_SHIFT) - 1),
+                  slot.hvaToGfn(hvaEnd + slot.pageSize() - 1),
                   mayBlock);
           if (!found) {
             found = true;

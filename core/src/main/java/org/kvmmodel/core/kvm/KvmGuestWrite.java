@@ -29,6 +29,7 @@ public final class KvmGuestWrite {
   private final Scheduler scheduler;
   private final DirtyMark dirtyMark;
   private final EventLog log;
+  private final int pageShift;
 
   /** The write path of {@code kvm}, logging each page through {@code dirtyMark}. */
   public KvmGuestWrite(KvmInstance kvm, Scheduler scheduler, DirtyMark dirtyMark) {
@@ -38,6 +39,7 @@ public final class KvmGuestWrite {
     this.scheduler = scheduler;
     this.dirtyMark = dirtyMark;
     this.log = kvm.log();
+    this.pageShift = kvm.pageShift();
   }
 
   /**
@@ -45,11 +47,12 @@ public final class KvmGuestWrite {
    * space): {@code len} bytes from {@code gpa}, page by page; 0 or the first page's -EFAULT.
    */
   public int writeGuest(int asId, long gpa, long len) {
-    long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
-    int offset = (int) (gpa & (MemorySlot.PAGE_SIZE - 1));
+    long pageSize = 1L << pageShift;
+    long gfn = gpa >>> pageShift;
+    int offset = (int) (gpa & (pageSize - 1));
     long left = len;
     while (left > 0) {
-      int seg = (int) Math.min(left, MemorySlot.PAGE_SIZE - offset);
+      int seg = (int) Math.min(left, pageSize - offset);
       int r = writeGuestPage(asId, gfn, offset, seg);
       if (r < 0) {
         return r;
@@ -74,7 +77,7 @@ public final class KvmGuestWrite {
    * or when the copy faults; otherwise the gfn is logged dirty.
    */
   private int writeGuestPage(MemorySlot slot, long gfn, int offset, int len) {
-    if (offset < 0 || len < 0 || offset + len > MemorySlot.PAGE_SIZE) {
+    if (offset < 0 || len < 0 || offset + len > 1L << pageShift) {
       return Errno.EFAULT.negative();
     }
     if (slot == null || slot.isInvalid() || !slot.containsGfn(gfn) || slot.isReadonly()) {

@@ -131,7 +131,8 @@ public final class KvmInstance implements Kvm {
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
         new SetMemoryRegion(
-            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {}, log);
+            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {}, log,
+            kvm.pageShift());
     kvm.dirtyLog =
         new DirtyLog(
             kvm.memslots,
@@ -268,6 +269,11 @@ public final class KvmInstance implements Kvm {
   @Override
   public int hostMappingShift(long hva) {
     return followPfn.mm().hostMappingShift(hva);
+  }
+
+  @Override
+  public int pageShift() {
+    return memory().pageShift();
   }
 
   @Override

@@ -4,7 +4,6 @@ import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEMSLOT_INVALID;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_GUEST_MEMFD;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_LOG_DIRTY_PAGES;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_READONLY;
-import static org.kvmmodel.api.kvm.MemorySlot.PAGE_SHIFT;
 
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
@@ -32,6 +31,8 @@ public final class SetMemoryRegion {
   private final ReentrantLock slotsLock = new ReentrantLock();
   private final ReentrantLock slotsArchLock = new ReentrantLock();
   private final EventLog log;
+  /** The host's {@code PAGE_SHIFT}: base, size and hva must be multiples of its page. */
+  private final int pageShift;
   private long nrMemslotPages;
 
   public SetMemoryRegion(
@@ -40,8 +41,10 @@ public final class SetMemoryRegion {
       DirtyLogMode dirtyLogMode,
       ArchMmu arch,
       LongConsumer memslotsUpdated,
-      EventLog log) {
+      EventLog log,
+      int pageShift) {
     this.log = log;
+    this.pageShift = pageShift;
     this.memslots = memslots;
     this.limits = limits;
     this.dirtyLogMode = dirtyLogMode;
@@ -103,13 +106,13 @@ public final class SetMemoryRegion {
     }
     long size = mem.memorySize();
     long gpa = mem.guestPhysAddr();
-    if ((size & ((1L << PAGE_SHIFT) - 1)) != 0 || size < 0) {
+    if ((size & ((1L << pageShift) - 1)) != 0 || size < 0) {
       return Errno.EINVAL.negative();
     }
-    if ((gpa & ((1L << PAGE_SHIFT) - 1)) != 0) {
+    if ((gpa & ((1L << pageShift) - 1)) != 0) {
       return Errno.EINVAL.negative();
     }
-    if ((mem.userspaceAddr() & ((1L << PAGE_SHIFT) - 1)) != 0
+    if ((mem.userspaceAddr() & ((1L << pageShift) - 1)) != 0
         || !limits.accessOk(mem.userspaceAddr(), size)) {
       return Errno.EINVAL.negative();
     }
@@ -119,7 +122,7 @@ public final class SetMemoryRegion {
     if (Long.compareUnsigned(gpa + size, gpa) < 0) {
       return Errno.EINVAL.negative();
     }
-    if ((size >>> PAGE_SHIFT) > MemslotLimits.KVM_MEM_MAX_NR_PAGES) {
+    if ((size >>> pageShift) > MemslotLimits.KVM_MEM_MAX_NR_PAGES) {
       return Errno.EINVAL.negative();
     }
 
@@ -135,8 +138,8 @@ public final class SetMemoryRegion {
       return setMemslot(old, null, MemoryChange.DELETE);
     }
 
-    long baseGfn = gpa >>> PAGE_SHIFT;
-    long npages = size >>> PAGE_SHIFT;
+    long baseGfn = gpa >>> pageShift;
+    long npages = size >>> pageShift;
     MemoryChange change;
     if (old == null) {
       change = MemoryChange.CREATE;
@@ -163,7 +166,8 @@ public final class SetMemoryRegion {
       return Errno.EEXIST.negative();
     }
     MemorySlot updated =
-        new MemorySlot(mem.asId(), mem.id(), baseGfn, npages, mem.userspaceAddr(), mem.flags());
+        new MemorySlot(mem.asId(), mem.id(), baseGfn, npages, mem.userspaceAddr(), mem.flags(),
+            pageShift);
     return setMemslot(old, updated, change);
   }
 

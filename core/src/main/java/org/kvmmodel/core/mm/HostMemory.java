@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.sched.Scheduler;
+import org.kvmmodel.api.kvm.HostPageSize;
 
 /**
  * The physical memory of one host, shared by every VM and process on it: frames with packed
@@ -37,15 +38,6 @@ import org.kvmmodel.core.sched.Scheduler;
  * and flags change only through VarHandle atomics.
  */
 public final class HostMemory {
-
-  /** log2 of the base page size. */
-  public static final int PAGE_SHIFT = 12;
-  /** The base page size. */
-  public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
-  /** Order of a PMD-sized (2 MiB) folio. */
-  public static final int PMD_ORDER = 9;
-  /** Order of a PUD-sized (1 GiB) folio. */
-  public static final int PUD_ORDER = 18;
 
   static final int PG_DIRTY = 1;
   static final int PG_REFERENCED = 1 << 1;
@@ -74,6 +66,7 @@ public final class HostMemory {
   private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
   private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
 
+  private final HostPageSize pageSize;
   private final long ramPages;
   private final long devicePages;
   private final long ioPages;
@@ -115,20 +108,30 @@ public final class HostMemory {
     writebackListeners.add(listener);
   }
 
-  /**
-   * A host with {@code ramPages} frames of RAM (the last one becomes the zero page),
-   * {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without struct page,
-   * whose folio locks are real locks (free mode).
-   */
+  /** A host of 4 KiB pages whose folio locks are real locks (free mode). */
   public HostMemory(long ramPages, long devicePages, long ioPages) {
-    this(ramPages, devicePages, ioPages, FreeScheduler.INSTANCE);
+    this(ramPages, devicePages, ioPages, HostPageSize.SIZE_4K, FreeScheduler.INSTANCE);
+  }
+
+  /** A host of 4 KiB pages whose folio locks are made by {@code scheduler}. */
+  public HostMemory(long ramPages, long devicePages, long ioPages, Scheduler scheduler) {
+    this(ramPages, devicePages, ioPages, HostPageSize.SIZE_4K, scheduler);
+  }
+
+  /** A host of {@code pageSize} pages whose folio locks are real locks (free mode). */
+  public HostMemory(long ramPages, long devicePages, long ioPages, HostPageSize pageSize) {
+    this(ramPages, devicePages, ioPages, pageSize, FreeScheduler.INSTANCE);
   }
 
   /**
-   * A host as {@link #HostMemory(long, long, long)} whose folio locks are made by
+   * A host of {@code pageSize} pages with {@code ramPages} frames of RAM (the last one becomes
+   * the zero page), {@code devicePages} ZONE_DEVICE frames and {@code ioPages} IO frames without
+   * struct page; each frame is one {@code PAGE_SIZE} page. Folio locks are made by
    * {@code scheduler}, so a deterministic run sees who waits for them.
    */
-  public HostMemory(long ramPages, long devicePages, long ioPages, Scheduler scheduler) {
+  public HostMemory(
+      long ramPages, long devicePages, long ioPages, HostPageSize pageSize, Scheduler scheduler) {
+    this.pageSize = pageSize;
     if (ramPages < 2 || devicePages < 0 || ioPages < 0 || ramPages + devicePages >= Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
           String.format(Locale.US, "bad host size: ram=%d device=%d io=%d", ramPages, devicePages, ioPages));
@@ -188,6 +191,16 @@ public final class HostMemory {
     return pfn >= structPages && pfn < structPages + ioPages;
   }
 
+  /** The host's {@code PAGE_SIZE} and the page-table geometry it implies. */
+  public HostPageSize hostPageSize() {
+    return pageSize;
+  }
+
+  /** {@code PAGE_SHIFT}. */
+  public int pageShift() {
+    return pageSize.shift();
+  }
+
   /** Number of RAM frames. */
   public long ramPages() {
     return ramPages;
@@ -213,19 +226,19 @@ public final class HostMemory {
 
   // ---- folio geometry ---------------------------------------------------------------------
 
-  private static int orderOf(int miscWord) {
+  private int orderOf(int miscWord) {
     switch ((miscWord >>> ORDER_SHIFT) & 3) {
       case 1:
-        return PMD_ORDER;
+        return pageSize.pmdOrder();
       case 2:
-        return PUD_ORDER;
+        return pageSize.pudOrder();
       default:
         return 0;
     }
   }
 
-  private static int orderCode(int order) {
-    return order == PUD_ORDER ? 2 : order == PMD_ORDER ? 1 : 0;
+  private int orderCode(int order) {
+    return order == pageSize.pudOrder() ? 2 : order == pageSize.pmdOrder() ? 1 : 0;
   }
 
   /** folio_order of the folio containing {@code pfn}. */
@@ -580,11 +593,11 @@ public final class HostMemory {
   // ---- allocation -------------------------------------------------------------------------
 
   /**
-   * Allocates a folio of {@code order} (0, 9 or 18) from RAM: an aligned run of free frames.
+   * Allocates a folio of {@code order} (0, PMD or PUD order) from RAM: an aligned run of free frames.
    * Returns its head pfn with refcount one, or -1 when no such run is free.
    */
   long allocFolio(int order, int flags) {
-    if (order != 0 && order != PMD_ORDER && order != PUD_ORDER) {
+    if (order != 0 && order != pageSize.pmdOrder() && order != pageSize.pudOrder()) {
       throw new IllegalArgumentException("unsupported folio order " + order);
     }
     int h;
@@ -673,7 +686,7 @@ public final class HostMemory {
     int n = 1 << order;
     int words = n >>> 6;
     int blocks = (int) (ramPages >>> order);
-    int ci = order == PMD_ORDER ? 0 : 1;
+    int ci = order == pageSize.pmdOrder() ? 0 : 1;
     for (int tried = 0; tried < blocks; tried++) {
       int b = (hugeCursor[ci] + tried) % blocks;
       int firstWord = (b << order) >>> 6;
@@ -847,9 +860,9 @@ public final class HostMemory {
         if (op == MmStruct.RmapOp.MKCLEAN && !vma.has(Vma.VM_SHARED)) {
           continue;
         }
-        long first = vma.start + ((index - vma.pgoff) << PAGE_SHIFT);
+        long first = vma.start + ((index - vma.pgoff) << pageShift());
         long start = Math.max(first, vma.start);
-        long end = Math.min(first + ((long) nr << PAGE_SHIFT), vma.end);
+        long end = Math.min(first + ((long) nr << pageShift()), vma.end);
         if (start < end) {
           count += vma.mm.rmapOne(vma, start, end, head, nr, op, arg);
         }
@@ -877,11 +890,11 @@ public final class HostMemory {
       if (vma.mm != mm) {
         continue;
       }
-      long address = vma.start + ((index - vma.pgoff) << PAGE_SHIFT);
+      long address = vma.start + ((index - vma.pgoff) << pageShift());
       if (address >= vma.start && address < vma.end) {
         long e = mm.hostPte(address);
         if (HostPte.mapsPfn(e)
-            && HostPte.pfn(e) + ((address & (HostPte.levelSize(HostPte.level(e)) - 1)) >>> PAGE_SHIFT)
+            && HostPte.pfn(e) + ((address & (pageSize.levelSize(HostPte.level(e)) - 1)) >>> pageShift())
                 == pfn) {
           return address;
         }

@@ -11,7 +11,7 @@ import java.util.Locale;
  * bit  2      dirty
  * bit  3      young (accessed)
  * bit  4      special (no struct page to account: zero page, PFNMAP)
- * bits 5-6    level: 1 = 4 KiB PTE, 2 = PMD (2 MiB), 3 = PUD (1 GiB)
+ * bits 5-6    level: 1 = PTE (one base page), 2 = PMD leaf, 3 = PUD leaf (sizes per HostPageSize)
  * bit  7      PROT_NONE (not hardware-valid, but still maps the pfn, as x86's _PAGE_PROTNONE)
  * bits 8-10   software entry type when not present: swap, migration (read / write), hwpoison
  * bits 12-63  pfn, or the swap slot of a swap entry
@@ -35,11 +35,11 @@ public final class HostPte {
   /** PROT_NONE: maps the pfn but any access faults. */
   public static final long PROTNONE = 1L << 7;
 
-  /** Level of a 4 KiB PTE. */
-  public static final int LEVEL_4K = 1;
-  /** Level of a 2 MiB PMD leaf. */
+  /** Level of a PTE: one base page. */
+  public static final int LEVEL_PTE = 1;
+  /** Level of a PMD leaf ({@code PMD_SIZE}). */
   public static final int LEVEL_PMD = 2;
-  /** Level of a 1 GiB PUD leaf. */
+  /** Level of a PUD leaf ({@code PUD_SIZE}). */
   public static final int LEVEL_PUD = 3;
 
   /** Software type of a swap entry. */
@@ -117,7 +117,7 @@ public final class HostPte {
     return (e & SPECIAL) != 0;
   }
 
-  /** The level: {@link #LEVEL_4K}, {@link #LEVEL_PMD} or {@link #LEVEL_PUD}; 0 for none. */
+  /** The level: {@link #LEVEL_PTE}, {@link #LEVEL_PMD} or {@link #LEVEL_PUD}; 0 for none. */
   public static int level(long e) {
     return (int) ((e >>> LEVEL_SHIFT) & 3);
   }
@@ -153,17 +153,12 @@ public final class HostPte {
     return swpType(e) == SWP_HWPOISON;
   }
 
-  /** Bytes covered by an entry of {@code level}. */
-  public static long levelSize(int level) {
-    return 1L << (12 + 9 * (level - 1));
-  }
-
   /** A readable rendering for messages and tests. */
   public static String describe(long e) {
     if (e == 0) {
       return "none";
     }
-    String lvl = level(e) == LEVEL_PUD ? "PUD" : level(e) == LEVEL_PMD ? "PMD" : "4K";
+    String lvl = level(e) == LEVEL_PUD ? "PUD" : level(e) == LEVEL_PMD ? "PMD" : "PTE";
     if (mapsPfn(e)) {
       return String.format(
           Locale.US,

@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.sched.SchedLock;
 import org.kvmmodel.core.sched.Scheduler;
@@ -47,12 +48,17 @@ public final class MmStruct {
     REMOVE_MIGRATION
   }
 
-  private static final long PAGE_SIZE = HostMemory.PAGE_SIZE;
   private static final int MAX_FAULT_RETRIES = 1000;
 
   private final HostMemory memory;
+  /** The host's page size and page-table geometry. */
+  private final HostPageSize geometry;
+  /** {@code PAGE_SIZE}, {@code PAGE_SHIFT} and {@code PMD_SIZE} of {@link #geometry}. */
+  private final long pageSize;
+  private final int pageShift;
+  private final long pmdSize;
   private final int id;
-  private final PageTable pt = new PageTable();
+  private final PageTable pt;
   private final ConcurrentSkipListMap<Long, Vma> vmas = new ConcurrentSkipListMap<>();
   private final Scheduler scheduler;
   private final SchedLock mmapLock;
@@ -81,6 +87,11 @@ public final class MmStruct {
    */
   public MmStruct(HostMemory memory, Scheduler scheduler) {
     this.memory = memory;
+    this.geometry = memory.hostPageSize();
+    this.pageSize = geometry.bytes();
+    this.pageShift = geometry.shift();
+    this.pmdSize = geometry.pmdSize();
+    this.pt = new PageTable(geometry);
     this.id = memory.nextMmId();
     this.scheduler = scheduler;
     this.mmapLock = scheduler.newLock("mmap_lock");
@@ -265,19 +276,22 @@ public final class MmStruct {
 
   /**
    * mmap of anonymous, THP, hugetlb or ZONE_DEVICE memory at the fixed {@code address}
-   * (MAP_FIXED_NOREPLACE). {@code prot} is {@link Vma#VM_READ} | {@link Vma#VM_WRITE}.
+   * (MAP_FIXED_NOREPLACE). A PUD-sized hugetlb mapping is -EINVAL on a host with no such hstate
+   * (16 and 64 KiB pages). {@code prot} is {@link Vma#VM_READ} | {@link Vma#VM_WRITE}.
    * Returns {@code address} or a negative errno.
    */
   public long mmap(long address, long length, int prot, VmaKind kind) {
     switch (kind) {
       case ANON:
       case ANON_THP:
-        return insertVma(address, length, prot, kind, address >>> HostMemory.PAGE_SHIFT, null);
-      case HUGETLB_2M:
-      case HUGETLB_1G:
+        return insertVma(address, length, prot, kind, address >>> pageShift, null);
+      case HUGETLB_PMD:
+      case HUGETLB_PUD:
+        if (kind == VmaKind.HUGETLB_PUD && !geometry.pudLeaves()) {
+          return -Errno.EINVAL;
+        }
         return insertVma(
-            address, length, prot | Vma.VM_HUGETLB, kind, address >>> HostMemory.PAGE_SHIFT,
-            null);
+            address, length, prot | Vma.VM_HUGETLB, kind, address >>> pageShift, null);
       case ZONE_DEVICE:
         return insertVma(address, length, prot | Vma.VM_SHARED, kind, 0, null);
       default:
@@ -287,7 +301,7 @@ public final class MmStruct {
 
   /** mmap(MAP_SHARED) of {@code file} from page {@code pgoff}; write-notify applies. */
   public long mmapFile(long address, long length, int prot, HostFile file, long pgoff) {
-    if (pgoff < 0 || pgoff + (length >>> HostMemory.PAGE_SHIFT) > file.sizePages()) {
+    if (pgoff < 0 || pgoff + (length >>> pageShift) > file.sizePages()) {
       return -Errno.EINVAL;
     }
     return insertVma(address, length, prot | Vma.VM_SHARED, VmaKind.FILE_SHARED, pgoff, file);
@@ -298,7 +312,7 @@ public final class MmStruct {
    * a shared VM_IO | VM_PFNMAP VMA mapping IO pfns from {@code pfnBase}.
    */
   public long mmapPfn(long address, long length, int prot, long pfnBase) {
-    long pages = length >>> HostMemory.PAGE_SHIFT;
+    long pages = length >>> pageShift;
     if (!memory.isIoPfn(pfnBase) || !memory.isIoPfn(pfnBase + pages - 1)) {
       return -Errno.EINVAL;
     }
@@ -309,8 +323,8 @@ public final class MmStruct {
 
   private long insertVma(
       long address, long length, int flags, VmaKind kind, long pgoff, HostFile file) {
-    long align = kind == VmaKind.HUGETLB_1G ? PageTable.PUD_SIZE
-        : kind == VmaKind.HUGETLB_2M ? PageTable.PMD_SIZE : PAGE_SIZE;
+    long align = kind == VmaKind.HUGETLB_PUD ? geometry.pudSize()
+        : kind == VmaKind.HUGETLB_PMD ? pmdSize : pageSize;
     if (length <= 0 || (address & (align - 1)) != 0 || (length & (align - 1)) != 0
         || address < 0 || address + length > PageTable.TASK_SIZE
         || (flags & ~(Vma.VM_READ | Vma.VM_WRITE | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP
@@ -327,7 +341,7 @@ public final class MmStruct {
         return -Errno.EEXIST;
       }
       boolean anon = kind == VmaKind.ANON || kind == VmaKind.ANON_THP
-          || kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
+          || kind == VmaKind.HUGETLB_PMD || kind == VmaKind.HUGETLB_PUD;
       AnonVma av = anon ? memory.createAnonVma() : null;
       Vma vma = new Vma(this, address, address + length, flags, kind, pgoff, file, av);
       link(vma, av == null ? List.of() : List.of(av));
@@ -380,7 +394,7 @@ public final class MmStruct {
       splitHugePmdAt(vma, at);
     }
     Vma upper = new Vma(this, at, vma.end, vma.flags, vma.kind,
-        vma.pgoff + ((at - vma.start) >>> HostMemory.PAGE_SHIFT), vma.file, vma.anonVma);
+        vma.pgoff + ((at - vma.start) >>> pageShift), vma.file, vma.anonVma);
     List<Object> locks = new ArrayList<>(vma.anonVmaChain);
     if (vma.file != null) {
       locks.add(vma.file);
@@ -419,8 +433,8 @@ public final class MmStruct {
     return out;
   }
 
-  private static boolean badRange(long start, long length) {
-    return length <= 0 || (start & (PAGE_SIZE - 1)) != 0 || start < 0
+  private boolean badRange(long start, long length) {
+    return length <= 0 || (start & (pageSize - 1)) != 0 || start < 0
         || start + length > PageTable.TASK_SIZE;
   }
 
@@ -443,7 +457,7 @@ public final class MmStruct {
    * TLB flush (tlb_finish_mmu), which follows the invalidation's end as in Linux.
    */
   public int munmap(long start, long length) {
-    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    long pageLen = (length + pageSize - 1) & ~(pageSize - 1);
     if (badRange(start, pageLen)) {
       return -Errno.EINVAL;
     }
@@ -492,7 +506,7 @@ public final class MmStruct {
    * part of the range is unmapped.
    */
   public int madviseDontneed(long start, long length) {
-    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    long pageLen = (length + pageSize - 1) & ~(pageSize - 1);
     if (badRange(start, pageLen)) {
       return -Errno.EINVAL;
     }
@@ -573,8 +587,8 @@ public final class MmStruct {
    * (mapcount and refcount rise by 511), inside a CLEAR invalidation of the region.
    */
   private void splitHugePmdAt(Vma vma, long address) {
-    long haddr = address & ~(PageTable.PMD_SIZE - 1);
-    if (haddr == address || haddr < vma.start || haddr + PageTable.PMD_SIZE > vma.end) {
+    long haddr = address & ~(pmdSize - 1);
+    if (haddr == address || haddr < vma.start || haddr + pmdSize > vma.end) {
       return;
     }
     splitHugePmd(haddr);
@@ -585,7 +599,7 @@ public final class MmStruct {
     if (HostPte.level(e) != HostPte.LEVEL_PMD) {
       return;
     }
-    MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
+    MmuNotifierRange r = range(haddr, haddr + pmdSize, MmuNotifierEvent.CLEAR);
     invalidateStart(r);
     ptl.acquireExclusive();
     try {
@@ -593,19 +607,19 @@ public final class MmStruct {
       if (HostPte.level(cur) == HostPte.LEVEL_PMD) {
         pt.set(haddr, HostPte.LEVEL_PMD, 0);
         long base = HostPte.pfn(cur);
-        for (int i = 0; i < PageTable.ENTRIES; i++) {
-          long a = haddr + ((long) i << HostMemory.PAGE_SHIFT);
+        for (int i = 0; i < (1 << geometry.pmdOrder()); i++) {
+          long a = haddr + ((long) i << pageShift);
           long sub;
           if (HostPte.mapsPfn(cur)) {
             sub = (cur & ~(3L << 5) & ((1L << 12) - 1)) | (base + i) << 12
-                | ((long) HostPte.LEVEL_4K << 5);
+                | ((long) HostPte.LEVEL_PTE << 5);
           } else {
-            sub = HostPte.makeSwp(HostPte.swpType(cur), base + i, HostPte.LEVEL_4K, cur);
+            sub = HostPte.makeSwp(HostPte.swpType(cur), base + i, HostPte.LEVEL_PTE, cur);
           }
-          pt.set(a, HostPte.LEVEL_4K, sub);
+          pt.set(a, HostPte.LEVEL_PTE, sub);
         }
         if (HostPte.mapsPfn(cur)) {
-          memory.addMapping(base, PageTable.ENTRIES - 1);
+          memory.addMapping(base, (1 << geometry.pmdOrder()) - 1);
         }
         flushTlbRange();
       }
@@ -628,8 +642,8 @@ public final class MmStruct {
       if (vma == null || vma.kind != VmaKind.ANON_THP || HostPte.level(e) != HostPte.LEVEL_PMD) {
         return false;
       }
-      splitHugePmd(address & ~(PageTable.PMD_SIZE - 1));
-      return HostPte.level(pt.lookup(address)) == HostPte.LEVEL_4K;
+      splitHugePmd(address & ~(pmdSize - 1));
+      return HostPte.level(pt.lookup(address)) == HostPte.LEVEL_PTE;
     } finally {
       mmapReadUnlock();
     }
@@ -645,18 +659,18 @@ public final class MmStruct {
    * region does not qualify, -ENOMEM without a free 2 MiB run.
    */
   public int collapseHugePage(long address) {
-    long haddr = address & ~(PageTable.PMD_SIZE - 1);
+    long haddr = address & ~(pmdSize - 1);
     mmapWriteLock();
     try {
       Vma vma = vmaAt(haddr);
-      if (vma == null || vma.kind != VmaKind.ANON_THP || haddr + PageTable.PMD_SIZE > vma.end
+      if (vma == null || vma.kind != VmaKind.ANON_THP || haddr + pmdSize > vma.end
           || HostPte.level(pt.lookup(haddr)) == HostPte.LEVEL_PMD) {
         return -Errno.EBUSY;
       }
       int[] seen = new int[2];
       ptl.acquireExclusive();
       try {
-        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+        pt.walk(haddr, haddr + pmdSize, (a, e) -> {
           if (HostPte.isSpecial(e) && HostPte.isPresent(e) && memory.isZeroPfn(HostPte.pfn(e))) {
             return e;
           }
@@ -676,16 +690,16 @@ public final class MmStruct {
       if (seen[1] > 0 || seen[0] == 0) {
         return -Errno.EBUSY;
       }
-      long thp = newAnonFolio(vma, haddr, HostMemory.PMD_ORDER, vma.kind);
+      long thp = newAnonFolio(vma, haddr, geometry.pmdOrder(), vma.kind);
       if (thp < 0) {
         return -Errno.ENOMEM;
       }
       MmuGather gather = new MmuGather();
-      MmuNotifierRange r = range(haddr, haddr + PageTable.PMD_SIZE, MmuNotifierEvent.CLEAR);
+      MmuNotifierRange r = range(haddr, haddr + pmdSize, MmuNotifierEvent.CLEAR);
       invalidateStart(r);
       ptl.acquireExclusive();
       try {
-        pt.walk(haddr, haddr + PageTable.PMD_SIZE, (a, e) -> {
+        pt.walk(haddr, haddr + pmdSize, (a, e) -> {
           if (!HostPte.isSpecial(e)) {
             memory.addMapcount(HostPte.pfn(e), -1);
             gather.add(HostPte.pfn(e));
@@ -719,7 +733,7 @@ public final class MmStruct {
    * write fault decides. Raises PROTECTION_VMA for each VMA with page tables in the range.
    */
   public int mprotect(long start, long length, int prot) {
-    long pageLen = (length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    long pageLen = (length + pageSize - 1) & ~(pageSize - 1);
     if (badRange(start, pageLen) || (prot & ~(Vma.VM_READ | Vma.VM_WRITE)) != 0) {
       return -Errno.EINVAL;
     }
@@ -925,11 +939,11 @@ public final class MmStruct {
   private void copyPageRange(MmStruct child, Vma v) {
     boolean cow = v.isCowMapping();
     if (cow && v.kind == VmaKind.ANON_THP) {
-      for (long a = v.start; a < v.end; a += PageTable.PMD_SIZE) {
+      for (long a = v.start; a < v.end; a += pmdSize) {
         long e = pt.lookup(a);
         if (HostPte.level(e) == HostPte.LEVEL_PMD && HostPte.mapsPfn(e)
             && memory.isPinned(HostPte.pfn(e))) {
-          splitHugePmd(a & ~(PageTable.PMD_SIZE - 1));
+          splitHugePmd(a & ~(pmdSize - 1));
         }
       }
     }
@@ -953,7 +967,7 @@ public final class MmStruct {
           if (cow) {
             src &= ~HostPte.WRITE;
             if (!HostPte.isSpecial(e)) {
-              if (level == HostPte.LEVEL_4K) {
+              if (level == HostPte.LEVEL_PTE) {
                 memory.clearPageFlag(pfn, HostMemory.PG_ANON_EXCLUSIVE);
               } else {
                 memory.setPageFlagOnFolio(pfn, HostMemory.PG_ANON_EXCLUSIVE, false);
@@ -995,8 +1009,8 @@ public final class MmStruct {
   /** copy_present_page: the child gets its own copy of a pinned folio, mapped writable. */
   private void copyPinnedForChild(MmStruct child, Vma v, long a, long e) {
     int level = HostPte.level(e);
-    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER
-        : level == HostPte.LEVEL_PMD ? HostMemory.PMD_ORDER : 0;
+    int order = level == HostPte.LEVEL_PUD ? geometry.pudOrder()
+        : level == HostPte.LEVEL_PMD ? geometry.pmdOrder() : 0;
     long pfn = newAnonFolio(child.vmaAt(a), a, order, v.kind);
     if (pfn < 0) {
       return;
@@ -1018,12 +1032,12 @@ public final class MmStruct {
    * Returns the pfn with one reference (to become the mapping's), or -1.
    */
   private long newAnonFolio(Vma vma, long address, int order, VmaKind kind) {
-    boolean hugetlb = kind == VmaKind.HUGETLB_2M || kind == VmaKind.HUGETLB_1G;
+    boolean hugetlb = kind == VmaKind.HUGETLB_PMD || kind == VmaKind.HUGETLB_PUD;
     int flags = HostMemory.PG_ANON | HostMemory.PG_UPTODATE | HostMemory.PG_ANON_EXCLUSIVE
         | (hugetlb ? HostMemory.PG_HUGETLB : 0);
     long pfn = memory.allocFolio(order, flags);
     if (pfn >= 0) {
-      long base = address & ~((PAGE_SIZE << order) - 1);
+      long base = address & ~((pageSize << order) - 1);
       memory.setOwner(pfn, vma.anonVma.id, vma.linearPageIndex(base));
       memory.setFolioFlag(pfn, HostMemory.PG_LRU);
     }
@@ -1070,7 +1084,7 @@ public final class MmStruct {
    * made present again with the write permission it had, and young.
    */
   private int doNumaPage(long address, long e) {
-    long base = address & ~(HostPte.levelSize(HostPte.level(e)) - 1);
+    long base = address & ~(geometry.levelSize(HostPte.level(e)) - 1);
     ptl.acquireExclusive();
     try {
       if (pt.lookup(base) == e) {
@@ -1091,8 +1105,8 @@ public final class MmStruct {
       case ANON_THP:
         int rc = doHugePmdAnonymousPage(vma, address);
         return rc == 1 ? doAnonymousPage(vma, address, write) : rc;
-      case HUGETLB_2M:
-      case HUGETLB_1G:
+      case HUGETLB_PMD:
+      case HUGETLB_PUD:
         return hugetlbNoPage(vma, address, write);
       case FILE_SHARED:
         return doSharedFault(vma, address, faultFlags);
@@ -1107,13 +1121,13 @@ public final class MmStruct {
 
   /** do_anonymous_page: the zero page for a read, a new exclusive folio for a write. */
   private int doAnonymousPage(Vma vma, long address, boolean write) {
-    long a = address & ~(PAGE_SIZE - 1);
+    long a = address & ~(pageSize - 1);
     if (!write) {
       ptl.acquireExclusive();
       try {
         if (pt.lookup(a) == 0) {
-          pt.set(a, HostPte.LEVEL_4K,
-              HostPte.make(memory.zeroPfn(), HostPte.LEVEL_4K, HostPte.SPECIAL));
+          pt.set(a, HostPte.LEVEL_PTE,
+              HostPte.make(memory.zeroPfn(), HostPte.LEVEL_PTE, HostPte.SPECIAL));
         }
       } finally {
         ptl.releaseExclusive();
@@ -1125,7 +1139,7 @@ public final class MmStruct {
       return -Errno.ENOMEM;
     }
     long bits = HostPte.YOUNG | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
-    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
+    return finishFault(a, HostPte.LEVEL_PTE, pfn, bits);
   }
 
   /**
@@ -1164,11 +1178,11 @@ public final class MmStruct {
    * fall back to 4 KiB pages.
    */
   private int doHugePmdAnonymousPage(Vma vma, long address) {
-    long haddr = address & ~(PageTable.PMD_SIZE - 1);
-    if (haddr < vma.start || haddr + PageTable.PMD_SIZE > vma.end || !pt.pmdRegionEmpty(haddr)) {
+    long haddr = address & ~(pmdSize - 1);
+    if (haddr < vma.start || haddr + pmdSize > vma.end || !pt.pmdRegionEmpty(haddr)) {
       return 1;
     }
-    long pfn = newAnonFolio(vma, haddr, HostMemory.PMD_ORDER, vma.kind);
+    long pfn = newAnonFolio(vma, haddr, geometry.pmdOrder(), vma.kind);
     if (pfn < 0) {
       return 1;
     }
@@ -1195,8 +1209,8 @@ public final class MmStruct {
   private int hugetlbNoPage(Vma vma, long address, boolean write) {
     long size = vma.hugePageSize();
     long haddr = address & ~(size - 1);
-    int level = size == PageTable.PUD_SIZE ? HostPte.LEVEL_PUD : HostPte.LEVEL_PMD;
-    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER : HostMemory.PMD_ORDER;
+    int level = size == geometry.pudSize() ? HostPte.LEVEL_PUD : HostPte.LEVEL_PMD;
+    int order = level == HostPte.LEVEL_PUD ? geometry.pudOrder() : geometry.pmdOrder();
     long pfn = newAnonFolio(vma, haddr, order, vma.kind);
     if (pfn < 0) {
       return -Errno.EFAULT;
@@ -1217,7 +1231,7 @@ public final class MmStruct {
    * mapped the page writable, when page_mkclean write-protects the entry again.
    */
   private int doSharedFault(Vma vma, long address, int faultFlags) {
-    long a = address & ~(PAGE_SIZE - 1);
+    long a = address & ~(pageSize - 1);
     long pgoff = vma.linearPageIndex(a);
     if (pgoff >= vma.file.sizePages()) {
       return -Errno.EFAULT;
@@ -1243,7 +1257,7 @@ public final class MmStruct {
     }
     boolean write = (faultFlags & FAULT_FLAG_WRITE) != 0;
     if (!write || !vma.has(Vma.VM_WRITE)) {
-      boolean mapped = setPteRange(a, HostPte.LEVEL_4K, pfn, HostPte.YOUNG);
+      boolean mapped = setPteRange(a, HostPte.LEVEL_PTE, pfn, HostPte.YOUNG);
       memory.folioUnlock(pfn);
       if (!mapped) {
         memory.putPage(pfn);
@@ -1255,7 +1269,7 @@ public final class MmStruct {
       memory.putPage(pfn);
       return 0;
     }
-    if (!setPteRange(a, HostPte.LEVEL_4K, pfn, HostPte.YOUNG | HostPte.WRITE | HostPte.DIRTY)) {
+    if (!setPteRange(a, HostPte.LEVEL_PTE, pfn, HostPte.YOUNG | HostPte.WRITE | HostPte.DIRTY)) {
       memory.folioUnlock(pfn);
       memory.putPage(pfn);
       return 0;
@@ -1292,7 +1306,7 @@ public final class MmStruct {
 
   /** A PFNMAP driver's vm_ops->fault: vmf_insert_pfn of the IO pfn, a special entry. */
   private int pfnmapFault(Vma vma, long address, boolean write) {
-    long a = address & ~(PAGE_SIZE - 1);
+    long a = address & ~(pageSize - 1);
     long pfn = vma.linearPageIndex(a);
     ptl.acquireExclusive();
     try {
@@ -1300,7 +1314,7 @@ public final class MmStruct {
         long bits = HostPte.SPECIAL | HostPte.YOUNG
             | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
             | (write ? HostPte.DIRTY : 0);
-        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        pt.set(a, HostPte.LEVEL_PTE, HostPte.make(pfn, HostPte.LEVEL_PTE, bits));
       }
     } finally {
       ptl.releaseExclusive();
@@ -1310,7 +1324,7 @@ public final class MmStruct {
 
   /** A ZONE_DEVICE mapping's fault: a device page from the driver's pool, mapped shared. */
   private int deviceFault(Vma vma, long address, boolean write) {
-    long a = address & ~(PAGE_SIZE - 1);
+    long a = address & ~(pageSize - 1);
     long pfn = memory.allocDevicePage(HostMemory.PG_UPTODATE);
     if (pfn < 0) {
       return -Errno.EFAULT;
@@ -1318,7 +1332,7 @@ public final class MmStruct {
     long bits = HostPte.YOUNG
         | (vma.has(Vma.VM_WRITE) ? HostPte.WRITE : 0)
         | (write ? HostPte.DIRTY : 0);
-    return finishFault(a, HostPte.LEVEL_4K, pfn, bits);
+    return finishFault(a, HostPte.LEVEL_PTE, pfn, bits);
   }
 
   /**
@@ -1332,7 +1346,7 @@ public final class MmStruct {
     if ((faultFlags & FAULT_FLAG_INTERRUPTIBLE) != 0 && signalPending) {
       return -Errno.EINTR;
     }
-    long a = address & ~(PAGE_SIZE - 1);
+    long a = address & ~(pageSize - 1);
     long pfn = newAnonFolio(vma, a, 0, vma.kind);
     if (pfn < 0) {
       return -Errno.ENOMEM;
@@ -1343,7 +1357,7 @@ public final class MmStruct {
       if (pt.lookup(a) == entry) {
         long bits = HostPte.YOUNG
             | (write && vma.has(Vma.VM_WRITE) ? HostPte.WRITE | HostPte.DIRTY : 0);
-        pt.set(a, HostPte.LEVEL_4K, HostPte.make(pfn, HostPte.LEVEL_4K, bits));
+        pt.set(a, HostPte.LEVEL_PTE, HostPte.make(pfn, HostPte.LEVEL_PTE, bits));
         memory.addMapcount(pfn, 1);
         memory.countSwapIn();
         return 0;
@@ -1364,7 +1378,7 @@ public final class MmStruct {
    */
   private int doWpPage(Vma vma, long address, long e, boolean write) {
     int level = HostPte.level(e);
-    long size = HostPte.levelSize(level);
+    long size = geometry.levelSize(level);
     long base = address & ~(size - 1);
     if (!vma.isCowMapping()) {
       if (!write || !vma.has(Vma.VM_WRITE)) {
@@ -1372,14 +1386,14 @@ public final class MmStruct {
       }
       return HostPte.isSpecial(e) ? wpPfnShared(base, level, e) : wpPageShared(vma, base, level, e);
     }
-    long pfn = HostPte.pfn(e) + ((address - base) >>> HostMemory.PAGE_SHIFT);
+    long pfn = HostPte.pfn(e) + ((address - base) >>> pageShift);
     boolean zero = HostPte.isSpecial(e) && memory.isZeroPfn(HostPte.pfn(e));
     if (!zero) {
       long head = memory.folioHead(pfn);
       boolean small = memory.folioOrder(head) == 0;
       boolean exclusive = memory.isAnonExclusive(HostPte.pfn(e));
       boolean soleUser = memory.refcount(head) == 1 && memory.mapcount(head) == 1
-          && (small || level != HostPte.LEVEL_4K);
+          && (small || level != HostPte.LEVEL_PTE);
       if (exclusive || soleUser) {
         ptl.acquireExclusive();
         try {
@@ -1483,10 +1497,10 @@ public final class MmStruct {
 
   private int wpPageCopy(Vma vma, long address, long e, boolean write) {
     int level = HostPte.level(e);
-    long size = HostPte.levelSize(level);
+    long size = geometry.levelSize(level);
     long base = address & ~(size - 1);
-    int order = level == HostPte.LEVEL_PUD ? HostMemory.PUD_ORDER
-        : level == HostPte.LEVEL_PMD ? HostMemory.PMD_ORDER : 0;
+    int order = level == HostPte.LEVEL_PUD ? geometry.pudOrder()
+        : level == HostPte.LEVEL_PMD ? geometry.pmdOrder() : 0;
     long pfn = newAnonFolio(vma, base, order, vma.kind);
     if (pfn < 0) {
       return order == 0 ? -Errno.ENOMEM : -Errno.EFAULT;
@@ -1586,7 +1600,7 @@ public final class MmStruct {
     }
   }
 
-  private static void stored(LongConsumer store, long e, long address) {
+  private void stored(LongConsumer store, long e, long address) {
     if (store != null) {
       store.accept(subPfn(e, address));
     }
@@ -1636,9 +1650,9 @@ public final class MmStruct {
     return pfn;
   }
 
-  private static long subPfn(long e, long address) {
-    long size = HostPte.levelSize(HostPte.level(e));
-    return HostPte.pfn(e) + ((address & (size - 1)) >>> HostMemory.PAGE_SHIFT);
+  private long subPfn(long e, long address) {
+    long size = geometry.levelSize(HostPte.level(e));
+    return HostPte.pfn(e) + ((address & (size - 1)) >>> pageShift);
   }
 
   /**
@@ -1727,7 +1741,7 @@ public final class MmStruct {
       } else {
         memory.getPage(pfn);
       }
-      if (HostPte.level(e) != HostPte.LEVEL_4K) {
+      if (HostPte.level(e) != HostPte.LEVEL_PTE) {
         long touched = e | HostPte.YOUNG | (write ? HostPte.DIRTY : 0);
         if (touched != e) {
           pt.compareAndSet(address, e, touched);
@@ -1792,7 +1806,7 @@ public final class MmStruct {
    */
   public int hostMappingLevel(long address) {
     long e = pt.lookup(address);
-    return HostPte.mapsPfn(e) ? HostPte.level(e) : HostPte.LEVEL_4K;
+    return HostPte.mapsPfn(e) ? HostPte.level(e) : HostPte.LEVEL_PTE;
   }
 
   /**
@@ -1803,11 +1817,11 @@ public final class MmStruct {
   public int hostMappingShift(long address) {
     switch (hostMappingLevel(address)) {
       case HostPte.LEVEL_PUD:
-        return PageTable.PUD_SHIFT;
+        return geometry.pudShift();
       case HostPte.LEVEL_PMD:
-        return PageTable.PMD_SHIFT;
+        return geometry.pmdShift();
       default:
-        return PageTable.PTE_SHIFT;
+        return pageShift;
     }
   }
 
@@ -1970,7 +1984,7 @@ public final class MmStruct {
             }
             boolean young = HostPte.isYoung(e);
             for (MmuNotifier n : notifiers) {
-              young |= n.clearFlushYoung(this, a, a + HostPte.levelSize(level));
+              young |= n.clearFlushYoung(this, a, a + geometry.levelSize(level));
             }
             if (young) {
               count[0]++;

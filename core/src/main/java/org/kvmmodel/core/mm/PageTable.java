@@ -2,12 +2,15 @@ package org.kvmmodel.core.mm;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import org.kvmmodel.api.kvm.HostPageSize;
 
 /**
- * A four-level radix page table of {@code long} entries (PGD → PUD → PMD → PTE, 9 bits each
- * over a 48-bit address space). A PUD or PMD slot holds either a leaf entry (a 1 GiB or 2 MiB
- * mapping) or a pointer to the next table, never both. A PTE table is a bare {@code long[512]}:
- * eight bytes per 4 KiB entry.
+ * A radix page table of {@code long} entries over a 48-bit address space, shaped by the host's
+ * page size ({@link HostPageSize}): PGD → PUD → PMD → PTE with {@code PAGE_SHIFT - 3} index bits
+ * per level (9 for 4 KiB pages, 11 for 16 KiB, 13 for 64 KiB); a 64 KiB host has three levels,
+ * its PUD folded into the PGD as a one-entry table. A PUD or PMD slot holds either a leaf entry
+ * (a PUD- or PMD-sized mapping) or a pointer to the next table, never both. A PTE table is a
+ * bare {@code long[]} of one entry per base page.
  *
  * <p>Writers hold the owning mm's page-table lock. Readers may walk without it, as gup_fast
  * and host_pfn_mapping_level do: entries and table pointers are published with release
@@ -17,14 +20,7 @@ import java.lang.invoke.VarHandle;
  */
 final class PageTable {
 
-  static final int ENTRIES = 512;
-  static final int PTE_SHIFT = 12;
-  static final int PMD_SHIFT = 21;
-  static final int PUD_SHIFT = 30;
-  static final int PGD_SHIFT = 39;
-  static final long PMD_SIZE = 1L << PMD_SHIFT;
-  static final long PUD_SIZE = 1L << PUD_SHIFT;
-  static final long TASK_SIZE = 1L << 48;
+  static final long TASK_SIZE = 1L << HostPageSize.VA_BITS;
 
   private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
   private static final VarHandle PMDS = MethodHandles.arrayElementVarHandle(PmdTable[].class);
@@ -38,28 +34,77 @@ final class PageTable {
   }
 
   private static final class PudTable {
-    final long[] leaf = new long[ENTRIES];
-    final PmdTable[] next = new PmdTable[ENTRIES];
+    final long[] leaf;
+    final PmdTable[] next;
+
+    PudTable(int entries) {
+      leaf = new long[entries];
+      next = new PmdTable[entries];
+    }
   }
 
   private static final class PmdTable {
-    final long[] leaf = new long[ENTRIES];
-    final long[][] next = new long[ENTRIES][];
+    final long[] leaf;
+    final long[][] next;
+
+    PmdTable(int entries) {
+      leaf = new long[entries];
+      next = new long[entries][];
+    }
   }
 
-  private final PudTable[] pgd = new PudTable[ENTRIES];
+  private final int pteShift;
+  private final int pmdShift;
+  private final int pudShift;
+  private final int pgdShift;
+  private final long pmdSize;
+  private final long pudSize;
+  /** Entries of a PTE, PMD and PUD table ({@code PTRS_PER_PTE}, ...; 1 for a folded PUD). */
+  private final int pteEntries;
+  private final int pmdEntries;
+  private final int pudEntries;
+  private final PudTable[] pgd;
 
-  private static int index(long address, int shift) {
-    return (int) ((address >>> shift) & (ENTRIES - 1));
+  PageTable(HostPageSize size) {
+    this.pteShift = size.shift();
+    this.pmdShift = size.pmdShift();
+    this.pudShift = size.pudShift();
+    this.pgdShift = size.pgdShift();
+    this.pmdSize = size.pmdSize();
+    this.pudSize = size.pudSize();
+    this.pteEntries = 1 << (pmdShift - pteShift);
+    this.pmdEntries = 1 << (pudShift - pmdShift);
+    this.pudEntries = 1 << (pgdShift - pudShift);
+    this.pgd = new PudTable[1 << (HostPageSize.VA_BITS - pgdShift)];
+  }
+
+  private static int index(long address, int shift, int entries) {
+    return (int) ((address >>> shift) & (entries - 1));
+  }
+
+  private int pgdIndex(long address) {
+    return (int) (address >>> pgdShift) & (pgd.length - 1);
+  }
+
+  private int pudIndex(long address) {
+    return index(address, pudShift, pudEntries);
+  }
+
+  private int pmdIndex(long address) {
+    return index(address, pmdShift, pmdEntries);
+  }
+
+  private int pteIndex(long address) {
+    return index(address, pteShift, pteEntries);
   }
 
   /** The leaf entry translating {@code address} at whatever level, or 0; lockless. */
   long lookup(long address) {
-    PudTable pud = (PudTable) PUDS.getAcquire(pgd, index(address, PGD_SHIFT));
+    PudTable pud = (PudTable) PUDS.getAcquire(pgd, pgdIndex(address));
     if (pud == null) {
       return 0;
     }
-    int i = index(address, PUD_SHIFT);
+    int i = pudIndex(address);
     long e = (long) LONGS.getAcquire(pud.leaf, i);
     if (e != 0) {
       return e;
@@ -68,13 +113,13 @@ final class PageTable {
     if (pmd == null) {
       return 0;
     }
-    int j = index(address, PMD_SHIFT);
+    int j = pmdIndex(address);
     e = (long) LONGS.getAcquire(pmd.leaf, j);
     if (e != 0) {
       return e;
     }
     long[] pte = (long[]) PTES.getAcquire(pmd.next, j);
-    return pte == null ? 0 : (long) LONGS.getAcquire(pte, index(address, PTE_SHIFT));
+    return pte == null ? 0 : (long) LONGS.getAcquire(pte, pteIndex(address));
   }
 
   /**
@@ -89,33 +134,33 @@ final class PageTable {
     return LONGS.compareAndSet(slots, slotIndex(address, HostPte.level(expect)), expect, update);
   }
 
-  private static int slotIndex(long address, int level) {
+  private int slotIndex(long address, int level) {
     switch (level) {
       case HostPte.LEVEL_PUD:
-        return index(address, PUD_SHIFT);
+        return pudIndex(address);
       case HostPte.LEVEL_PMD:
-        return index(address, PMD_SHIFT);
+        return pmdIndex(address);
       default:
-        return index(address, PTE_SHIFT);
+        return pteIndex(address);
     }
   }
 
   private long[] leafSlots(long address, int level) {
-    PudTable pud = (PudTable) PUDS.getAcquire(pgd, index(address, PGD_SHIFT));
+    PudTable pud = (PudTable) PUDS.getAcquire(pgd, pgdIndex(address));
     if (pud == null) {
       return null;
     }
     if (level == HostPte.LEVEL_PUD) {
       return pud.leaf;
     }
-    PmdTable pmd = (PmdTable) PMDS.getAcquire(pud.next, index(address, PUD_SHIFT));
+    PmdTable pmd = (PmdTable) PMDS.getAcquire(pud.next, pudIndex(address));
     if (pmd == null) {
       return null;
     }
     if (level == HostPte.LEVEL_PMD) {
       return pmd.leaf;
     }
-    return (long[]) PTES.getAcquire(pmd.next, index(address, PMD_SHIFT));
+    return (long[]) PTES.getAcquire(pmd.next, pmdIndex(address));
   }
 
   /**
@@ -124,13 +169,13 @@ final class PageTable {
    * table with live entries; an empty one is unlinked first.
    */
   void set(long address, int level, long value) {
-    int gi = index(address, PGD_SHIFT);
+    int gi = pgdIndex(address);
     PudTable pud = (PudTable) PUDS.getAcquire(pgd, gi);
     if (pud == null) {
-      pud = new PudTable();
+      pud = new PudTable(pudEntries);
       PUDS.setRelease(pgd, gi, pud);
     }
-    int ui = index(address, PUD_SHIFT);
+    int ui = pudIndex(address);
     if (level == HostPte.LEVEL_PUD) {
       PmdTable below = pud.next[ui];
       if (below != null) {
@@ -147,10 +192,10 @@ final class PageTable {
     }
     PmdTable pmd = (PmdTable) PMDS.getAcquire(pud.next, ui);
     if (pmd == null) {
-      pmd = new PmdTable();
+      pmd = new PmdTable(pmdEntries);
       PMDS.setRelease(pud.next, ui, pmd);
     }
-    int mi = index(address, PMD_SHIFT);
+    int mi = pmdIndex(address);
     if (level == HostPte.LEVEL_PMD) {
       long[] below = pmd.next[mi];
       if (below != null) {
@@ -167,19 +212,19 @@ final class PageTable {
     }
     long[] pte = (long[]) PTES.getAcquire(pmd.next, mi);
     if (pte == null) {
-      pte = new long[ENTRIES];
+      pte = new long[pteEntries];
       PTES.setRelease(pmd.next, mi, pte);
     }
-    LONGS.setRelease(pte, index(address, PTE_SHIFT), value);
+    LONGS.setRelease(pte, pteIndex(address), value);
   }
 
-  /** Whether the 2 MiB region at {@code address} has no PMD leaf and no live PTE. */
+  /** Whether the PMD-sized region at {@code address} has no PMD leaf and no live PTE. */
   boolean pmdRegionEmpty(long address) {
-    PudTable pud = pgd[index(address, PGD_SHIFT)];
+    PudTable pud = pgd[pgdIndex(address)];
     if (pud == null) {
       return true;
     }
-    int ui = index(address, PUD_SHIFT);
+    int ui = pudIndex(address);
     if (pud.leaf[ui] != 0) {
       return false;
     }
@@ -187,7 +232,7 @@ final class PageTable {
     if (pmd == null) {
       return true;
     }
-    int mi = index(address, PMD_SHIFT);
+    int mi = pmdIndex(address);
     return pmd.leaf[mi] == 0 && (pmd.next[mi] == null || pteTableEmpty(pmd.next[mi]));
   }
 
@@ -201,7 +246,7 @@ final class PageTable {
   }
 
   private static boolean pmdTableEmpty(PmdTable pmd) {
-    for (int i = 0; i < ENTRIES; i++) {
+    for (int i = 0; i < pmd.leaf.length; i++) {
       if (pmd.leaf[i] != 0 || (pmd.next[i] != null && !pteTableEmpty(pmd.next[i]))) {
         return false;
       }
@@ -217,18 +262,18 @@ final class PageTable {
   void walk(long start, long end, LeafVisitor visitor) {
     long addr = start;
     while (addr < end) {
-      PudTable pud = pgd[index(addr, PGD_SHIFT)];
-      long pgdEnd = Math.min(end, ((addr >>> PGD_SHIFT) + 1) << PGD_SHIFT);
+      PudTable pud = pgd[pgdIndex(addr)];
+      long pgdEnd = Math.min(end, ((addr >>> pgdShift) + 1) << pgdShift);
       if (pud == null) {
         addr = pgdEnd;
         continue;
       }
       while (addr < pgdEnd) {
-        int ui = index(addr, PUD_SHIFT);
-        long pudEnd = Math.min(pgdEnd, ((addr >>> PUD_SHIFT) + 1) << PUD_SHIFT);
+        int ui = pudIndex(addr);
+        long pudEnd = Math.min(pgdEnd, ((addr >>> pudShift) + 1) << pudShift);
         long leaf = pud.leaf[ui];
         if (leaf != 0) {
-          long base = addr & ~(PUD_SIZE - 1);
+          long base = addr & ~(pudSize - 1);
           if (base >= start) {
             long updated = visitor.visit(base, leaf);
             if (updated != leaf) {
@@ -244,11 +289,11 @@ final class PageTable {
           continue;
         }
         while (addr < pudEnd) {
-          int mi = index(addr, PMD_SHIFT);
-          long pmdEnd = Math.min(pudEnd, ((addr >>> PMD_SHIFT) + 1) << PMD_SHIFT);
+          int mi = pmdIndex(addr);
+          long pmdEnd = Math.min(pudEnd, ((addr >>> pmdShift) + 1) << pmdShift);
           long pl = pmd.leaf[mi];
           if (pl != 0) {
-            long base = addr & ~(PMD_SIZE - 1);
+            long base = addr & ~(pmdSize - 1);
             if (base >= start) {
               long updated = visitor.visit(base, pl);
               if (updated != pl) {
@@ -260,8 +305,8 @@ final class PageTable {
           }
           long[] pte = pmd.next[mi];
           if (pte != null) {
-            for (long a = addr; a < pmdEnd; a += 1L << PTE_SHIFT) {
-              int pi = index(a, PTE_SHIFT);
+            for (long a = addr; a < pmdEnd; a += 1L << pteShift) {
+              int pi = pteIndex(a);
               long e = pte[pi];
               if (e != 0) {
                 long updated = visitor.visit(a, e);
@@ -282,23 +327,23 @@ final class PageTable {
    * (free_pgtables). Caller holds the page-table lock.
    */
   void freeEmptyTables(long start, long end) {
-    for (long addr = start & ~(PMD_SIZE - 1); addr < end; addr += PMD_SIZE) {
-      PudTable pud = pgd[index(addr, PGD_SHIFT)];
+    for (long addr = start & ~(pmdSize - 1); addr < end; addr += pmdSize) {
+      PudTable pud = pgd[pgdIndex(addr)];
       if (pud == null) {
-        addr = (((addr >>> PGD_SHIFT) + 1) << PGD_SHIFT) - PMD_SIZE;
+        addr = (((addr >>> pgdShift) + 1) << pgdShift) - pmdSize;
         continue;
       }
-      PmdTable pmd = pud.next[index(addr, PUD_SHIFT)];
+      PmdTable pmd = pud.next[pudIndex(addr)];
       if (pmd == null) {
-        addr = (((addr >>> PUD_SHIFT) + 1) << PUD_SHIFT) - PMD_SIZE;
+        addr = (((addr >>> pudShift) + 1) << pudShift) - pmdSize;
         continue;
       }
-      int mi = index(addr, PMD_SHIFT);
+      int mi = pmdIndex(addr);
       if (pmd.next[mi] != null && pteTableEmpty(pmd.next[mi])) {
         PTES.setRelease(pmd.next, mi, null);
       }
-      if (mi == ENTRIES - 1 || addr + PMD_SIZE >= end) {
-        int ui = index(addr, PUD_SHIFT);
+      if (mi == pmdEntries - 1 || addr + pmdSize >= end) {
+        int ui = pudIndex(addr);
         if (pmdTableEmpty(pmd)) {
           PMDS.setRelease(pud.next, ui, null);
         }

@@ -35,9 +35,9 @@ public final class Victims {
       return -1;
     }
     Vma vma = vmas.get(choices.nextInt(vmas.size()));
-    long pages = (vma.end() - vma.start()) >>> HostMemory.PAGE_SHIFT;
+    long pages = (vma.end() - vma.start()) >>> mm.memory().pageShift();
     return vma.start() + ((long) choices.nextInt((int) Math.min(pages, Integer.MAX_VALUE))
-        << HostMemory.PAGE_SHIFT);
+        << mm.memory().pageShift());
   }
 
   /** A cached page offset of {@code file}, scanning up from a drawn offset; -1 if none. */

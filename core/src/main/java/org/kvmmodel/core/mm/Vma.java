@@ -1,5 +1,6 @@
 package org.kvmmodel.core.mm;
 
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.HostVma;
 
 import java.util.ArrayList;
@@ -98,30 +99,31 @@ public final class Vma {
     return (flags & VM_SHARED) == 0
         && (kind == VmaKind.ANON
             || kind == VmaKind.ANON_THP
-            || kind == VmaKind.HUGETLB_2M
-            || kind == VmaKind.HUGETLB_1G);
+            || kind == VmaKind.HUGETLB_PMD
+            || kind == VmaKind.HUGETLB_PUD);
   }
 
   /** linear_page_index: the page offset of {@code address} in the backing object. */
   long linearPageIndex(long address) {
-    return pgoff + ((address - start) >>> HostMemory.PAGE_SHIFT);
+    return pgoff + ((address - start) >>> mm.memory().pageShift());
   }
 
   /** The address mapping page {@code index} of the backing object, or -1 if outside. */
   long addressOf(long index) {
-    long a = start + ((index - pgoff) << HostMemory.PAGE_SHIFT);
+    long a = start + ((index - pgoff) << mm.memory().pageShift());
     return index >= pgoff && a < end ? a : -1;
   }
 
   /** Size of the huge page a hugetlb VMA maps, else the base page size. */
   long hugePageSize() {
+    HostPageSize size = mm.memory().hostPageSize();
     switch (kind) {
-      case HUGETLB_2M:
-        return PageTable.PMD_SIZE;
-      case HUGETLB_1G:
-        return PageTable.PUD_SIZE;
+      case HUGETLB_PMD:
+        return size.pmdSize();
+      case HUGETLB_PUD:
+        return size.pudSize();
       default:
-        return HostMemory.PAGE_SIZE;
+        return size.bytes();
     }
   }
 
@@ -134,8 +136,8 @@ public final class Vma {
     long vmFlags = flags & 0xffffffffL;
     if (kind == VmaKind.ANON
         || kind == VmaKind.ANON_THP
-        || kind == VmaKind.HUGETLB_2M
-        || kind == VmaKind.HUGETLB_1G) {
+        || kind == VmaKind.HUGETLB_PMD
+        || kind == VmaKind.HUGETLB_PUD) {
       vmFlags |= HostVma.VM_MTE_ALLOWED;
     }
     return new HostVma(start, end, vmFlags, Long.numberOfTrailingZeros(hugePageSize()), pgoff);

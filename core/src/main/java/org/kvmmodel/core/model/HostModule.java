@@ -52,8 +52,7 @@ final class HostModule extends AbstractModule {
   @Provides
   @Singleton
   HostMemory hostMemory() {
-    return new HostMemory(
-        settings.hostMemoryBytes() >>> HostMemory.PAGE_SHIFT, 0, IO_PAGES, scheduler);
+    return new HostMemory(settings.hostMemoryBytes() >>> 12, 0, IO_PAGES, scheduler);
   }
 
   @Provides

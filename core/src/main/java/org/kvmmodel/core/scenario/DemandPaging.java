@@ -3,7 +3,6 @@ package org.kvmmodel.core.scenario;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
-import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -43,8 +42,9 @@ public final class DemandPaging implements Scenario {
   @Override
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
+    int pageShift = vm.pageShift();
     MmStruct vmm = vm.vmm();
-    long bytes = (long) PAGES << HostMemory.PAGE_SHIFT;
+    long bytes = (long) PAGES << pageShift;
     check(vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON), HVA, "mmap");
     check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)), 0,
         "KVM_SET_USER_MEMORY_REGION2");
@@ -59,11 +59,11 @@ public final class DemandPaging implements Scenario {
         "host",
         () -> {
           for (int i = 0; i < HOST_OPERATIONS; i++) {
-            long hva = HVA + ((long) pages[i] << HostMemory.PAGE_SHIFT);
+            long hva = HVA + ((long) pages[i] << pageShift);
             if (drop[i]) {
-              vmm.madviseDontneed(hva, HostMemory.PAGE_SIZE);
+              vmm.madviseDontneed(hva, (1L << pageShift));
             } else {
-              vmm.clearYoungNotify(hva, hva + HostMemory.PAGE_SIZE);
+              vmm.clearYoungNotify(hva, hva + (1L << pageShift));
             }
             run.scheduler().point("host");
           }

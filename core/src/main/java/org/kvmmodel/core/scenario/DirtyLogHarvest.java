@@ -4,7 +4,6 @@ import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
-import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -43,8 +42,9 @@ public final class DirtyLogHarvest implements Scenario {
   @Override
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
+    int pageShift = vm.pageShift();
     MmStruct vmm = vm.vmm();
-    long bytes = (long) PAGES << HostMemory.PAGE_SHIFT;
+    long bytes = (long) PAGES << pageShift;
     DemandPaging.check(vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON), HVA, "mmap");
     DemandPaging.check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)),
         0, "KVM_SET_USER_MEMORY_REGION2");
@@ -64,7 +64,7 @@ public final class DirtyLogHarvest implements Scenario {
             int idx = vm.srcu().readLock();
             try {
               DemandPaging.check(
-                  vm.writeGuest((page << HostMemory.PAGE_SHIFT) + 0x40, 32), 0, "kvm_write_guest");
+                  vm.writeGuest((page << pageShift) + 0x40, 32), 0, "kvm_write_guest");
             } finally {
               vm.srcu().readUnlock(idx);
             }

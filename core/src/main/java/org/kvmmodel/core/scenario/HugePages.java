@@ -2,11 +2,11 @@ package org.kvmmodel.core.scenario;
 
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
-import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -41,7 +41,7 @@ public final class HugePages implements Scenario {
   /** Slot 1: 2 MiB hugetlbfs, blocks allowed. */
   static final Layout HUGETLB = new Layout(1, 4 * MB, HUGE, HVA + 8 * MB);
   /** Slot 2: THP whose hva is one page off the IPA's 2 MiB alignment: pages only. */
-  static final Layout MISALIGNED = new Layout(2, 8 * MB, HUGE, HVA + 16 * MB + HostMemory.PAGE_SIZE);
+  static final Layout MISALIGNED = new Layout(2, 8 * MB, HUGE, HVA + 16 * MB + HostPageSize.SIZE_4K.bytes());
   /** Slot 3: THP, smaller than a block. */
   static final Layout SMALL = new Layout(3, 12 * MB, MB / 4, HVA + 24 * MB);
   /** Slot 4: THP, 3 MiB: one block, then an end that cuts the next THP. */
@@ -87,7 +87,7 @@ public final class HugePages implements Scenario {
       long start = thp & -HUGE;
       DemandPaging.check(vmm.mmap(start, 4 * MB, rw, VmaKind.ANON_THP), start, "mmap THP");
     }
-    DemandPaging.check(vmm.mmap(HUGETLB.hva, HUGE, rw, VmaKind.HUGETLB_2M), HUGETLB.hva,
+    DemandPaging.check(vmm.mmap(HUGETLB.hva, HUGE, rw, VmaKind.HUGETLB_PMD), HUGETLB.hva,
         "mmap hugetlbfs");
     long io = (vmm.memory().ioPfnBase() + 511) & -512L;
     DemandPaging.check(vmm.mmapPfn(IO_ALIGNED.hva, HUGE, rw, io), IO_ALIGNED.hva, "mmap IO");
@@ -117,7 +117,7 @@ public final class HugePages implements Scenario {
    * then the same for the first page.
    */
   private static void prepareCollapsibleRegion(MmStruct vmm) {
-    long page = HostMemory.PAGE_SIZE;
+    long page = vmm.memory().hostPageSize().bytes();
     DemandPaging.check(vmm.userWrite(COLLAPSE_HVA), 0, "populate");
     if (!vmm.splitHugePmdAddress(COLLAPSE_HVA)) {
       throw new IllegalStateException("no THP to split at " + Long.toHexString(COLLAPSE_HVA));
@@ -136,7 +136,7 @@ public final class HugePages implements Scenario {
     int[] kinds = new int[ACCESSES_PER_VCPU];
     for (int i = 0; i < ACCESSES_PER_VCPU; i++) {
       Layout slot = SLOTS[run.choices().nextInt(SLOTS.length)];
-      gpas[i] = slot.gpa + ((long) run.choices().nextInt((int) slot.pages()) << HostMemory.PAGE_SHIFT);
+      gpas[i] = slot.gpa + ((long) run.choices().nextInt((int) slot.pages(run.vm().pageShift())) << run.vm().pageShift());
       kinds[i] = run.choices().chance(50) ? GuestAccess.WRITE : GuestAccess.READ;
     }
     return GuestProgram.of(gpas, kinds);
@@ -152,8 +152,8 @@ public final class HugePages implements Scenario {
     for (int i = 0; i < HOST_OPERATIONS; i++) {
       kinds[i] = run.choices().nextInt(4);
       long range = THP_RANGES[run.choices().nextInt(THP_RANGES.length)] & -HUGE;
-      hvas[i] = range + ((long) run.choices().nextInt((int) (4 * MB >>> HostMemory.PAGE_SHIFT))
-          << HostMemory.PAGE_SHIFT);
+      int pageShift = vmm.memory().pageShift();
+      hvas[i] = range + ((long) run.choices().nextInt((int) (4 * MB >>> pageShift)) << pageShift);
     }
     run.spawn(
         "host",
@@ -167,7 +167,7 @@ public final class HugePages implements Scenario {
                 vmm.collapseHugePage(COLLAPSE_HVA);
                 break;
               case 2:
-                DemandPaging.check(vmm.madviseDontneed(hvas[i], HostMemory.PAGE_SIZE), 0,
+                DemandPaging.check(vmm.madviseDontneed(hvas[i], vmm.memory().hostPageSize().bytes()), 0,
                     "MADV_DONTNEED");
                 break;
               default:
@@ -211,8 +211,8 @@ public final class HugePages implements Scenario {
       this.hva = hva;
     }
 
-    long pages() {
-      return size >>> HostMemory.PAGE_SHIFT;
+    long pages(int pageShift) {
+      return size >>> pageShift;
     }
 
     UserspaceMemoryRegion2 region(int flags) {

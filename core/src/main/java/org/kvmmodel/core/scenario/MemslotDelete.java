@@ -3,7 +3,6 @@ package org.kvmmodel.core.scenario;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
-import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -46,8 +45,9 @@ public final class MemslotDelete implements Scenario {
   @Override
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
+    int pageShift = vm.pageShift();
     MmStruct vmm = vm.vmm();
-    long slotBytes = (long) PAGES_PER_SLOT << HostMemory.PAGE_SHIFT;
+    long slotBytes = (long) PAGES_PER_SLOT << pageShift;
     DemandPaging.check(vmm.mmap(HVA, 2 * slotBytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON),
         HVA, "mmap");
     UserspaceMemoryRegion2 first = new UserspaceMemoryRegion2(0, 0, 0, slotBytes, HVA);
@@ -68,8 +68,8 @@ public final class MemslotDelete implements Scenario {
           for (int i = 0; i < ROUNDS; i++) {
             DemandPaging.check(vm.setUserMemoryRegion2(deleteSecond), 0, "delete slot 1");
             run.scheduler().point("vmm");
-            vmm.madviseDontneed(HVA + ((long) drops[i] << HostMemory.PAGE_SHIFT),
-                HostMemory.PAGE_SIZE);
+            vmm.madviseDontneed(HVA + ((long) drops[i] << pageShift),
+                (1L << pageShift));
             run.scheduler().point("vmm");
             DemandPaging.check(vm.setUserMemoryRegion2(second), 0, "recreate slot 1");
             run.scheduler().point("vmm");

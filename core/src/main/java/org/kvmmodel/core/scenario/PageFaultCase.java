@@ -36,7 +36,7 @@ record PageFaultCase(
 
   /** The backings {@code page_fault_test} runs on that the host model has. */
   static final List<VmaKind> BACKINGS =
-      List.of(VmaKind.ANON, VmaKind.ANON_THP, VmaKind.HUGETLB_2M, VmaKind.FILE_SHARED);
+      List.of(VmaKind.ANON, VmaKind.ANON_THP, VmaKind.HUGETLB_PMD, VmaKind.FILE_SHARED);
 
   /**
    * Every case: each access on each backing, with logging off and on, on a writable slot and,

@@ -10,7 +10,6 @@ import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.HostFile;
-import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
@@ -36,8 +35,6 @@ public final class PageFaultTest implements Scenario {
   static final long HVA = 0x7f8000000000L;
   static final long GPA = 1L << 30;
   /** One 2 MiB region per slot, so THP and hugetlb backings get a huge host mapping. */
-  static final long SLOT_BYTES = 2L << 20;
-  static final int SLOT_PAGES = (int) (SLOT_BYTES >>> HostMemory.PAGE_SHIFT);
   static final int VCPUS = 2;
 
   @Override
@@ -74,7 +71,7 @@ public final class PageFaultTest implements Scenario {
       }
       int[] pages = new int[mine.size()];
       for (int i = 0; i < pages.length; i++) {
-        pages[i] = run.choices().nextInt(SLOT_PAGES);
+        pages[i] = run.choices().nextInt(slotPages(run.vm()));
       }
       int slotId = id;
       run.spawn(
@@ -85,6 +82,19 @@ public final class PageFaultTest implements Scenario {
             }
           });
     }
+  }
+
+  /**
+   * A slot's size: one PMD-sized huge page of the host (2 MiB, 32 MiB or 512 MiB with 4, 16 or
+   * 64 KiB pages), so THP and hugetlbfs cases can map it with one block.
+   */
+  static long slotBytes(KvmInstance vm) {
+    return vm.memory().hostPageSize().pmdSize();
+  }
+
+  /** Base pages in a slot. */
+  static int slotPages(KvmInstance vm) {
+    return 1 << vm.memory().hostPageSize().pmdOrder();
   }
 
   /** Fisher-Yates with every swap drawn from the choice stream. */
@@ -101,28 +111,30 @@ public final class PageFaultTest implements Scenario {
   private static void runCase(
       KvmInstance vm, SchedLock vmmLock, Vcpu vcpu, int slotId, PageFaultCase c, int page) {
     MmStruct vmm = vm.vmm();
-    long hva = HVA + slotId * SLOT_BYTES;
-    long gpa = GPA + slotId * SLOT_BYTES;
+    long slotBytes = slotBytes(vm);
+    int slotPages = slotPages(vm);
+    long hva = HVA + slotId * slotBytes;
+    long gpa = GPA + slotId * slotBytes;
     map(vm, c.backing(), hva);
     setUserMemoryRegion2(vm, vmmLock,
-        new UserspaceMemoryRegion2(slotId, c.slotFlags(), gpa, SLOT_BYTES, hva));
-    long gfn = (gpa >>> MemorySlot.PAGE_SHIFT) + page;
+        new UserspaceMemoryRegion2(slotId, c.slotFlags(), gpa, slotBytes, hva));
+    long gfn = (gpa >>> vm.pageShift()) + page;
     MemorySlot slot = vm.gfnToMemslot(0, gfn);
     if (c.dirtyLogging() && vm.dirtyLogManualProtectAndInitSet()) {
-      long[] all = new long[SLOT_PAGES / 64];
+      long[] all = new long[slotPages / 64];
       Arrays.fill(all, -1L);
-      DemandPaging.check(vm.clearDirtyLog(slotId, 0, SLOT_PAGES, all), 0, "KVM_CLEAR_DIRTY_LOG");
+      DemandPaging.check(vm.clearDirtyLog(slotId, 0, slotPages, all), 0, "KVM_CLEAR_DIRTY_LOG");
     }
     long exits =
         vcpu.run(
             GuestProgram.of(
-                new long[] {gfn << MemorySlot.PAGE_SHIFT}, new int[] {c.access().bits()}));
+                new long[] {gfn << vm.pageShift()}, new int[] {c.access().bits()}));
     String unmet = c.unmet(PageFaultOutcome.observe(vm, vcpu, exits, slot, gfn));
     if (unmet != null) {
       throw new UnmetExpectation(
           String.format(Locale.US, "page-fault-test %s at gfn %#x: %s", c.label(), gfn, unmet));
     }
-    DemandPaging.check(vmm.munmap(hva, SLOT_BYTES), 0, "munmap");
+    DemandPaging.check(vmm.munmap(hva, slotBytes), 0, "munmap");
     setUserMemoryRegion2(vm, vmmLock, new UserspaceMemoryRegion2(slotId, 0, gpa, 0, hva));
   }
 
@@ -143,10 +155,10 @@ public final class PageFaultTest implements Scenario {
     int prot = Vma.VM_READ | Vma.VM_WRITE;
     long r;
     if (backing == VmaKind.FILE_SHARED) {
-      HostFile file = vm.memory().createFile(SLOT_PAGES);
-      r = vm.vmm().mmapFile(hva, SLOT_BYTES, prot, file, 0);
+      HostFile file = vm.memory().createFile(slotPages(vm));
+      r = vm.vmm().mmapFile(hva, slotBytes(vm), prot, file, 0);
     } else {
-      r = vm.vmm().mmap(hva, SLOT_BYTES, prot, backing);
+      r = vm.vmm().mmap(hva, slotBytes(vm), prot, backing);
     }
     DemandPaging.check(r, hva, "mmap(" + backing + ")");
   }

@@ -50,14 +50,15 @@ public final class PfnCache implements Scenario {
   @Override
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
+    int pageShift = vm.pageShift();
     MmStruct vmm = vm.vmm();
     HostMemory memory = vm.memory();
-    long bytes = (long) PAGES << HostMemory.PAGE_SHIFT;
+    long bytes = (long) PAGES << pageShift;
     DemandPaging.check(vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON), HVA, "mmap");
     DemandPaging.check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)),
         0, "KVM_SET_USER_MEMORY_REGION2");
     run.spawnRandomVcpus(2, PAGES, ACCESSES_PER_VCPU, 50);
-    GuestPvclock clock = new GuestPvclock(vm, ((long) CLOCK_PAGE << HostMemory.PAGE_SHIFT) + 0x40);
+    GuestPvclock clock = new GuestPvclock(vm, ((long) CLOCK_PAGE << pageShift) + 0x40);
     run.spawn(
         "pvclock",
         () -> {
@@ -80,9 +81,9 @@ public final class PfnCache implements Scenario {
         "host",
         () -> {
           for (int i = 0; i < HOST_OPERATIONS; i++) {
-            long hva = HVA + ((long) pages[i] << HostMemory.PAGE_SHIFT);
+            long hva = HVA + ((long) pages[i] << pageShift);
             if (ops[i] == 0) {
-              DemandPaging.check(vmm.madviseDontneed(hva, HostMemory.PAGE_SIZE), 0,
+              DemandPaging.check(vmm.madviseDontneed(hva, (1L << pageShift)), 0,
                   "madvise(MADV_DONTNEED)");
             } else if (ops[i] == 1) {
               migrate(run, memory, vmm.hostPte(hva));

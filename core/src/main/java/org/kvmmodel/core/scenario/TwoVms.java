@@ -62,7 +62,8 @@ public final class TwoVms implements Scenario {
   public void setUp(ScenarioRun run) {
     KvmInstance[] vms = {run.vm(), run.addVm()};
     fillHost(vms[0].memory(), new MmStruct(vms[0].memory(), run.scheduler()));
-    long bytes = (long) PAGES << HostMemory.PAGE_SHIFT;
+    int pageShift = vms[0].pageShift();
+    long bytes = (long) PAGES << pageShift;
     for (KvmInstance vm : vms) {
       DemandPaging.check(vm.vmm().mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON),
           HVA, "mmap");
@@ -87,7 +88,7 @@ public final class TwoVms implements Scenario {
         "host",
         () -> {
           for (int i = 0; i < HOST_OPERATIONS; i++) {
-            takeAway(vms[victim[i]].vmm(), HVA + ((long) pages[i] << HostMemory.PAGE_SHIFT),
+            takeAway(vms[victim[i]].vmm(), HVA + ((long) pages[i] << pageShift),
                 kind[i], run);
             run.scheduler().point("host");
           }
@@ -99,33 +100,35 @@ public final class TwoVms implements Scenario {
    * pages, until only {@link #FREE_FRAMES} frames are left for the two VMs.
    */
   private static void fillHost(HostMemory memory, MmStruct others) {
-    long thpPages = ((memory.freePages() - FREE_FRAMES) >>> HostMemory.PMD_ORDER)
-        << HostMemory.PMD_ORDER;
-    long thpBytes = thpPages << HostMemory.PAGE_SHIFT;
+    int pmdOrder = memory.hostPageSize().pmdOrder();
+    int pageShift = memory.pageShift();
+    long thpPages = ((memory.freePages() - FREE_FRAMES) >>> pmdOrder) << pmdOrder;
+    long thpBytes = thpPages << pageShift;
     if (thpPages > 0) {
       DemandPaging.check(others.mmap(FILL_HVA, thpBytes, Vma.VM_READ | Vma.VM_WRITE,
           VmaKind.ANON_THP), FILL_HVA, "mmap");
-      for (long off = 0; off < thpBytes; off += HostMemory.PAGE_SIZE << HostMemory.PMD_ORDER) {
+      for (long off = 0; off < thpBytes; off += memory.hostPageSize().pmdSize()) {
         DemandPaging.check(others.userWrite(FILL_HVA + off), 0, "populate");
       }
     }
     long small = Math.max(0, memory.freePages() - FREE_FRAMES);
     long smallHva = FILL_HVA + thpBytes;
     if (small > 0) {
-      DemandPaging.check(others.mmap(smallHva, small << HostMemory.PAGE_SHIFT,
+      DemandPaging.check(others.mmap(smallHva, small << pageShift,
           Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON), smallHva, "mmap");
     }
     for (long p = 0; p < small && memory.freePages() > FREE_FRAMES; p++) {
-      DemandPaging.check(others.userWrite(smallHva + (p << HostMemory.PAGE_SHIFT)), 0,
+      DemandPaging.check(others.userWrite(smallHva + (p << pageShift)), 0,
           "populate");
     }
   }
 
   /** The host takes the page at {@code hva} away from a VM's VMM process. */
   private static void takeAway(MmStruct vmm, long hva, int kind, ScenarioRun run) {
+    long pageSize = vmm.memory().hostPageSize().bytes();
     switch (kind) {
       case DONTNEED:
-        vmm.madviseDontneed(hva, HostMemory.PAGE_SIZE);
+        vmm.madviseDontneed(hva, pageSize);
         break;
       case RECLAIM:
         long pte = vmm.hostPte(hva);
@@ -134,9 +137,9 @@ public final class TwoVms implements Scenario {
         }
         break;
       case REMAP:
-        DemandPaging.check(vmm.munmap(hva, HostMemory.PAGE_SIZE), 0, "munmap");
+        DemandPaging.check(vmm.munmap(hva, pageSize), 0, "munmap");
         run.scheduler().point("host");
-        DemandPaging.check(vmm.mmap(hva, HostMemory.PAGE_SIZE, Vma.VM_READ | Vma.VM_WRITE,
+        DemandPaging.check(vmm.mmap(hva, pageSize, Vma.VM_READ | Vma.VM_WRITE,
             VmaKind.ANON), hva, "mmap");
         break;
       default:

@@ -55,10 +55,11 @@ public final class WritebackStorm implements Scenario {
   @Override
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
+    int pageShift = vm.pageShift();
     MmStruct vmm = vm.vmm();
     HostMemory memory = vm.memory();
     HostFile file = memory.createFile(PAGES);
-    long bytes = (long) PAGES << HostMemory.PAGE_SHIFT;
+    long bytes = (long) PAGES << pageShift;
     DemandPaging.check(
         vmm.mmapFile(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, file, 0), HVA, "mmap(MAP_SHARED)");
     DemandPaging.check(vm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, bytes, HVA)),
@@ -74,7 +75,7 @@ public final class WritebackStorm implements Scenario {
         "host",
         () -> {
           for (int i = 0; i < HOST_OPERATIONS; i++) {
-            long hva = HVA + ((long) pages[i] << HostMemory.PAGE_SHIFT);
+            long hva = HVA + ((long) pages[i] << pageShift);
             if (store[i]) {
               DemandPaging.check(vmm.userWrite(hva), 0, "host store");
             } else if (memory.writeback(file, pages[i])) {

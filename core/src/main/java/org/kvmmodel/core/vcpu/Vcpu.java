@@ -3,7 +3,6 @@ package org.kvmmodel.core.vcpu;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.kvmmodel.api.kvm.GuestAccess;
-import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.Stage2Walk;
 import org.kvmmodel.api.kvm.Stage2Walker;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -91,7 +90,8 @@ public final class Vcpu implements VcpuRequestTarget {
    * exits to userspace.
    */
   public void access(long gpa, int access) {
-    long gfn = gpa >>> MemorySlot.PAGE_SHIFT;
+    int pageShift = kvm.pageShift();
+    long gfn = gpa >>> pageShift;
     runningOn = Thread.currentThread();
     int faultsThisAccess = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -110,7 +110,7 @@ public final class Vcpu implements VcpuRequestTarget {
         walk.begin(gpa, access);
         walker.walk(walk);
         if (walk.translated()) {
-          pfn = walk.hpa() >>> MemorySlot.PAGE_SHIFT;
+          pfn = walk.hpa() >>> pageShift;
           int perms = walk.permissions() | ((access & GuestAccess.WRITE) != 0 ? Tlb.DIRTY_SEEN : 0);
           tlb.fill(gfn, pfn, perms);
         }
@@ -120,7 +120,7 @@ public final class Vcpu implements VcpuRequestTarget {
         if ((access & GuestAccess.WRITE) != 0) {
           kvm.guestWrites().record(pfn);
         }
-        kvm.log().emit(Tracepoint.GUEST_ACCESS, gpa, access, pfn << MemorySlot.PAGE_SHIFT);
+        kvm.log().emit(Tracepoint.GUEST_ACCESS, gpa, access, pfn << pageShift);
         return;
       }
       exitGuest();

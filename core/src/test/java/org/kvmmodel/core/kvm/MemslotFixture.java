@@ -31,7 +31,7 @@ final class MemslotFixture {
   MemslotFixture(MemslotLimits limits, DirtyLogMode mode) {
     lenient().when(arch.prepareMemoryRegion(any(), any(), any())).thenReturn(0);
     memslots = new KvmMemslots(limits.addressSpaces(), srcu, mnActive);
-    setMemoryRegion = new SetMemoryRegion(memslots, limits, mode, arch, generations::add, log);
+    setMemoryRegion = new SetMemoryRegion(memslots, limits, mode, arch, generations::add, log, 12);
     dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log);
     notifier =
         new KvmMmuNotifier(

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.HostPageSize;
 
 class AnonymousMemoryTests {
 
@@ -128,14 +129,14 @@ class AnonymousMemoryTests {
     long odd = 0x8000_0000L;
     mm.mmap(odd, 3L << 20, RW, VmaKind.ANON_THP);
     long h2 = 0x1_0000_0000L;
-    mm.mmap(h2, 2L << 20, RW, VmaKind.HUGETLB_2M);
+    mm.mmap(h2, 2L << 20, RW, VmaKind.HUGETLB_PMD);
     long h1 = 0x40_0000_0000L;
-    mm.mmap(h1, 1L << 30, RW, VmaKind.HUGETLB_1G);
+    mm.mmap(h1, 1L << 30, RW, VmaKind.HUGETLB_PUD);
 
     assertEquals(0, mm.userWrite(thp + 0x1234));
     assertEquals(2, mm.hostMappingLevel(thp + 0x1ff000));
     long head = HostPte.pfn(mm.hostPte(thp));
-    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
+    assertEquals(HostPageSize.SIZE_4K.pmdOrder(), mem.folioOrder(head));
     assertEquals(head + 5, mm.getUserPagesFastOnly(thp + 5 * 4096, FollFlags.FOLL_WRITE));
     assertEquals(2, mem.refcount(head + 5), "a tail page reference counts on the folio");
     mem.putPage(head + 5);
@@ -152,7 +153,7 @@ class AnonymousMemoryTests {
 
     assertEquals(0, mm.userWrite(h1 + (5L << 20)));
     assertEquals(3, mm.hostMappingLevel(h1 + 12345));
-    assertEquals(HostMemory.PUD_ORDER, mem.folioOrder(HostPte.pfn(mm.hostPte(h1))));
+    assertEquals(HostPageSize.SIZE_4K.pudOrder(), mem.folioOrder(HostPte.pfn(mm.hostPte(h1))));
     assertEquals(1, mm.hostMappingLevel(0x9999_0000_0000L), "unmapped is 4 KiB");
   }
 
@@ -180,10 +181,10 @@ class AnonymousMemoryTests {
     assertEquals(BASE, mm.mmap(BASE, 1 << 20, RW, VmaKind.ANON));
     assertEquals(-Errno.EEXIST, mm.mmap(BASE + 4096, 4096, RW, VmaKind.ANON));
     assertEquals(-Errno.EINVAL, mm.mmap(BASE + 123, 4096, RW, VmaKind.ANON));
-    assertEquals(-Errno.EINVAL, mm.mmap(0x4000_0000L, 4096, RW, VmaKind.HUGETLB_2M));
+    assertEquals(-Errno.EINVAL, mm.mmap(0x4000_0000L, 4096, RW, VmaKind.HUGETLB_PMD));
     assertEquals(-Errno.EINVAL, mm.mmap(0x4000_0000L, 4096, RW, VmaKind.PFNMAP));
     long h = 0x8000_0000L;
-    assertEquals(h, mm.mmap(h, 4L << 20, RW, VmaKind.HUGETLB_2M));
+    assertEquals(h, mm.mmap(h, 4L << 20, RW, VmaKind.HUGETLB_PMD));
     assertEquals(-Errno.EINVAL, mm.munmap(h + 4096, 4096), "hugetlb unmaps whole pages");
     assertEquals("EEXIST", Errno.name(-Errno.EEXIST));
   }
@@ -247,7 +248,7 @@ class AnonymousMemoryTests {
     assertEquals(List.of("start CLEAR 0x40000000-0x40200000", "end CLEAR 0x40000000-0x40200000"),
         rec.events);
     assertEquals(HostPte.LEVEL_PMD, HostPte.level(rec.pteAtStart.get(0)));
-    assertEquals(HostPte.LEVEL_4K, HostPte.level(rec.pteAtEnd.get(0)));
+    assertEquals(HostPte.LEVEL_PTE, HostPte.level(rec.pteAtEnd.get(0)));
     assertEquals(512, mem.mapcount(head));
     assertEquals(512, mem.refcount(head));
     assertTrue(HostPte.isWritable(mm.hostPte(thp + 4096 * 511)));
@@ -261,7 +262,7 @@ class AnonymousMemoryTests {
     HostMemory mem = new HostMemory(2048, 0, 0);
     long[] held = new long[3];
     for (int i = 0; i < held.length; i++) {
-      held[i] = mem.allocFolio(HostMemory.PMD_ORDER, 0);
+      held[i] = mem.allocFolio(HostPageSize.SIZE_4K.pmdOrder(), 0);
       assertTrue(held[i] >= 0);
     }
     MmStruct mm = new MmStruct(mem);
@@ -291,7 +292,7 @@ class AnonymousMemoryTests {
     assertEquals(0, mem.refcount(small));
     long head = HostPte.pfn(mm.hostPte(thp));
     assertEquals(1, mem.mapcount(head));
-    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(head));
+    assertEquals(HostPageSize.SIZE_4K.pmdOrder(), mem.folioOrder(head));
     assertEquals(-Errno.EBUSY, mm.collapseHugePage(thp), "already a PMD");
   }
 

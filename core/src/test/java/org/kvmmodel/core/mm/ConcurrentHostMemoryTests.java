@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.choice.ChoiceStream;
 
 class ConcurrentHostMemoryTests {
@@ -35,7 +36,7 @@ class ConcurrentHostMemoryTests {
           go.await();
           for (int i = 0; i < 4000; i++) {
             long addr = (choices.chance(50) ? anon : shared)
-                + ((long) choices.nextInt(256) << HostMemory.PAGE_SHIFT);
+                + ((long) choices.nextInt(256) << HostPageSize.SIZE_4K.shift());
             switch (choices.nextInt(4)) {
               case 0:
                 mm.userWrite(addr);

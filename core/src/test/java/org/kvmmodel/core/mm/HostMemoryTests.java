@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.choice.ChoiceStream;
 
 class HostMemoryTests {
@@ -50,7 +51,7 @@ class HostMemoryTests {
   @Test
   void pinsCountOnTheFolioWithAReferenceEach() {
     HostMemory mem = new HostMemory(2048, 0, 0);
-    long head = mem.allocFolio(HostMemory.PMD_ORDER, 0);
+    long head = mem.allocFolio(HostPageSize.SIZE_4K.pmdOrder(), 0);
     assertEquals(0, head % 512, "a 2 MiB folio is naturally aligned");
     assertEquals(head, mem.folioHead(head + 77));
     mem.pinUserPage(head + 77);
@@ -68,14 +69,14 @@ class HostMemoryTests {
   @Test
   void hugeAllocationNeedsAnAlignedFreeRun() {
     HostMemory mem = new HostMemory(1024, 0, 0);
-    long a = mem.allocFolio(HostMemory.PMD_ORDER, 0);
+    long a = mem.allocFolio(HostPageSize.SIZE_4K.pmdOrder(), 0);
     assertTrue(a >= 0);
-    assertEquals(-1, mem.allocFolio(HostMemory.PMD_ORDER, 0),
+    assertEquals(-1, mem.allocFolio(HostPageSize.SIZE_4K.pmdOrder(), 0),
         "the other 2 MiB block holds the zero page");
     long small = mem.allocFolio(0, 0);
     assertTrue(small >= 512, "order-0 comes from the other block");
     mem.putPage(a);
-    assertEquals(a, mem.allocFolio(HostMemory.PMD_ORDER, 0));
+    assertEquals(a, mem.allocFolio(HostPageSize.SIZE_4K.pmdOrder(), 0));
   }
 
   @Test

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.mockito.InOrder;
 import org.mockito.Mockito;
 
@@ -327,7 +328,7 @@ class HostOperationTests {
     mm.registerNotifier(rec);
     MigrationHandle h = mem.migrateStart(head + 3);
     assertEquals(head, h.oldPfn());
-    assertEquals(HostMemory.PMD_ORDER, h.order());
+    assertEquals(HostPageSize.SIZE_4K.pmdOrder(), h.order());
     assertEquals("start CLEAR 0x40000000-0x40200000", rec.events.get(0));
     assertTrue(HostPte.isMigration(mm.hostPte(thp + 4096)));
     assertEquals(HostPte.LEVEL_PMD, HostPte.level(mm.hostPte(thp + 4096)));
@@ -336,7 +337,7 @@ class HostOperationTests {
     long now = HostPte.pfn(mm.hostPte(thp));
     assertNotEquals(head, now);
     assertEquals(2, mm.hostMappingLevel(thp + 4096));
-    assertEquals(HostMemory.PMD_ORDER, mem.folioOrder(now));
+    assertEquals(HostPageSize.SIZE_4K.pmdOrder(), mem.folioOrder(now));
     assertEquals(0, mem.refcount(head));
   }
 

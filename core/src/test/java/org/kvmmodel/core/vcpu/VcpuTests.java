@@ -51,7 +51,7 @@ class VcpuTests {
     return new Vcpu(
         0, kvm,
         walk -> {
-          int gfn = (int) walk.gfn();
+          int gfn = (int) walk.gfn(12);
           long pfn = pfnOf[gfn];
           int perms = GuestAccess.READ | (writable[gfn] ? GuestAccess.WRITE : 0);
           if (pfn >= 0 && (perms & walk.access()) == walk.access()) {
@@ -61,7 +61,7 @@ class VcpuTests {
           }
         },
         (id, fault) -> {
-          int gfn = (int) fault.gfn();
+          int gfn = (int) fault.gfn(12);
           handled.add(gfn + (fault.isWrite() ? "w" : "r"));
           if (gfn == 15) {
             return Errno.EFAULT.negative();

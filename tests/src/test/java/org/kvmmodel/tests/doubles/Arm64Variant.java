@@ -122,7 +122,7 @@ public final class Arm64Variant implements ArchPlugin {
           permissionFault[0] = type == FSC_PERM;
           Object ret = invoke(method, mmu, args);
           if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
-            releaseDirty(kvm, ((Stage2Walk) args[1]).gfn());
+            releaseDirty(kvm, ((Stage2Walk) args[1]).gfn(kvm.pageShift()));
           }
           return ret;
         });
@@ -160,7 +160,7 @@ public final class Arm64Variant implements ArchPlugin {
               && method.getName().equals("gfnToMemslot") && ret != null) {
             MemorySlot s = (MemorySlot) ret;
             return new MemorySlot(s.asId(), s.id(), s.baseGfn(), s.npages() + 512,
-                s.userspaceAddr(), s.flags());
+                s.userspaceAddr(), s.flags(), s.pageShift());
           }
           return ret;
         });

@@ -7,6 +7,7 @@ import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.GuestAccess;
+import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmExit;
 import org.kvmmodel.api.kvm.KvmPfn;
@@ -240,7 +241,7 @@ final class ToyMmu implements ArchMmu {
   /** The slow path for the walk's gfn; a failed retry check re-enters the guest (0). */
   @Override
   public int handleGuestFault(int vcpuId, Stage2Walk walk) {
-    int r = fault(walk.gfn(), walk.isWrite());
+    int r = fault(walk.gfn(HostPageSize.SIZE_4K.shift()), walk.isWrite());
     return r == Errno.EAGAIN.negative() ? 0 : r;
   }
 
@@ -262,7 +263,7 @@ final class ToyMmu implements ArchMmu {
     @Override
     public void walk(Stage2Walk walk) {
       for (; ; ) {
-        if (!walker.walk(walk.gfn())) {
+        if (!walker.walk(walk.gfn(HostPageSize.SIZE_4K.shift()))) {
           walk.faulted(false, 0, 0);
           return;
         }
@@ -277,7 +278,7 @@ final class ToyMmu implements ArchMmu {
           continue;
         }
         walk.translated(
-            (leaf & ToyFormat.ADDR) | (walk.gpa() & ((1L << MemorySlot.PAGE_SHIFT) - 1)),
+            (leaf & ToyFormat.ADDR) | (walk.gpa() & (HostPageSize.SIZE_4K.bytes() - 1)),
             walker.level(),
             permissions);
         return;
