@@ -20,6 +20,8 @@ final class TablePageStore {
   private long livePages;
   private long reservedPages;
   private long freedPages;
+  /** Entries in one table page of this VM's format (the granule's, e.g. 2048 for 16 KiB). */
+  private int entriesPerPage = 1 << (FRAME_SHIFT - 3);
   private PageTablePage[] byFrame = new PageTablePage[256];
 
   TablePageStore(long base, long limitPages) {
@@ -63,6 +65,7 @@ final class TablePageStore {
   }
 
   private PageTablePage place(int pages, int entriesPerPage) {
+    this.entriesPerPage = entriesPerPage;
     long bytes = (long) pages * entriesPerPage * Long.BYTES;
     long address = (nextAddress + bytes - 1) & -bytes;
     nextAddress = address + bytes;
@@ -95,7 +98,7 @@ final class TablePageStore {
           String.format(Locale.US, "double free of table page %#x", page.physicalAddress()));
     }
     byFrame[frame] = null;
-    int pages = Math.max(1, page.entryCount() * Long.BYTES >>> FRAME_SHIFT);
+    int pages = Math.max(1, page.entryCount() / entriesPerPage);
     livePages -= pages;
     freedPages += pages;
   }

@@ -1,6 +1,7 @@
 package org.kvmmodel.core.model;
 
 import com.google.inject.AbstractModule;
+import org.kvmmodel.api.kvm.HostPageSize;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import org.kvmmodel.core.choice.ChoiceStream;
@@ -49,10 +50,16 @@ final class HostModule extends AbstractModule {
     return ArchSelection.select(settings, registry);
   }
 
+  /**
+   * The host's memory, in pages of the size the selected configuration's stage 2 needs (arm64's
+   * granule is the host's {@code PAGE_SIZE}; every other arch runs on 4 KiB pages).
+   */
   @Provides
   @Singleton
-  HostMemory hostMemory() {
-    return new HostMemory(settings.hostMemoryBytes() >>> 12, 0, IO_PAGES, scheduler);
+  HostMemory hostMemory(ArchSelection selection) {
+    HostPageSize pageSize = HostPageSize.ofShift(selection.configuration().hostPageShift());
+    return new HostMemory(
+        settings.hostMemoryBytes() >>> pageSize.shift(), 0, IO_PAGES, pageSize, scheduler);
   }
 
   @Provides
