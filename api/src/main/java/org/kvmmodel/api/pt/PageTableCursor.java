@@ -405,6 +405,67 @@ public final class PageTableCursor {
   }
 
   /**
+   * Zaps, stepping through the range by address, only the leaves the range covers whole:
+   * {@code gstage_unmap_range} in RISC-V 6.13's {@code arch/riscv/kvm/mmu.c}. The caller holds
+   * mmu_lock exclusively ({@link PageTableFormat#zapExclusive}); see
+   * {@link #writeProtectCoveredLeaves} for the stepping. The flush is batched: see
+   * {@link #flushPending()}.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapCoveredLeaves(long startGfn, long endGfn) {
+    return coveredLeafOperation(ZAP, startGfn, endGfn);
+  }
+
+  /**
+   * Removes write permission, stepping through the range by address, only from the leaves the
+   * range covers whole: {@code gstage_wp_range} in RISC-V 6.13. Each step walks from the root
+   * to the frame's leaf or to the empty entry that ends the walk; a leaf is changed only when
+   * the frame is aligned to its size and the rest of the range spans it, and either way the
+   * next frame is the current one plus that size, not the next boundary. A huge leaf the range
+   * only partly covers is skipped, and a step from an unaligned frame carries the
+   * misalignment on, so later leaves of that size are skipped too. The flush is batched: see
+   * {@link #flushPending()}.
+   *
+   * @return how many leaves changed
+   */
+  public long writeProtectCoveredLeaves(long startGfn, long endGfn) {
+    return coveredLeafOperation(WRITE_PROTECT, startGfn, endGfn);
+  }
+
+  private long coveredLeafOperation(int op, long startGfn, long endGfn) {
+    long end = Math.min(endGfn, 1L << geometry.gfnBits());
+    long result = 0;
+    long gfn = Math.max(startGfn, 0);
+    while (gfn < end) {
+      boolean leaf = walk(gfn);
+      long pages = geometry.pagesPerEntry(geometry.depthOf(walkLevel));
+      if (leaf && (gfn & (pages - 1)) == 0 && end - gfn >= pages) {
+        slot.point(walkTable, walkIndex, walkLevel, gfn, pages);
+        long entry = walkEntry;
+        if (op == ZAP) {
+          if (!format.zapExclusive(slot, entry)) {
+            continue;
+          }
+          flushPending = true;
+          result++;
+        } else {
+          long updated = format.makeWriteProtected(entry, walkLevel);
+          if (updated != entry) {
+            if (!format.tryUpdateLeaf(slot, entry, updated)) {
+              continue;
+            }
+            flushPending = true;
+            result++;
+          }
+        }
+      }
+      gfn += pages;
+    }
+    return result;
+  }
+
+  /**
    * The first frame of the first present leaf overlapping the range, or -1: a read-only walk
    * that skips empty subtrees and changes nothing, for checks that judge page-table memory.
    */
