@@ -44,6 +44,7 @@ public final class PageTableCursor {
   private final int lastDepth;
 
   private boolean flushPending;
+  private boolean freeEmptiedTables;
   private int splitDepth;
   private boolean splitOutOfMemory;
   private PageTablePage splitChild;
@@ -405,6 +406,26 @@ public final class PageTableCursor {
   }
 
   /**
+   * As {@link #zapRangeExclusive}, and afterwards, as it leaves each table it descended into,
+   * frees the table if no entry in it is left: the table entry is cleared and its span's TLB
+   * entries invalidated, then the page is unlinked and handed to deferred free. Tables the range
+   * only partly covers are freed too when they end up empty, the root never. Mirrors arm64's
+   * {@code stage2_unmap_walker} visiting table entries after their children
+   * ({@code KVM_PGTABLE_WALK_TABLE_POST}): a table whose page count has dropped to one is
+   * cleared with {@code kvm_tlb_flush_vmid_range} and put.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapRangeExclusiveFreeingEmptyTables(long startGfn, long endGfn) {
+    freeEmptiedTables = true;
+    try {
+      return rangeOperation(ZAP_EXCLUSIVE, startGfn, endGfn, null);
+    } finally {
+      freeEmptiedTables = false;
+    }
+  }
+
+  /**
    * Zaps, stepping through the range by address, only the leaves the range covers whole:
    * {@code gstage_unmap_range} in RISC-V 6.13's {@code arch/riscv/kvm/mmu.c}. The caller holds
    * mmu_lock exclusively ({@link PageTableFormat#zapExclusive}); see
@@ -610,6 +631,9 @@ public final class PageTableCursor {
       gfn = base + span;
       while (depth > 0 && geometry.index(gfn, depth) == 0) {
         depth--;
+        if (freeEmptiedTables) {
+          freeIfEmpty(depth, gfn - 1);
+        }
       }
       table = path[depth];
       if (gfn < end && gfn != yieldedGfn && control.shouldYield()) {
@@ -623,7 +647,40 @@ public final class PageTableCursor {
         table = pageTable.root;
       }
     }
+    if (freeEmptiedTables) {
+      while (depth > 0) {
+        freeIfEmpty(--depth, gfn - 1);
+      }
+    }
     return result;
+  }
+
+  /**
+   * Frees the table that the entry of {@code path[depth]} covering {@code gfn} links to, if
+   * every entry of it is empty: the entry is cleared with a store (mmu_lock is held
+   * exclusively), the table's span flushed, and the table unlinked for deferred free.
+   */
+  private void freeIfEmpty(int depth, long gfn) {
+    PageTablePage parent = path[depth];
+    int index = geometry.index(gfn, depth);
+    int level = geometry.kernelLevel(depth);
+    long entry = parent.entry(index);
+    if (!format.isPresent(entry, level) || format.isLeaf(entry, level)) {
+      return;
+    }
+    PageTablePage child = allocator.tableAt(format.outputAddress(entry, level));
+    int childDepth = depth + 1;
+    long empty = format.emptyEntry(geometry.kernelLevel(childDepth));
+    for (int i = geometry.entries(childDepth) - 1; i >= 0; i--) {
+      if (child.entry(i) != empty) {
+        return;
+      }
+    }
+    long span = geometry.pagesPerEntry(depth);
+    slot.point(parent, index, level, gfn & -span, span);
+    slot.write(format.emptyEntry(level));
+    slot.flushTlb();
+    unlinkSubtree(child, childDepth, gfn & -span);
   }
 
   // ---------------------------------------------------------------- teardown

@@ -341,6 +341,36 @@ class PageTableCursorTests {
   }
 
   @Test
+  void anExclusiveZapCanFreeTheTablesItEmptiesAndOnlyThose() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 4; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, true));
+    }
+    cursor.map(1024, 1, TestFormat.leaf(0x9000, true));
+    assertEquals(2, cursor.zapRangeExclusiveFreeingEmptyTables(0, 2));
+    assertEquals(1, cursor.zapRangeExclusiveFreeingEmptyTables(2, 3));
+    assertEquals(0, observer.freed, "gfn 3 keeps its table");
+    control.log.clear();
+    // the range covers one entry, yet the table it leaves empty goes, its span flushed
+    assertEquals(1, cursor.zapRangeExclusiveFreeingEmptyTables(3, 4));
+    assertEquals(1, observer.freed);
+    assertTrue(control.log.contains("flush 0+512"), control.log.toString());
+    assertFalse(cursor.walk(0));
+    assertEquals(2, cursor.level(), "the 2 MiB entry is empty again");
+    assertTrue(cursor.walk(1024), "the table above still links gfn 1024's");
+    // a plain exclusive zap leaves the emptied table linked; a later freeing walk takes it and
+    // then every table above it that it leaves empty, never the root
+    assertEquals(1, cursor.zapRangeExclusive(1024, 1025));
+    assertEquals(1, observer.freed);
+    assertEquals(0, cursor.zapRangeExclusiveFreeingEmptyTables(0, Long.MAX_VALUE));
+    assertEquals(4, observer.freed);
+    assertEquals(memory.freedTables(), observer.freed);
+    assertFalse(cursor.walk(1024));
+    assertEquals(4, cursor.level(), "the root entry is empty");
+    assertEquals(EMPTY, table.root().entry(0));
+  }
+
+  @Test
   void coveredLeafOperationsSkipAHugeLeafTheRangeOnlyPartlyCovers() {
     build(fourLevel());
     cursor.map(0, 2, TestFormat.leaf(0x20_0000, true));

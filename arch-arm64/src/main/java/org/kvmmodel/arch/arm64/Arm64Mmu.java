@@ -62,12 +62,16 @@ final class Arm64Mmu implements ArchMmu {
 
   /**
    * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap}, mmu_lock held for write:
-   * clear every leaf, then the deferred range invalidation
-   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}.
+   * clear every leaf and, after its entries, every table the walk left empty (cleared with a
+   * range invalidation of its span), then the deferred range invalidation
+   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}. 6.13 puts an
+   * emptied table page at once: no software walker can hold it, since 6.13's shared walkers run
+   * under the read lock. The model hands it to the VM's deferred free, which frees it after an
+   * RCU grace period, later than the kernel but never earlier.
    */
   private void unmapStage2Range(long startGfn, long endGfn) {
     PageTableCursor cursor = ops.cursor();
-    long zapped = cursor.zapRangeExclusive(startGfn, endGfn);
+    long zapped = cursor.zapRangeExclusiveFreeingEmptyTables(startGfn, endGfn);
     cursor.clearFlushPending();
     if (zapped > 0 && format.deferUnmapFlush()) {
       kvm.flushRemoteTlbsRange(startGfn, endGfn - startGfn);

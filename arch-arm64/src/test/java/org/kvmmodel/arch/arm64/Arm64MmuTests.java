@@ -200,4 +200,19 @@ class Arm64MmuTests {
     assertEquals(0, vmm.munmap(HVA + 0x1000, 0x1000));
     assertFalse(probe.walk(1));
   }
+
+  /** {@code stage2_unmap_walker} visits tables after their entries and puts the empty ones. */
+  @Test
+  void unmapFreesTheTablesItEmptiesAndKeepsTheOthers() {
+    vm("4k-ipa40", VmaKind.ANON);
+    settle(0x1000, GuestAccess.WRITE);
+    settle(0x3000, GuestAccess.WRITE);
+    assertEquals(0, vmm.munmap(HVA + 0x1000, 0x1000));
+    assertFalse(probe.walk(1));
+    assertEquals(3, probe.level(), "gfn 3 keeps the last-level table linked");
+    assertEquals(0, vmm.munmap(HVA + 0x3000, 0x1000));
+    assertFalse(probe.walk(3));
+    assertEquals(1, probe.level(), "both tables below the start level are gone");
+    assertEquals(0, probe.entry());
+  }
 }
