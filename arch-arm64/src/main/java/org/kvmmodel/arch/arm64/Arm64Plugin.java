@@ -119,6 +119,6 @@ public final class Arm64Plugin implements ArchPlugin {
               + known.parameter(ArchConfiguration.HOST_PAGE_SIZE)
               + " pages; the model's host has 4k pages");
     }
-    return new Arm64Mmu(kvm, Stage2Config.of(known), 0);
+    return new Arm64Mmu(kvm, Stage2Config.of(known));
   }
 }
