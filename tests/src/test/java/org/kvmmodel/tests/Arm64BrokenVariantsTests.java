@@ -20,6 +20,7 @@ import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
 import org.kvmmodel.core.check.LockDisciplineCheck;
 import org.kvmmodel.core.check.PermissionsCheck;
+import org.kvmmodel.core.check.TlbCoherentCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -110,8 +111,15 @@ class Arm64BrokenVariantsTests {
   @Test
   void theRealPluginPassesEveryCheckOnTheProgram() {
     long[] huge = new long[1];
-    for (CheckResult r : run(Arm64Breakage.NONE, huge).values()) {
+    Map<String, CheckResult> results = run(Arm64Breakage.NONE, huge);
+    for (CheckResult r : results.values()) {
       assertNotEquals(CheckStatus.FAIL, r.status(), r.toString());
+    }
+    for (String id : List.of(DirtyProtectedCheck.ID, PermissionsCheck.ID, LockDisciplineCheck.ID,
+        TlbCoherentCheck.ID)) {
+      CheckResult r = results.get(id);
+      assertEquals(CheckStatus.PASS, r.status(), r.toString());
+      assertTrue(r.judged() > 0, r.toString());
     }
     assertEquals(1, huge[0], "one block, at gfn 0; the slot's last MiB is mapped with pages");
   }

@@ -74,4 +74,13 @@ public interface ArchMmu {
    * MMIO access for userspace to emulate), or a negative errno to exit with that error.
    */
   int handleGuestFault(int vcpuId, Stage2Walk fault);
+
+  /**
+   * {@code kvm_vm_ioctl_enable_cap} for a capability of this arch, called with slots_lock held
+   * and zero flags: 0, or a negative errno. The default knows no capability: {@code -EINVAL},
+   * as the kernel answers one it does not know.
+   */
+  default int enableCap(long cap, long arg) {
+    return Errno.EINVAL.negative();
+  }
 }

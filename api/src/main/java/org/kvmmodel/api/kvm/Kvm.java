@@ -80,6 +80,12 @@ public interface Kvm {
   boolean dirtyLogManualProtectAndInitSet();
 
   /**
+   * {@code kvm_are_all_memslots_empty}: no address space holds a memslot. The caller holds
+   * slots_lock, as {@link ArchMmu#enableCap} runs.
+   */
+  boolean areAllMemslotsEmpty();
+
+  /**
    * The environment the arch's stage-2 tables are built in: pages from the MMU memory caches,
    * freeing after an RCU grace period, the model's observer and the cmpxchg race point.
    */

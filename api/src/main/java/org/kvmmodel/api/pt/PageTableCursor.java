@@ -44,6 +44,7 @@ public final class PageTableCursor {
   private final int lastDepth;
 
   private boolean flushPending;
+  private boolean freeEmptiedTables;
   private int splitDepth;
   private boolean splitOutOfMemory;
   private PageTablePage splitChild;
@@ -405,6 +406,87 @@ public final class PageTableCursor {
   }
 
   /**
+   * As {@link #zapRangeExclusive}, and afterwards, as it leaves each table it descended into,
+   * frees the table if no entry in it is left: the table entry is cleared and its span's TLB
+   * entries invalidated, then the page is unlinked and handed to deferred free. Tables the range
+   * only partly covers are freed too when they end up empty, the root never. Mirrors arm64's
+   * {@code stage2_unmap_walker} visiting table entries after their children
+   * ({@code KVM_PGTABLE_WALK_TABLE_POST}): a table whose page count has dropped to one is
+   * cleared with {@code kvm_tlb_flush_vmid_range} and put.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapRangeExclusiveFreeingEmptyTables(long startGfn, long endGfn) {
+    freeEmptiedTables = true;
+    try {
+      return rangeOperation(ZAP_EXCLUSIVE, startGfn, endGfn, null);
+    } finally {
+      freeEmptiedTables = false;
+    }
+  }
+
+  /**
+   * Zaps, stepping through the range by address, only the leaves the range covers whole:
+   * {@code gstage_unmap_range} in RISC-V 6.13's {@code arch/riscv/kvm/mmu.c}. The caller holds
+   * mmu_lock exclusively ({@link PageTableFormat#zapExclusive}); see
+   * {@link #writeProtectCoveredLeaves} for the stepping. The flush is batched: see
+   * {@link #flushPending()}.
+   *
+   * @return how many leaves were zapped
+   */
+  public long zapCoveredLeaves(long startGfn, long endGfn) {
+    return coveredLeafOperation(ZAP, startGfn, endGfn);
+  }
+
+  /**
+   * Removes write permission, stepping through the range by address, only from the leaves the
+   * range covers whole: {@code gstage_wp_range} in RISC-V 6.13. Each step walks from the root
+   * to the frame's leaf or to the empty entry that ends the walk; a leaf is changed only when
+   * the frame is aligned to its size and the rest of the range spans it, and either way the
+   * next frame is the current one plus that size, not the next boundary. A huge leaf the range
+   * only partly covers is skipped, and a step from an unaligned frame carries the
+   * misalignment on, so later leaves of that size are skipped too. The flush is batched: see
+   * {@link #flushPending()}.
+   *
+   * @return how many leaves changed
+   */
+  public long writeProtectCoveredLeaves(long startGfn, long endGfn) {
+    return coveredLeafOperation(WRITE_PROTECT, startGfn, endGfn);
+  }
+
+  private long coveredLeafOperation(int op, long startGfn, long endGfn) {
+    long end = Math.min(endGfn, 1L << geometry.gfnBits());
+    long result = 0;
+    long gfn = Math.max(startGfn, 0);
+    while (gfn < end) {
+      boolean leaf = walk(gfn);
+      long pages = geometry.pagesPerEntry(geometry.depthOf(walkLevel));
+      if (leaf && (gfn & (pages - 1)) == 0 && end - gfn >= pages) {
+        slot.point(walkTable, walkIndex, walkLevel, gfn, pages);
+        long entry = walkEntry;
+        if (op == ZAP) {
+          if (!format.zapExclusive(slot, entry)) {
+            continue;
+          }
+          flushPending = true;
+          result++;
+        } else {
+          long updated = format.makeWriteProtected(entry, walkLevel);
+          if (updated != entry) {
+            if (!format.tryUpdateLeaf(slot, entry, updated)) {
+              continue;
+            }
+            flushPending = true;
+            result++;
+          }
+        }
+      }
+      gfn += pages;
+    }
+    return result;
+  }
+
+  /**
    * The first frame of the first present leaf overlapping the range, or -1: a read-only walk
    * that skips empty subtrees and changes nothing, for checks that judge page-table memory.
    */
@@ -549,6 +631,9 @@ public final class PageTableCursor {
       gfn = base + span;
       while (depth > 0 && geometry.index(gfn, depth) == 0) {
         depth--;
+        if (freeEmptiedTables) {
+          freeIfEmpty(depth, gfn - 1);
+        }
       }
       table = path[depth];
       if (gfn < end && gfn != yieldedGfn && control.shouldYield()) {
@@ -562,7 +647,40 @@ public final class PageTableCursor {
         table = pageTable.root;
       }
     }
+    if (freeEmptiedTables) {
+      while (depth > 0) {
+        freeIfEmpty(--depth, gfn - 1);
+      }
+    }
     return result;
+  }
+
+  /**
+   * Frees the table that the entry of {@code path[depth]} covering {@code gfn} links to, if
+   * every entry of it is empty: the entry is cleared with a store (mmu_lock is held
+   * exclusively), the table's span flushed, and the table unlinked for deferred free.
+   */
+  private void freeIfEmpty(int depth, long gfn) {
+    PageTablePage parent = path[depth];
+    int index = geometry.index(gfn, depth);
+    int level = geometry.kernelLevel(depth);
+    long entry = parent.entry(index);
+    if (!format.isPresent(entry, level) || format.isLeaf(entry, level)) {
+      return;
+    }
+    PageTablePage child = allocator.tableAt(format.outputAddress(entry, level));
+    int childDepth = depth + 1;
+    long empty = format.emptyEntry(geometry.kernelLevel(childDepth));
+    for (int i = geometry.entries(childDepth) - 1; i >= 0; i--) {
+      if (child.entry(i) != empty) {
+        return;
+      }
+    }
+    long span = geometry.pagesPerEntry(depth);
+    slot.point(parent, index, level, gfn & -span, span);
+    slot.write(format.emptyEntry(level));
+    slot.flushTlb();
+    unlinkSubtree(child, childDepth, gfn & -span);
   }
 
   // ---------------------------------------------------------------- teardown

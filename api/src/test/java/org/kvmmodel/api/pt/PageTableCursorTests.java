@@ -341,6 +341,80 @@ class PageTableCursorTests {
   }
 
   @Test
+  void anExclusiveZapCanFreeTheTablesItEmptiesAndOnlyThose() {
+    build(fourLevel());
+    for (long gfn = 0; gfn < 4; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf((gfn + 1) << 12, true));
+    }
+    cursor.map(1024, 1, TestFormat.leaf(0x9000, true));
+    assertEquals(2, cursor.zapRangeExclusiveFreeingEmptyTables(0, 2));
+    assertEquals(1, cursor.zapRangeExclusiveFreeingEmptyTables(2, 3));
+    assertEquals(0, observer.freed, "gfn 3 keeps its table");
+    control.log.clear();
+    // the range covers one entry, yet the table it leaves empty goes, its span flushed
+    assertEquals(1, cursor.zapRangeExclusiveFreeingEmptyTables(3, 4));
+    assertEquals(1, observer.freed);
+    assertTrue(control.log.contains("flush 0+512"), control.log.toString());
+    assertFalse(cursor.walk(0));
+    assertEquals(2, cursor.level(), "the 2 MiB entry is empty again");
+    assertTrue(cursor.walk(1024), "the table above still links gfn 1024's");
+    // a plain exclusive zap leaves the emptied table linked; a later freeing walk takes it and
+    // then every table above it that it leaves empty, never the root
+    assertEquals(1, cursor.zapRangeExclusive(1024, 1025));
+    assertEquals(1, observer.freed);
+    assertEquals(0, cursor.zapRangeExclusiveFreeingEmptyTables(0, Long.MAX_VALUE));
+    assertEquals(4, observer.freed);
+    assertEquals(memory.freedTables(), observer.freed);
+    assertFalse(cursor.walk(1024));
+    assertEquals(4, cursor.level(), "the root entry is empty");
+    assertEquals(EMPTY, table.root().entry(0));
+  }
+
+  @Test
+  void coveredLeafOperationsSkipAHugeLeafTheRangeOnlyPartlyCovers() {
+    build(fourLevel());
+    cursor.map(0, 2, TestFormat.leaf(0x20_0000, true));
+    cursor.map(512, 2, TestFormat.leaf(0x40_0000, true));
+    for (long gfn = 1024; gfn < 1032; gfn++) {
+      cursor.map(gfn, 1, TestFormat.leaf(gfn << 12, true));
+    }
+    // 64 pages inside the first 2 MiB leaf: neither aligned and whole, so nothing changes
+    assertEquals(0, cursor.writeProtectCoveredLeaves(5, 69));
+    assertEquals(0, cursor.writeProtectCoveredLeaves(0, 511));
+    assertFalse(cursor.flushPending());
+    assertTrue(cursor.walk(5));
+    assertEquals(TestFormat.WRITABLE, cursor.entry() & TestFormat.WRITABLE);
+    // aligned and whole: the 2 MiB leaf and three small ones change
+    assertEquals(4, cursor.writeProtectCoveredLeaves(512, 1024 + 3));
+    assertTrue(cursor.flushPending());
+    cursor.clearFlushPending();
+    assertTrue(cursor.walk(512));
+    assertEquals(0, cursor.entry() & TestFormat.WRITABLE);
+    assertTrue(cursor.walk(1024));
+    assertEquals(0, cursor.entry() & TestFormat.WRITABLE, "small leaves are whole");
+    assertTrue(cursor.walk(1027));
+    assertEquals(TestFormat.WRITABLE, cursor.entry() & TestFormat.WRITABLE);
+    // the overlap-based walk takes the partly covered leaf
+    assertEquals(1, cursor.writeProtectRange(5, 6));
+  }
+
+  @Test
+  void aStepFromAnUnalignedFrameCarriesItsMisalignmentOn() {
+    build(fourLevel());
+    cursor.map(512, 2, TestFormat.leaf(0x40_0000, true));
+    cursor.map(1024, 2, TestFormat.leaf(0x60_0000, true));
+    // gfn 3 walks to an empty 2 MiB entry and steps to 515, inside the next leaf, then 1027
+    assertEquals(0, cursor.zapCoveredLeaves(3, 2048));
+    assertTrue(cursor.walk(512));
+    assertTrue(cursor.walk(1024));
+    assertEquals(2, cursor.zapCoveredLeaves(0, 2048));
+    assertTrue(cursor.flushPending());
+    assertFalse(cursor.walk(512));
+    assertFalse(cursor.walk(1024));
+    assertEquals(0, cursor.zapCoveredLeaves(0, Long.MAX_VALUE));
+  }
+
+  @Test
   void zapRangeVisitsOnlyPopulatedTables() {
     build(fourLevel());
     cursor.map(5, 1, TestFormat.leaf(0x1000, true));

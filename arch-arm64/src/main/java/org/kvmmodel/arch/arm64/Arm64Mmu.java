@@ -5,6 +5,7 @@ import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.HostVma;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.RadixMmuOps;
@@ -12,6 +13,7 @@ import org.kvmmodel.api.kvm.Stage2Walk;
 import org.kvmmodel.api.kvm.Stage2Walker;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.RadixPageTable;
+import org.kvmmodel.api.pt.UpdateStatus;
 
 /**
  * arm64's hooks for common KVM over one VM's canonical stage-2 table ({@code arch/arm64/kvm/mmu.c},
@@ -28,19 +30,47 @@ final class Arm64Mmu implements ArchMmu {
   private final Stage2PageTableFormat format;
   private final RadixMmuOps ops;
   private final GuestAbort abort;
-  private final long eagerSplitChunkSize;
+  /** {@code split_page_chunk_size}: 0, the default, splits blocks on write faults. */
+  private volatile long splitPageChunkSize;
 
-  /**
-   * {@code kvm_init_stage2_mmu} for {@code config}; {@code eagerSplitChunkSize} is
-   * {@code KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE} (0, the default, splits blocks on write faults).
-   */
-  Arm64Mmu(Kvm kvm, Stage2Config config, long eagerSplitChunkSize) {
+  /** {@code kvm_init_stage2_mmu} for {@code config}. */
+  Arm64Mmu(Kvm kvm, Stage2Config config) {
     this.kvm = kvm;
     this.config = config;
     this.format = new Stage2PageTableFormat(config);
     this.ops = new RadixMmuOps(kvm, RadixPageTable.create(format, kvm.pageTables()));
     this.abort = new GuestAbort(kvm, config, ops);
-    this.eagerSplitChunkSize = eagerSplitChunkSize;
+  }
+
+  /**
+   * arm64's {@code kvm_vm_ioctl_enable_cap}, slots_lock held: only
+   * {@code KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE}, and only while the VM has no memslot, set to 0
+   * or a supported block size ({@code kvm_is_block_size_supported}); anything else -EINVAL.
+   */
+  @Override
+  public int enableCap(long cap, long arg) {
+    if (cap != KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE || !kvm.areAllMemslotsEmpty()
+        || (arg != 0 && !isBlockSizeSupported(arg))) {
+      return Errno.EINVAL.negative();
+    }
+    splitPageChunkSize = arg;
+    return 0;
+  }
+
+  /**
+   * {@code kvm_is_block_size_supported}: a power of two among {@code kvm_supported_block_sizes},
+   * the sizes of the levels from {@code KVM_PGTABLE_MIN_BLOCK_LEVEL} above the last.
+   */
+  private boolean isBlockSizeSupported(long size) {
+    if ((size & (size - 1)) != 0) {
+      return false;
+    }
+    for (int level = config.minBlockLevel(); level < Stage2Pte.LAST_LEVEL; level++) {
+      if (size == 1L << config.levelShift(level)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The stage-2 table. */
@@ -62,12 +92,16 @@ final class Arm64Mmu implements ArchMmu {
 
   /**
    * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap}, mmu_lock held for write:
-   * clear every leaf, then the deferred range invalidation
-   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}.
+   * clear every leaf and, after its entries, every table the walk left empty (cleared with a
+   * range invalidation of its span), then the deferred range invalidation
+   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}. 6.13 puts an
+   * emptied table page at once: no software walker can hold it, since 6.13's shared walkers run
+   * under the read lock. The model hands it to the VM's deferred free, which frees it after an
+   * RCU grace period, later than the kernel but never earlier.
    */
   private void unmapStage2Range(long startGfn, long endGfn) {
     PageTableCursor cursor = ops.cursor();
-    long zapped = cursor.zapRangeExclusive(startGfn, endGfn);
+    long zapped = cursor.zapRangeExclusiveFreeingEmptyTables(startGfn, endGfn);
     cursor.clearFlushPending();
     if (zapped > 0 && format.deferUnmapFlush()) {
       kvm.flushRemoteTlbsRange(startGfn, endGfn - startGfn);
@@ -156,14 +190,48 @@ final class Arm64Mmu implements ArchMmu {
 
   /**
    * {@code kvm_mmu_split_huge_pages}, mmu_lock held for write: nothing when the chunk size is
-   * 0; else {@code kvm_pgtable_stage2_split} down to pages, best effort (a table that cannot be
-   * had leaves the rest to write faults).
+   * 0; else chunk by chunk, {@code kvm_pgtable_stage2_split} down to pages, stopping at the
+   * first error (it is best effort: what stays a block is broken by write faults). Before each
+   * chunk the split cache is topped up to one chunk's tables with mmu_lock dropped
+   * ({@code need_split_memcache_topup_or_resched}: the model always takes that branch, as when
+   * a reschedule is due); the calling actor's MMU cache stands in for
+   * {@code split_page_cache}, which only this ioctl path under slots_lock uses.
    */
   private void splitHugePages(long startGfn, long endGfn) {
-    if (eagerSplitChunkSize == 0) {
+    long chunkSize = splitPageChunkSize;
+    if (chunkSize == 0) {
       return;
     }
-    ops.cursor().splitRange(startGfn, endGfn, Stage2Pte.LAST_LEVEL);
+    int capacity = splitNrPageTables(chunkSize);
+    long chunkPages = chunkSize >>> kvm.pageShift();
+    long gfn = startGfn;
+    do {
+      kvm.mmuLock().unlock();
+      int ret = kvm.mmuTopupMemoryCache(capacity);
+      kvm.mmuLock().lock();
+      if (ret != 0) {
+        return;
+      }
+      long boundary = (gfn + chunkPages) & -chunkPages;
+      long next = boundary - 1 < endGfn - 1 ? boundary : endGfn;
+      if (ops.cursor().splitRange(gfn, next, Stage2Pte.LAST_LEVEL) == UpdateStatus.NO_MEMORY) {
+        return;
+      }
+      gfn = next;
+    } while (gfn != endGfn);
+  }
+
+  /**
+   * {@code kvm_mmu_split_nr_page_tables}: the tables splitting {@code bytes} of blocks may
+   * take, one per 2nd-level block and, where the first level holds blocks, one per 1st-level.
+   */
+  private int splitNrPageTables(long bytes) {
+    int n = 0;
+    for (int level = config.minBlockLevel(); level < Stage2Pte.LAST_LEVEL; level++) {
+      long size = 1L << config.levelShift(level);
+      n += (int) ((bytes + size - 1) / size);
+    }
+    return n;
   }
 
   /**

@@ -115,6 +115,6 @@ public final class Arm64Plugin implements ArchPlugin {
     ArchConfiguration known = configuration(configuration.name());
     HostPageSize.ofShift(known.hostPageShift())
         .requireHostOf(kvm, "arm64 configuration " + known.name());
-    return new Arm64Mmu(kvm, Stage2Config.of(known), 0);
+    return new Arm64Mmu(kvm, Stage2Config.of(known));
   }
 }

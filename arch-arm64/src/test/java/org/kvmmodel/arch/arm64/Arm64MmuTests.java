@@ -15,6 +15,7 @@ import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.api.kvm.KvmExit;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.Stage2Walk;
@@ -60,7 +61,7 @@ class Arm64MmuTests {
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
             DirtyLogMode.DEFAULT, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
-        k -> new Arm64Mmu(recording(k), Stage2Config.of(plugin.configuration(configuration)), 0));
+        k -> new Arm64Mmu(recording(k), Stage2Config.of(plugin.configuration(configuration))));
     mmu = (Arm64Mmu) kvm.arch();
     walker = mmu.walker();
     probe = mmu.pgt().newCursor(HardwareWalkControl.INSTANCE);
@@ -199,5 +200,48 @@ class Arm64MmuTests {
     settle(0x1000, GuestAccess.WRITE);
     assertEquals(0, vmm.munmap(HVA + 0x1000, 0x1000));
     assertFalse(probe.walk(1));
+  }
+
+  /**
+   * KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE is accepted only before the first memslot and only as 0
+   * or a block size; set, enabling dirty logging splits the slot's blocks into pages.
+   */
+  @Test
+  void anEagerSplitChunkSizeSplitsBlocksWhenLoggingStarts() {
+    vm("4k-ipa40", VmaKind.ANON_THP);
+    assertEquals(Errno.EINVAL.negative(), kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, 0),
+        "a memslot exists");
+    assertEquals(0, region(0, 0, 0, 0, HVA));
+    assertEquals(Errno.EINVAL.negative(), kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, MB));
+    assertEquals(Errno.EINVAL.negative(),
+        kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, 3 * 2 * MB));
+    assertEquals(Errno.EINVAL.negative(), kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, 4096));
+    assertEquals(Errno.EINVAL.negative(), kvm.enableCap(1, 0), "a capability arm64 lacks");
+    assertEquals(0, kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, 1L << 30));
+    assertEquals(0, kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, 2 * MB));
+    assertEquals(0, region(0, 0, 0, 4 * MB, HVA));
+    assertEquals(2, settle(0x1000, GuestAccess.WRITE));
+    assertEquals(2, settle(0x201000, GuestAccess.WRITE));
+    assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA));
+    for (long gfn : new long[] {0, 0x1ff, 0x200, 0x3ff}) {
+      assertTrue(probe.walk(gfn), "gfn " + gfn);
+      assertEquals(3, probe.level(), "gfn " + gfn + " is a page after the split");
+      assertEquals(0, probe.entry() & Stage2Pte.S2AP_W, "split from a write-protected block");
+    }
+  }
+
+  /** {@code stage2_unmap_walker} visits tables after their entries and puts the empty ones. */
+  @Test
+  void unmapFreesTheTablesItEmptiesAndKeepsTheOthers() {
+    vm("4k-ipa40", VmaKind.ANON);
+    settle(0x1000, GuestAccess.WRITE);
+    settle(0x3000, GuestAccess.WRITE);
+    assertEquals(0, vmm.munmap(HVA + 0x1000, 0x1000));
+    assertFalse(probe.walk(1));
+    assertEquals(3, probe.level(), "gfn 3 keeps the last-level table linked");
+    assertEquals(0, vmm.munmap(HVA + 0x3000, 0x1000));
+    assertFalse(probe.walk(3));
+    assertEquals(1, probe.level(), "both tables below the start level are gone");
+    assertEquals(0, probe.entry());
   }
 }

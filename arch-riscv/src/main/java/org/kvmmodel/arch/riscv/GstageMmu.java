@@ -19,10 +19,15 @@ import org.kvmmodel.api.pt.PageTableCursor;
  * the fault path ({@link GstageMap}).
  *
  * <p>Range operations flush each leaf they change as they go ({@code gstage_op_pte}), so
- * {@code kvm_unmap_gfn_range} asks common code for no flush. 6.13's range walkers skip a huge
- * leaf the range only partly covers, where the engine's treat it as covered; KVM's huge leaves
- * are whole hugetlb pages inside one slot, and its notifier ranges and slots cover them whole,
- * so the two agree on every leaf these hooks reach. Not modelled: the eager
+ * {@code kvm_unmap_gfn_range} asks common code for no flush. 6.13's range walkers
+ * ({@code gstage_unmap_range}, {@code gstage_wp_range}) step through the range by address and
+ * act on a leaf only when the range starts on its boundary and spans it whole; a huge leaf the
+ * range only partly covers is skipped, which the engine's covered-leaf operations model. 6.13
+ * does not keep huge leaves inside one slot (it maps a hugetlb VMA's page size with no check
+ * of the slot's bounds or of the hva's alignment), and a dirty-log mask covers at most 64
+ * pages, so with an initially-all-set bitmap no 2 MiB leaf is ever write-protected and writes
+ * through it are not logged (fixed by "RISC-V: KVM: Fix lost write protection on huge pages
+ * during dirty logging"). Not modelled: the eager
  * {@code kvm_riscv_gstage_ioremap} of {@code VM_PFNMAP} VMAs in
  * {@code kvm_arch_prepare_memory_region} (faults on such memory map it on demand instead).
  */
@@ -46,7 +51,9 @@ final class GstageMmu implements ArchMmu {
   @Override
   public boolean unmapGfnRange(GfnRange range) {
     kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
-    ops.cursor().zapRange(range.start(), range.end());
+    PageTableCursor cursor = ops.cursor();
+    cursor.zapCoveredLeaves(range.start(), range.end());
+    cursor.clearFlushPending();
     return false;
   }
 
@@ -179,12 +186,12 @@ final class GstageMmu implements ArchMmu {
   }
 
   /**
-   * {@code gstage_wp_range} under mmu_lock: clear W in every leaf of the range; the kernel
-   * flushes each one as it goes, here one flush covers them before the lock is dropped.
+   * {@code gstage_wp_range} under mmu_lock: clear W in every leaf the range covers whole; the
+   * kernel flushes each one as it goes, here one flush covers them before the lock is dropped.
    */
   private void wpRange(long start, long end) {
     PageTableCursor cursor = ops.cursor();
-    cursor.writeProtectRange(start, end);
+    cursor.writeProtectCoveredLeaves(start, end);
     if (cursor.flushPending()) {
       kvm.flushRemoteTlbs();
       cursor.clearFlushPending();

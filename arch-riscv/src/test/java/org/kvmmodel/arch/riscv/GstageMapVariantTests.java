@@ -27,7 +27,7 @@ import org.kvmmodel.core.scenario.Scenarios;
  */
 class GstageMapVariantTests {
 
-  /** Releases the page unused when the retry check fired, as later kernels do. */
+  /** Releases the page unused when the retry check fired: a corrected variant. */
   private static final class ReleaseUnusedOnRetry extends GstageMap {
     ReleaseUnusedOnRetry(Kvm kvm, GstageMode mode, RadixMmuOps ops) {
       super(kvm, mode, ops);

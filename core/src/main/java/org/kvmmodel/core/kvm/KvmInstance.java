@@ -471,6 +471,20 @@ public final class KvmInstance implements Kvm {
     return r;
   }
 
+  /**
+   * KVM_ENABLE_CAP on the VM with zero flags ({@code kvm_vm_ioctl_enable_cap}): the arch's
+   * capabilities, with slots_lock held as the ones that look at memslots take it. Returns 0 or
+   * a negative errno, {@code -EINVAL} for a capability or value the VM does not accept.
+   */
+  public int enableCap(long cap, long arg) {
+    return setMemoryRegion.withSlotsLock(() -> arch.enableCap(cap, arg));
+  }
+
+  @Override
+  public boolean areAllMemslotsEmpty() {
+    return setMemoryRegion.areAllMemslotsEmpty();
+  }
+
   /** KVM_CLEAR_DIRTY_LOG. */
   public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
     return dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);

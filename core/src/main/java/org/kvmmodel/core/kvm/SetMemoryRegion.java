@@ -7,6 +7,7 @@ import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_READONLY;
 
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntSupplier;
 import java.util.function.LongConsumer;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
@@ -55,6 +56,29 @@ public final class SetMemoryRegion {
   /** {@code kvm->slots_lock}. */
   public ReentrantLock slotsLock() {
     return slotsLock;
+  }
+
+  /** Runs {@code action} with slots_lock held and returns its result. */
+  public int withSlotsLock(IntSupplier action) {
+    lockSlots();
+    try {
+      return action.getAsInt();
+    } finally {
+      unlockSlots();
+    }
+  }
+
+  /** {@code kvm_are_all_memslots_empty}, slots_lock held. */
+  public boolean areAllMemslotsEmpty() {
+    if (!slotsLock.isHeldByCurrentThread()) {
+      throw new IllegalStateException("kvm_are_all_memslots_empty without slots_lock");
+    }
+    for (int as = 0; as < memslots.addressSpaces(); as++) {
+      if (!memslots.active(as).slots().isEmpty()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The pages in all memslots ({@code kvm->nr_memslot_pages}). */

@@ -3,6 +3,7 @@ package org.kvmmodel.core.scenario;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.HostPageSize;
+import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -23,7 +24,9 @@ import org.kvmmodel.core.vcpu.Vcpu;
  * read and write all of them while the host splits THPs ({@code split_huge_pmd_address}),
  * khugepaged collapses a region of small pages into one ({@code collapse_huge_page}), pages and
  * whole huge pages are dropped ({@code MADV_DONTNEED}) and the VMM switches dirty logging on the
- * first slot on and off, so blocks are write-protected and broken by write faults. Where the
+ * first slot on and off, so blocks are write-protected and broken by write faults, or, on half
+ * the runs where the VM accepts {@code KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE} (2 MiB chunks, set
+ * before any memslot), split eagerly when logging starts. Where the
  * VM refuses the IO slots (an MTE VM: no {@code VM_MTE_ALLOWED}, -EINVAL) they are left out and
  * accesses there exit to userspace.
  */
@@ -94,6 +97,12 @@ public final class HugePages implements Scenario {
     DemandPaging.check(vmm.mmapPfn(IO_MISALIGNED.hva, HUGE, rw, io + 513), IO_MISALIGNED.hva,
         "mmap IO");
     prepareCollapsibleRegion(vmm);
+    if (run.choices().nextInt(2) == 0) {
+      int rc = vm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, HUGE);
+      if (rc != 0 && rc != Errno.EINVAL.negative()) {
+        throw new IllegalStateException("KVM_ENABLE_CAP failed: " + rc);
+      }
+    }
     for (Layout slot : SLOTS) {
       int rc = vm.setUserMemoryRegion2(slot.region(0));
       boolean ioSlot = slot == IO_ALIGNED || slot == IO_MISALIGNED;
