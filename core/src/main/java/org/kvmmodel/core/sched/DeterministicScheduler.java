@@ -85,9 +85,7 @@ public final class DeterministicScheduler implements Scheduler {
       assignPctPriorities();
     }
     for (Actor a : actors) {
-      a.thread = new Thread(() -> body(a), a.name);
-      a.thread.setDaemon(true);
-      a.thread.start();
+      a.thread = ActorThreads.start(a.name, () -> body(a));
     }
     pick().permit.release();
     finished.acquireUninterruptibly();
