@@ -94,11 +94,7 @@ final class RunCommand implements Callable<Integer> {
       scenario = Scenarios.byName(scenarioName);
       schedulePolicy = parsePolicy(policy);
       settings = config.settings(arch, archConfiguration);
-      String unrunnable =
-          ArchSelection.unrunnableReason(ArchSelection.select(settings, registry).configuration());
-      if (unrunnable != null) {
-        throw new IllegalArgumentException(unrunnable);
-      }
+      ArchSelection.select(settings, registry);
     } catch (IllegalArgumentException | SettingsException e) {
       err.println("kvmmodel run: " + e.getMessage());
       return Main.EXIT_USAGE;

@@ -4,7 +4,6 @@ import java.util.stream.Collectors;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KvmVersion;
-import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.plugin.UnknownArchException;
 
@@ -13,19 +12,6 @@ import org.kvmmodel.core.plugin.UnknownArchException;
  * declares.
  */
 public record ArchSelection(ArchPlugin plugin, ArchConfiguration configuration, KvmVersion version) {
-
-  /**
-   * Why a VM of {@code configuration} cannot run on the model's host, or null if it can: its
-   * stage-2 granule needs host pages other than the model's 4 KiB ones.
-   */
-  public static String unrunnableReason(ArchConfiguration configuration) {
-    int shift = configuration.hostPageShift();
-    if (shift == HostPageSize.SIZE_4K.shift()) {
-      return null;
-    }
-    return "configuration " + configuration.name() + " needs " + (1 << (shift - 10))
-        + " KiB host pages; the model's host has 4 KiB pages";
-  }
 
   /** Resolves the settings' names; each mismatch is a {@link SettingsException}. */
   public static ArchSelection select(ModelSettings settings, ArchPluginRegistry registry) {

@@ -23,6 +23,14 @@ final class HostModule extends AbstractModule {
   /** IO pfns (no struct page) available for PFNMAP mappings. */
   static final long IO_PAGES = 1 << 16;
 
+  /**
+   * PMD-sized folios the host's RAM holds at least: {@code kvmmodel.host.memory} is raised to
+   * this many PMDs where it is smaller, so THP and hugetlbfs memory can be PMD-sized on every
+   * host page size (a 64 KiB-page host's 512 MiB THP needs GiBs of RAM). With the 256 MiB
+   * default only a 64 KiB host is raised (to 8 GiB, 131072 frames).
+   */
+  static final int MIN_PMD_FOLIOS = 16;
+
   private final ModelSettings settings;
   private final ArchPluginRegistry registry;
   private final Scheduler scheduler;
@@ -52,14 +60,15 @@ final class HostModule extends AbstractModule {
 
   /**
    * The host's memory, in pages of the size the selected configuration's stage 2 needs (arm64's
-   * granule is the host's {@code PAGE_SIZE}; every other arch runs on 4 KiB pages).
+   * granule is the host's {@code PAGE_SIZE}; every other arch runs on 4 KiB pages), and at
+   * least {@link #MIN_PMD_FOLIOS} of that size's PMDs.
    */
   @Provides
   @Singleton
   HostMemory hostMemory(ArchSelection selection) {
     HostPageSize pageSize = HostPageSize.ofShift(selection.configuration().hostPageShift());
-    return new HostMemory(
-        settings.hostMemoryBytes() >>> pageSize.shift(), 0, IO_PAGES, pageSize, scheduler);
+    long bytes = Math.max(settings.hostMemoryBytes(), MIN_PMD_FOLIOS * pageSize.pmdSize());
+    return new HostMemory(bytes >>> pageSize.shift(), 0, IO_PAGES, pageSize, scheduler);
   }
 
   @Provides

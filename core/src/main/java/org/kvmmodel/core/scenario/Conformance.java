@@ -15,7 +15,6 @@ import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
-import org.kvmmodel.core.config.ArchSelection;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.SchedulePolicy;
@@ -25,9 +24,9 @@ import org.kvmmodel.core.sched.SchedulePolicy;
  * selected plugin, over a number of seeds (half random schedules, half PCT), every check
  * judging every run. A check is {@code fail} if any run broke it, {@code not-exercised} if no
  * run judged anything; a run whose schedule failed (an exception, a deadlock, the step bound)
- * is reported in a {@code run} row against the plugin. A configuration the model's host cannot
- * run (its stage-2 granule is not the host's 4 KiB page) gets {@code not-applicable} rows with
- * the reason.
+ * is reported in a {@code run} row against the plugin. A scenario that cannot run on a
+ * configuration ({@link Scenario#unsupportedReason}) gets {@code not-applicable} rows with the
+ * reason.
  */
 public final class Conformance {
 
@@ -76,10 +75,7 @@ public final class Conformance {
       ArchConfiguration configuration,
       Scenario scenario,
       int seeds) {
-    String unrunnable = ArchSelection.unrunnableReason(configuration);
-    if (unrunnable == null) {
-      unrunnable = scenario.unsupportedReason(configuration);
-    }
+    String unrunnable = scenario.unsupportedReason(configuration);
     if (unrunnable != null) {
       return notApplicable(plugin, configuration, scenario, unrunnable);
     }

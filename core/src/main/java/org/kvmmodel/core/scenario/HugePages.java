@@ -16,10 +16,10 @@ import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
  * huge-pages (after KVM's {@code kvm_page_table_test} and the THP/hugetlb backings of
- * {@code dirty_log_perf_test}): guest memory backed by THP, 2 MiB hugetlbfs and
- * {@code VM_PFNMAP} IO memory, in memslots whose placement sometimes allows stage-2 huge
+ * {@code dirty_log_perf_test}): guest memory backed by THP, hugetlbfs of the host's PMD size
+ * and {@code VM_PFNMAP} IO memory, in memslots whose placement sometimes allows stage-2 huge
  * mappings and sometimes not: a THP slot and a hugetlbfs slot aligned for blocks, a THP slot
- * whose hva is one page off 2 MiB alignment, a slot smaller than a block, a slot whose end
+ * whose hva is one host page off huge-page alignment, a slot smaller than a block, a slot whose end
  * cuts a THP, an IO slot whose hva and physical address align and one whose do not. Two vCPUs
  * read and write all of them while the host splits THPs ({@code split_huge_pmd_address}),
  * khugepaged collapses a region of small pages into one ({@code collapse_huge_page}), pages and
@@ -33,31 +33,9 @@ import org.kvmmodel.core.vcpu.Vcpu;
 public final class HugePages implements Scenario {
 
   static final long HVA = 0x7f8000000000L;
-  static final long MB = 1L << 20;
-  static final long HUGE = 2 * MB;
   static final int ACCESSES_PER_VCPU = 32;
   static final int HOST_OPERATIONS = 6;
   static final int LOGGING_ROUNDS = 2;
-
-  /** Slot 0: THP, blocks allowed; its second 2 MiB is prepared with small pages to collapse. */
-  static final Layout THP = new Layout(0, 0, 4 * MB, HVA);
-  /** Slot 1: 2 MiB hugetlbfs, blocks allowed. */
-  static final Layout HUGETLB = new Layout(1, 4 * MB, HUGE, HVA + 8 * MB);
-  /** Slot 2: THP whose hva is one page off the IPA's 2 MiB alignment: pages only. */
-  static final Layout MISALIGNED = new Layout(2, 8 * MB, HUGE, HVA + 16 * MB + HostPageSize.SIZE_4K.bytes());
-  /** Slot 3: THP, smaller than a block. */
-  static final Layout SMALL = new Layout(3, 12 * MB, MB / 4, HVA + 24 * MB);
-  /** Slot 4: THP, 3 MiB: one block, then an end that cuts the next THP. */
-  static final Layout EDGE = new Layout(4, 16 * MB, 3 * MB, HVA + 32 * MB);
-  /** Slot 5: IO memory whose hva and physical address are equally 2 MiB aligned. */
-  static final Layout IO_ALIGNED = new Layout(5, 20 * MB, HUGE, HVA + 40 * MB);
-  /** Slot 6: IO memory whose physical address is one page off its hva's alignment. */
-  static final Layout IO_MISALIGNED = new Layout(6, 24 * MB, HUGE, HVA + 44 * MB);
-
-  private static final Layout[] SLOTS = {THP, HUGETLB, MISALIGNED, SMALL, EDGE, IO_ALIGNED,
-      IO_MISALIGNED};
-  private static final long[] THP_RANGES = {THP.hva, MISALIGNED.hva, SMALL.hva, EDGE.hva};
-  private static final long COLLAPSE_HVA = HVA + HUGE;
 
   @Override
   public String name() {
@@ -85,66 +63,72 @@ public final class HugePages implements Scenario {
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
     MmStruct vmm = vm.vmm();
+    Slots slots = new Slots(vmm.memory().hostPageSize());
+    long huge = slots.huge;
     int rw = Vma.VM_READ | Vma.VM_WRITE;
-    for (long thp : THP_RANGES) {
-      long start = thp & -HUGE;
-      DemandPaging.check(vmm.mmap(start, 4 * MB, rw, VmaKind.ANON_THP), start, "mmap THP");
+    for (long thp : slots.thpRanges) {
+      long start = thp & -huge;
+      DemandPaging.check(vmm.mmap(start, 2 * huge, rw, VmaKind.ANON_THP), start, "mmap THP");
     }
-    DemandPaging.check(vmm.mmap(HUGETLB.hva, HUGE, rw, VmaKind.HUGETLB_PMD), HUGETLB.hva,
-        "mmap hugetlbfs");
-    long io = (vmm.memory().ioPfnBase() + 511) & -512L;
-    DemandPaging.check(vmm.mmapPfn(IO_ALIGNED.hva, HUGE, rw, io), IO_ALIGNED.hva, "mmap IO");
-    DemandPaging.check(vmm.mmapPfn(IO_MISALIGNED.hva, HUGE, rw, io + 513), IO_MISALIGNED.hva,
+    DemandPaging.check(vmm.mmap(slots.hugetlb.hva, huge, rw, VmaKind.HUGETLB_PMD),
+        slots.hugetlb.hva, "mmap hugetlbfs");
+    long pmdPages = 1L << vmm.memory().hostPageSize().pmdOrder();
+    long io = (vmm.memory().ioPfnBase() + pmdPages - 1) & -pmdPages;
+    DemandPaging.check(vmm.mmapPfn(slots.ioAligned.hva, huge, rw, io), slots.ioAligned.hva,
         "mmap IO");
-    prepareCollapsibleRegion(vmm);
+    DemandPaging.check(vmm.mmapPfn(slots.ioMisaligned.hva, huge, rw, io + pmdPages + 1),
+        slots.ioMisaligned.hva, "mmap IO");
+    prepareCollapsibleRegion(vmm, slots);
     if (run.choices().nextInt(2) == 0) {
-      int rc = vm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, HUGE);
+      int rc = vm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, huge);
       if (rc != 0 && rc != Errno.EINVAL.negative()) {
         throw new IllegalStateException("KVM_ENABLE_CAP failed: " + rc);
       }
     }
-    for (Layout slot : SLOTS) {
+    for (Layout slot : slots.all) {
       int rc = vm.setUserMemoryRegion2(slot.region(0));
-      boolean ioSlot = slot == IO_ALIGNED || slot == IO_MISALIGNED;
+      boolean ioSlot = slot == slots.ioAligned || slot == slots.ioMisaligned;
       if (rc != 0 && !(ioSlot && rc == Errno.EINVAL.negative())) {
         throw new IllegalStateException("KVM_SET_USER_MEMORY_REGION2(" + slot.id + ") failed: " + rc);
       }
     }
     for (int id = 0; id < 2; id++) {
       Vcpu vcpu = run.createVcpu(id);
-      GuestProgram program = program(run);
+      GuestProgram program = program(run, slots);
       run.spawn(vcpu.name(), () -> vcpu.run(program));
     }
-    spawnHost(run, vmm);
-    spawnLoggingToggle(run, vm);
+    spawnHost(run, vmm, slots);
+    spawnLoggingToggle(run, vm, slots.thp);
   }
 
   /**
-   * Leaves the second 2 MiB of the first slot mapped by 512 exclusive small folios, which only
+   * Leaves the second huge page of the first slot mapped by exclusive small folios, which only
    * {@code collapse_huge_page} turns back into a THP: fault a THP, split its PMD, drop all but
    * the first page and write them again (the PTE table now in place, they come back small),
    * then the same for the first page.
    */
-  private static void prepareCollapsibleRegion(MmStruct vmm) {
+  private static void prepareCollapsibleRegion(MmStruct vmm, Slots slots) {
     long page = vmm.memory().hostPageSize().bytes();
-    DemandPaging.check(vmm.userWrite(COLLAPSE_HVA), 0, "populate");
-    if (!vmm.splitHugePmdAddress(COLLAPSE_HVA)) {
-      throw new IllegalStateException("no THP to split at " + Long.toHexString(COLLAPSE_HVA));
+    long collapse = slots.collapseHva;
+    DemandPaging.check(vmm.userWrite(collapse), 0, "populate");
+    if (!vmm.splitHugePmdAddress(collapse)) {
+      throw new IllegalStateException("no THP to split at " + Long.toHexString(collapse));
     }
-    DemandPaging.check(vmm.madviseDontneed(COLLAPSE_HVA + page, HUGE - page), 0, "MADV_DONTNEED");
-    for (long a = COLLAPSE_HVA + page; a < COLLAPSE_HVA + HUGE; a += page) {
+    DemandPaging.check(vmm.madviseDontneed(collapse + page, slots.huge - page), 0,
+        "MADV_DONTNEED");
+    for (long a = collapse + page; a < collapse + slots.huge; a += page) {
       DemandPaging.check(vmm.userWrite(a), 0, "populate");
     }
-    DemandPaging.check(vmm.madviseDontneed(COLLAPSE_HVA, page), 0, "MADV_DONTNEED");
-    DemandPaging.check(vmm.userWrite(COLLAPSE_HVA), 0, "populate");
+    DemandPaging.check(vmm.madviseDontneed(collapse, page), 0, "MADV_DONTNEED");
+    DemandPaging.check(vmm.userWrite(collapse), 0, "populate");
   }
 
   /** A vCPU's accesses: a slot, then a page of it, each a write with even odds. */
-  private static GuestProgram program(ScenarioRun run) {
+  private static GuestProgram program(ScenarioRun run, Slots slots) {
     long[] gpas = new long[ACCESSES_PER_VCPU];
     int[] kinds = new int[ACCESSES_PER_VCPU];
     for (int i = 0; i < ACCESSES_PER_VCPU; i++) {
-      Layout slot = SLOTS[run.choices().nextInt(SLOTS.length)];
+      Layout slot = slots.all[run.choices().nextInt(slots.all.length)];
       gpas[i] = slot.gpa + ((long) run.choices().nextInt((int) slot.pages(run.vm().pageShift())) << run.vm().pageShift());
       kinds[i] = run.choices().chance(50) ? GuestAccess.WRITE : GuestAccess.READ;
     }
@@ -155,14 +139,15 @@ public final class HugePages implements Scenario {
    * The host: split the THP under a page of a THP range, collapse the prepared region, drop a
    * page of a THP range or a whole hugetlbfs page, as drawn.
    */
-  private static void spawnHost(ScenarioRun run, MmStruct vmm) {
+  private static void spawnHost(ScenarioRun run, MmStruct vmm, Slots slots) {
     int[] kinds = new int[HOST_OPERATIONS];
     long[] hvas = new long[HOST_OPERATIONS];
+    int pageShift = vmm.memory().pageShift();
     for (int i = 0; i < HOST_OPERATIONS; i++) {
       kinds[i] = run.choices().nextInt(4);
-      long range = THP_RANGES[run.choices().nextInt(THP_RANGES.length)] & -HUGE;
-      int pageShift = vmm.memory().pageShift();
-      hvas[i] = range + ((long) run.choices().nextInt((int) (4 * MB >>> pageShift)) << pageShift);
+      long range = slots.thpRanges[run.choices().nextInt(slots.thpRanges.length)] & -slots.huge;
+      hvas[i] = range + ((long) run.choices().nextInt((int) (2 * slots.huge >>> pageShift))
+          << pageShift);
     }
     run.spawn(
         "host",
@@ -173,14 +158,14 @@ public final class HugePages implements Scenario {
                 vmm.splitHugePmdAddress(hvas[i]);
                 break;
               case 1:
-                vmm.collapseHugePage(COLLAPSE_HVA);
+                vmm.collapseHugePage(slots.collapseHva);
                 break;
               case 2:
                 DemandPaging.check(vmm.madviseDontneed(hvas[i], vmm.memory().hostPageSize().bytes()), 0,
                     "MADV_DONTNEED");
                 break;
               default:
-                DemandPaging.check(vmm.madviseDontneed(HUGETLB.hva, HUGE), 0,
+                DemandPaging.check(vmm.madviseDontneed(slots.hugetlb.hva, slots.huge), 0,
                     "MADV_DONTNEED hugetlbfs");
                 break;
             }
@@ -190,20 +175,63 @@ public final class HugePages implements Scenario {
   }
 
   /** The VMM: dirty logging on the first slot on, then off again, twice (flags-only updates). */
-  private static void spawnLoggingToggle(ScenarioRun run, KvmInstance vm) {
+  private static void spawnLoggingToggle(ScenarioRun run, KvmInstance vm, Layout thp) {
     run.spawn(
         "vmm",
         () -> {
           for (int i = 0; i < LOGGING_ROUNDS; i++) {
             DemandPaging.check(
-                vm.setUserMemoryRegion2(THP.region(MemorySlot.KVM_MEM_LOG_DIRTY_PAGES)), 0,
+                vm.setUserMemoryRegion2(thp.region(MemorySlot.KVM_MEM_LOG_DIRTY_PAGES)), 0,
                 "KVM_SET_USER_MEMORY_REGION2(KVM_MEM_LOG_DIRTY_PAGES)");
             run.scheduler().point("vmm");
-            DemandPaging.check(vm.setUserMemoryRegion2(THP.region(0)), 0,
+            DemandPaging.check(vm.setUserMemoryRegion2(thp.region(0)), 0,
                 "KVM_SET_USER_MEMORY_REGION2(0)");
             run.scheduler().point("vmm");
           }
         });
+  }
+
+  /**
+   * The memslots, in units of the host's PMD size ({@code huge}: 2 MiB on a 4 KiB host, 32 MiB
+   * on 16 KiB, 512 MiB on 64 KiB), so THP and hugetlbfs folios are PMD-sized on every host and
+   * a misaligned hva is one host page off.
+   */
+  static final class Slots {
+    final long huge;
+    /** Slot 0: THP, blocks allowed; its second huge page is prepared to collapse. */
+    final Layout thp;
+    /** Slot 1: PMD-sized hugetlbfs, blocks allowed. */
+    final Layout hugetlb;
+    /** Slot 2: THP whose hva is one host page off the IPA's huge-page alignment: pages only. */
+    final Layout misaligned;
+    /** Slot 3: THP, an eighth of a huge page: smaller than a block. */
+    final Layout small;
+    /** Slot 4: THP, one and a half huge pages: one block, then an end that cuts a THP. */
+    final Layout edge;
+    /** Slot 5: IO memory whose hva and physical address are equally huge-page aligned. */
+    final Layout ioAligned;
+    /** Slot 6: IO memory whose physical address is one page off its hva's alignment. */
+    final Layout ioMisaligned;
+    final Layout[] all;
+    /** The hvas whose huge-page-aligned two huge pages are THP mappings. */
+    final long[] thpRanges;
+    /** The start of the region prepared with small pages for {@code collapse_huge_page}. */
+    final long collapseHva;
+
+    Slots(HostPageSize host) {
+      long h = host.pmdSize();
+      huge = h;
+      thp = new Layout(0, 0, 2 * h, HVA);
+      hugetlb = new Layout(1, 2 * h, h, HVA + 4 * h);
+      misaligned = new Layout(2, 4 * h, h, HVA + 8 * h + host.bytes());
+      small = new Layout(3, 6 * h, h / 8, HVA + 12 * h);
+      edge = new Layout(4, 8 * h, 3 * h / 2, HVA + 16 * h);
+      ioAligned = new Layout(5, 10 * h, h, HVA + 20 * h);
+      ioMisaligned = new Layout(6, 12 * h, h, HVA + 22 * h);
+      all = new Layout[] {thp, hugetlb, misaligned, small, edge, ioAligned, ioMisaligned};
+      thpRanges = new long[] {thp.hva, misaligned.hva, small.hva, edge.hva};
+      collapseHva = HVA + h;
+    }
   }
 
   /** One memslot of the layout: id, guest physical address, size and hva. */

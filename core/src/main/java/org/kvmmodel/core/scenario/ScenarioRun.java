@@ -264,7 +264,7 @@ public final class ScenarioRun {
   public void spawnRandomVcpus(int count, int gfns, int accesses, int writePercent) {
     for (int id = 0; id < count; id++) {
       Vcpu vcpu = createVcpu(id);
-      GuestProgram program = GuestProgram.random(choices, 0, gfns, accesses, writePercent);
+      GuestProgram program = GuestProgram.random(choices, vm().pageShift(), 0, gfns, accesses, writePercent);
       spawn(vcpu.name(), () -> vcpu.run(program));
     }
   }

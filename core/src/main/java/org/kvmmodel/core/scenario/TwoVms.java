@@ -72,7 +72,8 @@ public final class TwoVms implements Scenario {
       for (int id = 0; id < VCPUS_PER_VM; id++) {
         Vcpu vcpu = run.createVcpu(vm, id);
         GuestProgram program =
-            GuestProgram.random(run.choices(), 0, PAGES, ACCESSES_PER_VCPU, WRITE_PERCENT);
+            GuestProgram.random(run.choices(), pageShift, 0, PAGES, ACCESSES_PER_VCPU,
+                WRITE_PERCENT);
         run.spawn(vcpu.name(), () -> vcpu.run(program));
       }
     }

@@ -19,15 +19,16 @@ public final class GuestProgram {
   }
 
   /**
-   * {@code length} accesses to pages of {@code [baseGfn, baseGfn + pages)}, each a write with
-   * probability {@code writePercent}.
+   * {@code length} accesses to pages of {@code [baseGfn, baseGfn + pages)} (gfns of a VM whose
+   * pages are {@code 1 << pageShift} bytes), each a write with probability
+   * {@code writePercent}.
    */
-  public static GuestProgram random(
-      ChoiceStream choices, long baseGfn, int pages, int length, int writePercent) {
+  public static GuestProgram random(ChoiceStream choices, int pageShift, long baseGfn, int pages,
+      int length, int writePercent) {
     long[] gpas = new long[length];
     int[] accesses = new int[length];
     for (int i = 0; i < length; i++) {
-      gpas[i] = (baseGfn + choices.nextInt(pages)) << 12;
+      gpas[i] = (baseGfn + choices.nextInt(pages)) << pageShift;
       accesses[i] = choices.chance(writePercent) ? GuestAccess.WRITE : GuestAccess.READ;
     }
     return new GuestProgram(gpas, accesses);
