@@ -9,6 +9,7 @@ import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
@@ -52,8 +53,10 @@ class Arm64MmuTests {
   private Arm64Mmu mmu;
   private Stage2Walker walker;
   private PageTableCursor probe;
+  private Stage2Config config;
 
   private void vm(String configuration, VmaKind kind) {
+    config = Stage2Config.of(plugin.configuration(configuration));
     HostMemory memory = new HostMemory(16384, 1024, 1024);
     vmm = new MmStruct(memory);
     kvm = KvmInstance.create(
@@ -61,7 +64,7 @@ class Arm64MmuTests {
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
             DirtyLogMode.DEFAULT, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
-        k -> new Arm64Mmu(recording(k), Stage2Config.of(plugin.configuration(configuration))));
+        k -> new Arm64Mmu(recording(k), config));
     mmu = (Arm64Mmu) kvm.arch();
     walker = mmu.walker();
     probe = mmu.pgt().newCursor(HardwareWalkControl.INSTANCE);
@@ -192,6 +195,41 @@ class Arm64MmuTests {
     assertEquals(Errno.EINVAL.negative(),
         region(1, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 8 * MB, MB, HVA + 8 * MB));
     assertEquals(0, region(1, 0, 8 * MB, MB, HVA + 8 * MB));
+  }
+
+  /**
+   * Memory without a struct page is mapped with the device memory type, or normal
+   * non-cacheable when the driver set VM_ALLOW_ANY_UNCACHED on the VMA, with and without
+   * FEAT_S2FWB; never executable.
+   */
+  @Test
+  void pfnmapMemoryIsDeviceUnlessTheVmaAllowsAnyUncached() {
+    for (String configuration : new String[] {"4k-ipa40", "4k-ipa48-fwb-ha"}) {
+      assertEquals(Stage2Pte.MT_S2_DEVICE_NGNRE, pfnmapMemAttr(configuration, 0));
+      assertEquals("0x1 (device-nGnRE)", decodedMemAttr());
+      assertEquals(Stage2Pte.MT_S2_NORMAL_NC,
+          pfnmapMemAttr(configuration, Vma.VM_ALLOW_ANY_UNCACHED));
+      assertEquals("0x5 (normal non-cacheable)", decodedMemAttr());
+      assertEquals(Errno.ENOEXEC.negative(), access(8 * MB + 0x2000, GuestAccess.EXEC));
+    }
+  }
+
+  /** A VM whose slot 1 is a 1 MiB PFNMAP VMA with {@code driverFlags}; a read's MemAttr. */
+  private int pfnmapMemAttr(String configuration, long driverFlags) {
+    vm(configuration, VmaKind.ANON);
+    long io = HVA + 8 * MB;
+    assertEquals(io, vmm.mmapPfn(io, MB, RW, vmm.memory().ioPfnBase(), driverFlags));
+    assertEquals(0, region(1, 0, 8 * MB, MB, io));
+    assertEquals(3, settle(8 * MB + 0x1000, GuestAccess.READ));
+    assertTrue(probe.walk((8 * MB + 0x1000) >>> 12));
+    assertTrue((probe.entry() & Stage2Pte.XN) != 0);
+    return (int) ((probe.entry() & Stage2Pte.MEMATTR_MASK) >>> Stage2Pte.MEMATTR_SHIFT);
+  }
+
+  /** The memattr field of the probe's entry as the descriptor decoder prints it. */
+  private String decodedMemAttr() {
+    return new Stage2DescriptorFormat(config).decode(probe.entry(), OptionalInt.of(3)).fields()
+        .stream().filter(f -> f.name().equals("memattr")).findFirst().orElseThrow().value();
   }
 
   @Test
