@@ -56,13 +56,17 @@ class Arm64MmuTests {
   private Stage2Config config;
 
   private void vm(String configuration, VmaKind kind) {
+    vm(configuration, kind, DirtyLogMode.DEFAULT);
+  }
+
+  private void vm(String configuration, VmaKind kind, DirtyLogMode dirtyLogMode) {
     config = Stage2Config.of(plugin.configuration(configuration));
     HostMemory memory = new HostMemory(16384, 1024, 1024);
     vmm = new MmStruct(memory);
     kvm = KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, true),
+            dirtyLogMode, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
         k -> new Arm64Mmu(recording(k), config));
     mmu = (Arm64Mmu) kvm.arch();
@@ -266,6 +270,42 @@ class Arm64MmuTests {
       assertEquals(3, probe.level(), "gfn " + gfn + " is a page after the split");
       assertEquals(0, probe.entry() & Stage2Pte.S2AP_W, "split from a write-protected block");
     }
+  }
+
+  /**
+   * With manual protection and an initially-all-set bitmap, enabling logging leaves the blocks
+   * alone; each KVM_CLEAR_DIRTY_LOG write-protects the span of its mask, which takes the whole
+   * block covering it, and with a chunk size set then splits that block into pages, which
+   * inherit its read-only permission. Blocks outside the mask stay writable blocks.
+   */
+  @Test
+  void clearDirtyLogWriteProtectsTheMaskedBlockAndSplitsItOnlyWithAChunkSize() {
+    for (long chunkSize : new long[] {0, 2 * MB}) {
+      vm("4k-ipa40", VmaKind.ANON_THP, new DirtyLogMode(true, true));
+      assertEquals(0, region(0, 0, 0, 0, HVA));
+      assertEquals(0, kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, chunkSize));
+      assertEquals(0, region(0, 0, 0, 4 * MB, HVA));
+      assertEquals(2, settle(0x1000, GuestAccess.WRITE));
+      assertEquals(2, settle(0x201000, GuestAccess.WRITE));
+      assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA));
+      assertLeaf(0x205, 2, true, "logging starts with nothing protected");
+      assertEquals(0, kvm.clearDirtyLog(0, 0x200, 64, new long[] {0b111000}));
+      String why = "chunk size " + chunkSize;
+      if (chunkSize == 0) {
+        assertLeaf(0x203, 2, false, why);
+      } else {
+        for (long gfn : new long[] {0x200, 0x203, 0x205, 0x206, 0x3ff}) {
+          assertLeaf(gfn, 3, false, why + ", gfn " + Long.toHexString(gfn));
+        }
+      }
+      assertLeaf(0x1ff, 2, true, why + ": the block outside the mask");
+    }
+  }
+
+  private void assertLeaf(long gfn, int level, boolean writable, String why) {
+    assertTrue(probe.walk(gfn), why);
+    assertEquals(level, probe.level(), why);
+    assertEquals(writable, (probe.entry() & Stage2Pte.S2AP_W) != 0, why);
   }
 
   /** {@code stage2_unmap_walker} visits tables after their entries and puts the empty ones. */
