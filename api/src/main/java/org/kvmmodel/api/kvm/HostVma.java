@@ -28,6 +28,12 @@ public record HostVma(long start, long end, long flags, int pageShift, long pgof
    * set for anonymous, shmem and hugetlbfs mappings on a system with MTE.
    */
   public static final long VM_MTE_ALLOWED = 1L << 33;
+  /**
+   * {@code VM_ALLOW_ANY_UNCACHED} (bit 39 on 64-bit kernels): the driver vouches that the
+   * memory behind the VMA tolerates any non-cacheable memory type, so KVM may let the guest
+   * choose one; vfio-pci sets it on its BAR mappings.
+   */
+  public static final long VM_ALLOW_ANY_UNCACHED = 1L << 39;
 
   /** Whether every bit of {@code flag} is set. */
   public boolean has(long flag) {

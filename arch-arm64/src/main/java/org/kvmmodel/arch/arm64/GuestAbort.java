@@ -119,6 +119,7 @@ final class GuestAbort {
     boolean forcePte;
     int vmaShift;
     boolean mteAllowed;
+    boolean vfioAllowAnyUc;
     long ipa = a.ipa;
     long mmuSeq;
     kvm.mmapReadLock();
@@ -140,6 +141,7 @@ final class GuestAbort {
         ipa &= -(1L << vmaShift);
       }
       mteAllowed = vma.has(HostVma.VM_MTE_ALLOWED);
+      vfioAllowAnyUc = vma.has(HostVma.VM_ALLOW_ANY_UNCACHED);
       mmuSeq = kvm.mmuInvalidateSeq();
     } finally {
       kvm.mmapReadUnlock();
@@ -163,11 +165,12 @@ final class GuestAbort {
     if (a.exec && device) {
       return Errno.ENOEXEC.negative();
     }
+    int memType = !device ? 0 : vfioAllowAnyUc ? Stage2Prot.NORMAL_NC : Stage2Prot.DEVICE;
     int ret;
     kvm.mmuLock().readLock();
     try {
       ret = mapUnderLock(a, memslot, hva, faultIsPerm, faultGranule, mmuSeq, vmaPageSize,
-          forcePte || device, device, mteAllowed, ipa, pfn, writable);
+          forcePte || device, memType, mteAllowed, ipa, pfn, writable);
       kvm.releaseFaultinPage(page, ret != 0, writable);
     } finally {
       kvm.mmuLock().readUnlock();
@@ -180,10 +183,13 @@ final class GuestAbort {
 
   /**
    * The part of {@code user_mem_abort} under mmu_lock, up to {@code out_unlock}: the retry
-   * check, the THP adjustment, MTE, the protection, then relax-perms or map.
+   * check, the THP adjustment, MTE, the protection, then relax-perms or map. {@code memType}
+   * is 0 for memory with a struct page; for device memory it is
+   * {@link Stage2Prot#NORMAL_NC} when the VMA has {@code VM_ALLOW_ANY_UNCACHED}, else
+   * {@link Stage2Prot#DEVICE}.
    */
   private int mapUnderLock(Abort a, MemorySlot memslot, long hva, boolean faultIsPerm,
-      long faultGranule, long mmuSeq, long vmaPageSize, boolean noAdjust, boolean device,
+      long faultGranule, long mmuSeq, long vmaPageSize, boolean noAdjust, int memType,
       boolean mteAllowed, long ipa, long pfn, boolean writable) {
     if (kvm.mmuInvalidateRetry(mmuSeq)) {
       return Errno.EAGAIN.negative();
@@ -200,11 +206,11 @@ final class GuestAbort {
         mapPfn &= -(size >>> pageShift);
       }
     }
-    if (!faultIsPerm && !device && config.mte() && !mteAllowed) {
+    if (!faultIsPerm && memType == 0 && config.mte() && !mteAllowed) {
       return Errno.EFAULT.negative();
     }
     int prot = Stage2Prot.R | (writable ? Stage2Prot.W : 0) | (a.exec ? Stage2Prot.X : 0)
-        | (device ? Stage2Prot.DEVICE : 0);
+        | memType;
     if (faultIsPerm && size == faultGranule) {
       return pgtable.relaxPerms(a.cursor, mapIpa, prot);
     }

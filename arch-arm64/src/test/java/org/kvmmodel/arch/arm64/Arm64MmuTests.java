@@ -9,6 +9,7 @@ import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
@@ -52,16 +53,22 @@ class Arm64MmuTests {
   private Arm64Mmu mmu;
   private Stage2Walker walker;
   private PageTableCursor probe;
+  private Stage2Config config;
 
   private void vm(String configuration, VmaKind kind) {
+    vm(configuration, kind, DirtyLogMode.DEFAULT);
+  }
+
+  private void vm(String configuration, VmaKind kind, DirtyLogMode dirtyLogMode) {
+    config = Stage2Config.of(plugin.configuration(configuration));
     HostMemory memory = new HostMemory(16384, 1024, 1024);
     vmm = new MmStruct(memory);
     kvm = KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, true),
+            dirtyLogMode, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
-        k -> new Arm64Mmu(recording(k), Stage2Config.of(plugin.configuration(configuration))));
+        k -> new Arm64Mmu(recording(k), config));
     mmu = (Arm64Mmu) kvm.arch();
     walker = mmu.walker();
     probe = mmu.pgt().newCursor(HardwareWalkControl.INSTANCE);
@@ -194,6 +201,41 @@ class Arm64MmuTests {
     assertEquals(0, region(1, 0, 8 * MB, MB, HVA + 8 * MB));
   }
 
+  /**
+   * Memory without a struct page is mapped with the device memory type, or normal
+   * non-cacheable when the driver set VM_ALLOW_ANY_UNCACHED on the VMA, with and without
+   * FEAT_S2FWB; never executable.
+   */
+  @Test
+  void pfnmapMemoryIsDeviceUnlessTheVmaAllowsAnyUncached() {
+    for (String configuration : new String[] {"4k-ipa40", "4k-ipa48-fwb-ha"}) {
+      assertEquals(Stage2Pte.MT_S2_DEVICE_NGNRE, pfnmapMemAttr(configuration, 0));
+      assertEquals("0x1 (device-nGnRE)", decodedMemAttr());
+      assertEquals(Stage2Pte.MT_S2_NORMAL_NC,
+          pfnmapMemAttr(configuration, Vma.VM_ALLOW_ANY_UNCACHED));
+      assertEquals("0x5 (normal non-cacheable)", decodedMemAttr());
+      assertEquals(Errno.ENOEXEC.negative(), access(8 * MB + 0x2000, GuestAccess.EXEC));
+    }
+  }
+
+  /** A VM whose slot 1 is a 1 MiB PFNMAP VMA with {@code driverFlags}; a read's MemAttr. */
+  private int pfnmapMemAttr(String configuration, long driverFlags) {
+    vm(configuration, VmaKind.ANON);
+    long io = HVA + 8 * MB;
+    assertEquals(io, vmm.mmapPfn(io, MB, RW, vmm.memory().ioPfnBase(), driverFlags));
+    assertEquals(0, region(1, 0, 8 * MB, MB, io));
+    assertEquals(3, settle(8 * MB + 0x1000, GuestAccess.READ));
+    assertTrue(probe.walk((8 * MB + 0x1000) >>> 12));
+    assertTrue((probe.entry() & Stage2Pte.XN) != 0);
+    return (int) ((probe.entry() & Stage2Pte.MEMATTR_MASK) >>> Stage2Pte.MEMATTR_SHIFT);
+  }
+
+  /** The memattr field of the probe's entry as the descriptor decoder prints it. */
+  private String decodedMemAttr() {
+    return new Stage2DescriptorFormat(config).decode(probe.entry(), OptionalInt.of(3)).fields()
+        .stream().filter(f -> f.name().equals("memattr")).findFirst().orElseThrow().value();
+  }
+
   @Test
   void unmapClearsLeavesAndReturnsFalse() {
     vm("4k-ipa40", VmaKind.ANON);
@@ -228,6 +270,42 @@ class Arm64MmuTests {
       assertEquals(3, probe.level(), "gfn " + gfn + " is a page after the split");
       assertEquals(0, probe.entry() & Stage2Pte.S2AP_W, "split from a write-protected block");
     }
+  }
+
+  /**
+   * With manual protection and an initially-all-set bitmap, enabling logging leaves the blocks
+   * alone; each KVM_CLEAR_DIRTY_LOG write-protects the span of its mask, which takes the whole
+   * block covering it, and with a chunk size set then splits that block into pages, which
+   * inherit its read-only permission. Blocks outside the mask stay writable blocks.
+   */
+  @Test
+  void clearDirtyLogWriteProtectsTheMaskedBlockAndSplitsItOnlyWithAChunkSize() {
+    for (long chunkSize : new long[] {0, 2 * MB}) {
+      vm("4k-ipa40", VmaKind.ANON_THP, new DirtyLogMode(true, true));
+      assertEquals(0, region(0, 0, 0, 0, HVA));
+      assertEquals(0, kvm.enableCap(KvmCap.ARM_EAGER_SPLIT_CHUNK_SIZE, chunkSize));
+      assertEquals(0, region(0, 0, 0, 4 * MB, HVA));
+      assertEquals(2, settle(0x1000, GuestAccess.WRITE));
+      assertEquals(2, settle(0x201000, GuestAccess.WRITE));
+      assertEquals(0, region(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 4 * MB, HVA));
+      assertLeaf(0x205, 2, true, "logging starts with nothing protected");
+      assertEquals(0, kvm.clearDirtyLog(0, 0x200, 64, new long[] {0b111000}));
+      String why = "chunk size " + chunkSize;
+      if (chunkSize == 0) {
+        assertLeaf(0x203, 2, false, why);
+      } else {
+        for (long gfn : new long[] {0x200, 0x203, 0x205, 0x206, 0x3ff}) {
+          assertLeaf(gfn, 3, false, why + ", gfn " + Long.toHexString(gfn));
+        }
+      }
+      assertLeaf(0x1ff, 2, true, why + ": the block outside the mask");
+    }
+  }
+
+  private void assertLeaf(long gfn, int level, boolean writable, String why) {
+    assertTrue(probe.walk(gfn), why);
+    assertEquals(level, probe.level(), why);
+    assertEquals(writable, (probe.entry() & Stage2Pte.S2AP_W) != 0, why);
   }
 
   /** {@code stage2_unmap_walker} visits tables after their entries and puts the empty ones. */

@@ -51,10 +51,18 @@ final class GstageMmu implements ArchMmu {
   @Override
   public boolean unmapGfnRange(GfnRange range) {
     kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
-    PageTableCursor cursor = ops.cursor();
-    cursor.zapCoveredLeaves(range.start(), range.end());
-    cursor.clearFlushPending();
+    unmapRange(range.start(), range.end());
     return false;
+  }
+
+  /**
+   * {@code gstage_unmap_range}, mmu_lock held: clear every leaf the range covers whole, each
+   * flushed as it is cleared ({@code gstage_op_pte}), so nothing is left for the caller to flush.
+   */
+  private void unmapRange(long startGfn, long endGfn) {
+    PageTableCursor cursor = ops.cursor();
+    cursor.zapCoveredLeaves(startGfn, endGfn);
+    cursor.clearFlushPending();
   }
 
   /**
@@ -146,12 +154,16 @@ final class GstageMmu implements ArchMmu {
     kvm.flushRemoteTlbs();
   }
 
-  /** {@code kvm_arch_flush_shadow_memslot}: unmap the slot under mmu_lock. */
+  /**
+   * {@code kvm_arch_flush_shadow_memslot}: {@code gstage_unmap_range} over the slot under
+   * mmu_lock, so a huge leaf the slot only partly covers (6.13 maps hugetlbfs leaves across a
+   * slot's bounds) stays mapped after the slot is deleted or moved.
+   */
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      ops.zapSlot(slot);
+      unmapRange(slot.baseGfn(), slot.endGfn());
     } finally {
       kvm.mmuLock().unlock();
     }

@@ -72,6 +72,16 @@ public final class Checker {
     return attach(kvm, ALL);
   }
 
+  /** The attached check of class {@code type}, or null if none is. */
+  public <T extends Check> T find(Class<T> type) {
+    for (Check check : checks) {
+      if (type.isInstance(check)) {
+        return type.cast(check);
+      }
+    }
+    return null;
+  }
+
   /** Ends the run: end-of-run judgements, then every verdict in report order. */
   public List<CheckResult> finish() {
     List<CheckResult> results = new ArrayList<>();

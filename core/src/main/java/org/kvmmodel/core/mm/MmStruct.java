@@ -312,23 +312,33 @@ public final class MmStruct {
    * a shared VM_IO | VM_PFNMAP VMA mapping IO pfns from {@code pfnBase}.
    */
   public long mmapPfn(long address, long length, int prot, long pfnBase) {
+    return mmapPfn(address, length, prot, pfnBase, 0);
+  }
+
+  /**
+   * As {@link #mmapPfn(long, long, int, long)}, with the extra vm_flags the driver's mmap sets:
+   * 0, or {@link Vma#VM_ALLOW_ANY_UNCACHED} as vfio-pci's {@code vfio_pci_core_mmap} sets on a
+   * BAR mapping; anything else is -EINVAL.
+   */
+  public long mmapPfn(long address, long length, int prot, long pfnBase, long driverFlags) {
     long pages = length >>> pageShift;
-    if (!memory.isIoPfn(pfnBase) || !memory.isIoPfn(pfnBase + pages - 1)) {
+    if (!memory.isIoPfn(pfnBase) || !memory.isIoPfn(pfnBase + pages - 1)
+        || (driverFlags & ~Vma.VM_ALLOW_ANY_UNCACHED) != 0) {
       return -Errno.EINVAL;
     }
     return insertVma(
-        address, length, prot | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP, VmaKind.PFNMAP,
-        pfnBase, null);
+        address, length, prot | driverFlags | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP,
+        VmaKind.PFNMAP, pfnBase, null);
   }
 
   private long insertVma(
-      long address, long length, int flags, VmaKind kind, long pgoff, HostFile file) {
+      long address, long length, long flags, VmaKind kind, long pgoff, HostFile file) {
     long align = kind == VmaKind.HUGETLB_PUD ? geometry.pudSize()
         : kind == VmaKind.HUGETLB_PMD ? pmdSize : pageSize;
     if (length <= 0 || (address & (align - 1)) != 0 || (length & (align - 1)) != 0
         || address < 0 || address + length > PageTable.TASK_SIZE
         || (flags & ~(Vma.VM_READ | Vma.VM_WRITE | Vma.VM_SHARED | Vma.VM_IO | Vma.VM_PFNMAP
-            | Vma.VM_MIXEDMAP | Vma.VM_HUGETLB)) != 0) {
+            | Vma.VM_MIXEDMAP | Vma.VM_HUGETLB | Vma.VM_ALLOW_ANY_UNCACHED)) != 0) {
       return -Errno.EINVAL;
     }
     mmapWriteLock();

@@ -29,20 +29,25 @@ public final class Vma {
   public static final int VM_MIXEDMAP = 0x10000000;
   /** hugetlbfs mapping. */
   public static final int VM_HUGETLB = 0x400000;
+  /**
+   * Any non-cacheable memory type is safe on this mapping (bit 39 on 64-bit): set by a
+   * driver's mmap, vfio-pci's on BARs, for KVM to read.
+   */
+  public static final long VM_ALLOW_ANY_UNCACHED = HostVma.VM_ALLOW_ANY_UNCACHED;
 
   final MmStruct mm;
   final VmaKind kind;
   final HostFile file;
   long start;
   long end;
-  int flags;
+  long flags;
   long pgoff;
   /** The anon_vma new anonymous folios of this VMA belong to; null for other kinds. */
   final AnonVma anonVma;
   /** Every anon_vma this VMA is linked into, its own included (the anon_vma_chain). */
   final List<AnonVma> anonVmaChain = new ArrayList<>();
 
-  Vma(MmStruct mm, long start, long end, int flags, VmaKind kind, long pgoff, HostFile file,
+  Vma(MmStruct mm, long start, long end, long flags, VmaKind kind, long pgoff, HostFile file,
       AnonVma anonVma) {
     this.mm = mm;
     this.start = start;
@@ -70,7 +75,7 @@ public final class Vma {
   }
 
   /** vm_flags. */
-  public int flags() {
+  public long flags() {
     return flags;
   }
 
@@ -90,7 +95,7 @@ public final class Vma {
   }
 
   /** Whether {@code flag} is set. */
-  public boolean has(int flag) {
+  public boolean has(long flag) {
     return (flags & flag) != 0;
   }
 
@@ -133,7 +138,7 @@ public final class Vma {
    * sets it on a host with MTE), {@code vma_kernel_pagesize} and {@code vm_pgoff}.
    */
   public HostVma describe() {
-    long vmFlags = flags & 0xffffffffL;
+    long vmFlags = flags;
     if (kind == VmaKind.ANON
         || kind == VmaKind.ANON_THP
         || kind == VmaKind.HUGETLB_PMD

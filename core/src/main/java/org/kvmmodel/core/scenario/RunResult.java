@@ -10,8 +10,9 @@ import org.kvmmodel.core.trace.EventLog;
 /**
  * The outcome of one run (deterministic, or free with a null policy): what was run, whether the
  * schedule itself failed (an exception, a deadlock, the step bound), each check's verdict, the
- * counters, the recorded choices (which replay a deterministic run) and its event log (the
- * story of its last events).
+ * counters, the recorded choices (which replay a deterministic run), its event log (the
+ * story of its last events) and how many new leaves larger than a page PERMISSIONS judged over
+ * all its VMs (0 when the scenario is not judged by PERMISSIONS).
  */
 public record RunResult(
     String scenario,
@@ -24,7 +25,8 @@ public record RunResult(
     List<CheckResult> checks,
     Map<String, Long> counters,
     int[] choices,
-    EventLog log) {
+    EventLog log,
+    long hugeLeavesJudged) {
 
   /** The run's last events, one line each ({@code actor kernel-function object outcome}). */
   public List<String> story() {

@@ -7,6 +7,7 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.check.PermissionsCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -143,8 +144,13 @@ public final class ScenarioRun {
     }
     List<CheckResult> checks = new ArrayList<>();
     KvmInstance told = vms.get(0);
+    long hugeLeavesJudged = 0;
     for (int v = 0; v < vms.size(); v++) {
       List<CheckResult> ofVm = checkers.get(v).finish();
+      PermissionsCheck permissions = checkers.get(v).find(PermissionsCheck.class);
+      if (permissions != null) {
+        hugeLeavesJudged += permissions.hugeLeavesJudged();
+      }
       if (checks.stream().noneMatch(c -> !c.violations().isEmpty())
           && ofVm.stream().anyMatch(c -> !c.violations().isEmpty())) {
         told = vms.get(v);
@@ -168,7 +174,8 @@ public final class ScenarioRun {
         checks,
         counters.asMap(),
         choices.recorded(),
-        told.log());
+        told.log(),
+        hugeLeavesJudged);
   }
 
   /**
