@@ -9,10 +9,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.kvmmodel.api.KnownDivergence;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.RadixMmuOps;
 import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.arch.arm64.Arm64Plugin;
+import org.kvmmodel.arch.arm64.MteCopyTags;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
@@ -20,16 +25,23 @@ import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
 import org.kvmmodel.core.check.LockDisciplineCheck;
 import org.kvmmodel.core.check.PermissionsCheck;
+import org.kvmmodel.core.check.RefcountBalancedCheck;
 import org.kvmmodel.core.check.TlbCoherentCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
+import org.kvmmodel.core.inject.FaultInjector;
+import org.kvmmodel.core.kvm.DirtyLogMode;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.MemslotLimits;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
+import org.kvmmodel.core.mm.HostMemory;
+import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.trace.EventLog;
 import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Arm64Variant;
 import org.kvmmodel.tests.doubles.Arm64Variant.Arm64Breakage;
@@ -96,10 +108,14 @@ class Arm64BrokenVariantsTests {
   }
 
   private static KvmInstance vm(Arm64Breakage breakage) {
+    return vm(breakage, "4k-ipa40");
+  }
+
+  private static KvmInstance vm(Arm64Breakage breakage, String configuration) {
     Arm64Variant plugin = new Arm64Variant(breakage);
     ModelSettings settings = ModelSettings.from(
         ConfigFactory.parseString("kvmmodel { arch = " + plugin.name()
-                + ", arch-configuration = 4k-ipa40 }")
+                + ", arch-configuration = " + configuration + " }")
             .withFallback(ConfigFactory.defaultReference())
             .resolve());
     KvmModel model = KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)),
@@ -190,5 +206,67 @@ class Arm64BrokenVariantsTests {
     }
     assertEquals("spte of gfn 0x2 written with a plain store under mmu_lock held for read",
         firstMessage(check.result()));
+  }
+
+  /**
+   * On a VM with MTE whose memslot's memory was replaced by a ZONE_DEVICE mapping, userspace
+   * asks for the tags of two pages: the ioctl refuses the first page with -EFAULT. The host
+   * has device memory, which the model's default host lacks.
+   */
+  private static CheckResult mteCopyTagsOfZoneDevice(Arm64Breakage breakage) {
+    Arm64Variant plugin = new Arm64Variant(breakage);
+    KvmInstance kvm = KvmInstance.create(
+        new KvmInstance.Spec(KvmVersion.DEFAULT, plugin.mmuLockKind(),
+            new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
+            DirtyLogMode.DEFAULT, true),
+        new MmStruct(new HostMemory(16384, 1024, 0)), FreeScheduler.INSTANCE,
+        FaultInjector.none(), new EventLog(256),
+        k -> plugin.createMmu(k, plugin.configuration("4k-ipa40-fwb-ha-mte")));
+    Checker checker = Checker.attach(kvm, Checker.ALL, RefcountBalancedCheck.ID::equals);
+    int rw = Vma.VM_READ | Vma.VM_WRITE;
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, rw, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 2 * MB, HVA)));
+    assertEquals(0, kvm.vmm().munmap(HVA, 2 * MB));
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, rw, VmaKind.ZONE_DEVICE));
+    assertEquals(HVA + 4 * MB, kvm.vmm().mmap(HVA + 4 * MB, 0x1000, rw, VmaKind.ANON));
+    assertEquals(Errno.EFAULT.negative(), kvm.vmIoctl(MteCopyTags.KVM_ARM_MTE_COPY_TAGS,
+        MteCopyTags.arg(0x3000, 0x2000, HVA + 4 * MB, MteCopyTags.KVM_ARM_TAGS_FROM_GUEST)));
+    return checker.finish().get(0);
+  }
+
+  @Test
+  void theRealPluginDropsTheZoneDeviceReferenceOfAnMteTagCopy() {
+    CheckResult r = mteCopyTagsOfZoneDevice(Arm64Breakage.NONE);
+    assertEquals(CheckStatus.PASS, r.status(), r.toString());
+    assertTrue(r.judged() > 0, r.toString());
+  }
+
+  @Test
+  void anMteTagCopyThatKeepsTheZoneDeviceReferenceIsCaughtByRefcountBalanced() {
+    String message = firstMessage(
+        mteCopyTagsOfZoneDevice(Arm64Breakage.MTE_ZONE_DEVICE_KEEPS_REFERENCE));
+    assertTrue(message.matches("1 reference\\(s\\) to folio 0x[0-9a-f]+ taken through"
+        + " kvm_follow_pfn were never released"), message);
+  }
+
+  /**
+   * Tags written to the guest mark the page dirty through a {@code __gfn_to_page} reference with
+   * no mmu_lock: 6.13 breaks DIRTY-PROTECTED there, and arm64 declares it.
+   */
+  @Test
+  void mteTagsWrittenToTheGuestDirtyThePageOutsideMmuLockAsDeclared() {
+    KvmInstance kvm = vm(Arm64Breakage.NONE, "4k-ipa40-fwb-ha-mte");
+    Checker checker = Checker.attach(kvm, Checker.ALL, DirtyProtectedCheck.ID::equals);
+    int rw = Vma.VM_READ | Vma.VM_WRITE;
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, rw, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 2 * MB, HVA)));
+    assertEquals(HVA + 4 * MB, kvm.vmm().mmap(HVA + 4 * MB, 0x1000, rw, VmaKind.ANON));
+    assertEquals(0x1000, kvm.vmIoctl(MteCopyTags.KVM_ARM_MTE_COPY_TAGS,
+        MteCopyTags.arg(0x3000, 0x1000, HVA + 4 * MB, MteCopyTags.KVM_ARM_TAGS_TO_GUEST)));
+    String message = firstMessage(checker.finish().get(0));
+    assertTrue(message.matches("folio 0x[0-9a-f]+ marked dirty without mmu_lock held"), message);
+    assertEquals(List.of(new KnownDivergence(DirtyProtectedCheck.ID,
+            "kvm_vm_ioctl_mte_copy_tags", null)),
+        new Arm64Plugin().knownDivergences(KvmVersion.DEFAULT));
   }
 }

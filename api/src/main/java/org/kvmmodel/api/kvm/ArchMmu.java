@@ -83,4 +83,15 @@ public interface ArchMmu {
   default int enableCap(long cap, long arg) {
     return Errno.EINVAL.negative();
   }
+
+  /**
+   * {@code kvm_arch_vm_ioctl} for a VM ioctl common code does not handle: {@code ioctl} is the
+   * request number and {@code arg} the argument structure as userspace lays it out, one
+   * little-endian 64-bit word per element (what {@code copy_from_user} of it gives). Returns
+   * what the ioctl returns. The default knows none and answers {@code -ENOTTY}, as x86 does; an
+   * arch whose {@code kvm_arch_vm_ioctl} answers an unknown request otherwise overrides it.
+   */
+  default int vmIoctl(long ioctl, long[] arg) {
+    return Errno.ENOTTY.negative();
+  }
 }

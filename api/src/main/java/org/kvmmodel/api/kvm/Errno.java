@@ -18,6 +18,7 @@ public enum Errno {
   EBUSY(16),
   EEXIST(17),
   EINVAL(22),
+  ENOTTY(25),
   ENOSPC(28),
   EOPNOTSUPP(95),
   EHWPOISON(133);

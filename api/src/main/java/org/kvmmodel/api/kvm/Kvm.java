@@ -70,6 +70,36 @@ public interface Kvm {
    */
   void releaseFaultinPage(long page, boolean unused, boolean dirty);
 
+  /**
+   * {@code __gfn_to_page}: {@code kvm_follow_pfn} on the memslot of {@code gfn} in address space
+   * 0, with {@code FOLL_WRITE} when {@code write}; the page with a reference the caller must
+   * release, or {@link KvmPfn#NO_PAGE} when there is no slot, the lookup fails or the pfn has
+   * no refcounted struct page.
+   */
+  long gfnToPage(long gfn, boolean write);
+
+  /**
+   * {@code pfn_to_online_page}: the page of {@code pfn} if it is online memory, or
+   * {@link KvmPfn#NO_PAGE} for ZONE_DEVICE memory and pfns without a struct page.
+   */
+  long pfnToOnlinePage(long pfn);
+
+  /**
+   * {@code copy_to_user} (and {@code clear_user}, a store of zeros) of {@code len} bytes at
+   * {@code addr} in the VMM process: faults the pages in as the user store does; returns the
+   * number of bytes not copied, from the first page that could not be written.
+   */
+  long copyToUser(long addr, long len);
+
+  /** {@code copy_from_user}: as {@link #copyToUser}, with loads. */
+  long copyFromUser(long addr, long len);
+
+  /** {@code mutex_lock(&kvm->slots_lock)}, for an arch ioctl that keeps memslots stable. */
+  void slotsLock();
+
+  /** {@code mutex_unlock(&kvm->slots_lock)}. */
+  void slotsUnlock();
+
   /** {@code mark_page_dirty_in_slot}: dirty logging only, never the folio. */
   void markPageDirtyInSlot(MemorySlot slot, long gfn);
 

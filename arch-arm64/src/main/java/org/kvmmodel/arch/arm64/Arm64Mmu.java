@@ -21,7 +21,8 @@ import org.kvmmodel.api.pt.UpdateStatus;
  * memslot preparation (IPA size, no dirty logging on {@code VM_PFNMAP}, MTE-capable VMAs) and
  * commit (write-protecting a slot when dirty logging is enabled, eager splitting when
  * userspace set a chunk size), the masked re-protection of dirty-log harvests, the vCPUs'
- * hardware walker, and the abort handler ({@link GuestAbort}).
+ * hardware walker, the abort handler ({@link GuestAbort}) and the VM ioctl that copies MTE
+ * tags ({@link MteCopyTags}).
  */
 final class Arm64Mmu implements ArchMmu {
 
@@ -30,6 +31,7 @@ final class Arm64Mmu implements ArchMmu {
   private final Stage2PageTableFormat format;
   private final RadixMmuOps ops;
   private final GuestAbort abort;
+  private final MteCopyTags mteCopyTags;
   /** {@code split_page_chunk_size}: 0, the default, splits blocks on write faults. */
   private volatile long splitPageChunkSize;
 
@@ -40,6 +42,19 @@ final class Arm64Mmu implements ArchMmu {
     this.format = new Stage2PageTableFormat(config);
     this.ops = new RadixMmuOps(kvm, RadixPageTable.create(format, kvm.pageTables()));
     this.abort = new GuestAbort(kvm, config, ops);
+    this.mteCopyTags = new MteCopyTags(kvm, config.mte());
+  }
+
+  /**
+   * arm64's {@code kvm_arch_vm_ioctl} for the requests modelled: {@code KVM_ARM_MTE_COPY_TAGS}
+   * ({@link MteCopyTags}); any other request is -EINVAL, arm64's answer to one it does not know.
+   */
+  @Override
+  public int vmIoctl(long ioctl, long[] arg) {
+    if (ioctl == MteCopyTags.KVM_ARM_MTE_COPY_TAGS) {
+      return mteCopyTags.copy(arg);
+    }
+    return Errno.EINVAL.negative();
   }
 
   /**

@@ -2,6 +2,7 @@ package org.kvmmodel.arch.arm64;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.InvocationTargetException;
@@ -85,6 +86,8 @@ class Arm64MmuTests {
         (proxy, method, args) -> {
           if (method.getName().equals("releaseFaultinPage")) {
             releases.add("unused=" + args[1] + " dirty=" + args[2]);
+          } else if (method.getName().startsWith("releasePage")) {
+            releases.add(method.getName());
           }
           try {
             return method.invoke(real, args);
@@ -321,5 +324,77 @@ class Arm64MmuTests {
     assertFalse(probe.walk(3));
     assertEquals(1, probe.level(), "both tables below the start level are gone");
     assertEquals(0, probe.entry());
+  }
+
+  private static final long TAGS = 0x7e0000000000L;
+
+  private int copyTags(long gpa, long length, long addr, long flags) {
+    return kvm.vmIoctl(MteCopyTags.KVM_ARM_MTE_COPY_TAGS, MteCopyTags.arg(gpa, length, addr, flags));
+  }
+
+  @Test
+  void copyingMteTagsRefusesVmsWithoutMteAndMalformedRequests() {
+    vm("4k-ipa40", VmaKind.ANON);
+    assertEquals(TAGS, vmm.mmap(TAGS, 0x10000, RW, VmaKind.ANON));
+    assertEquals(Errno.EINVAL.negative(), copyTags(0, 0x1000, TAGS, 0));
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    assertEquals(TAGS, vmm.mmap(TAGS, 0x10000, RW, VmaKind.ANON));
+    long[] reserved = MteCopyTags.arg(0, 0x1000, TAGS, 0);
+    reserved[MteCopyTags.RESERVED1] = 1;
+    assertEquals(Errno.EINVAL.negative(),
+        kvm.vmIoctl(MteCopyTags.KVM_ARM_MTE_COPY_TAGS, reserved));
+    assertEquals(Errno.EINVAL.negative(), copyTags(0, 0x1000, TAGS, 2));
+    assertEquals(Errno.EINVAL.negative(), copyTags(0x800, 0x1000, TAGS, 0));
+    assertEquals(Errno.EINVAL.negative(), copyTags(0, 0x1800, TAGS, 0));
+    assertEquals(Errno.EINVAL.negative(), copyTags(0, 0x80000000L, TAGS, 0));
+    assertEquals(Errno.EINVAL.negative(), kvm.vmIoctl(0x8030aeb5L, reserved));
+    assertEquals(0, copyTags(0, 0, TAGS, 0));
+    assertEquals(List.of(), releases);
+  }
+
+  @Test
+  void copyingMteTagsReleasesEachPageCleanFromTheGuestAndDirtyToIt() {
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    assertEquals(TAGS, vmm.mmap(TAGS, 0x10000, RW, VmaKind.ANON));
+    assertEquals(0x3000, copyTags(0x1000, 0x3000, TAGS, MteCopyTags.KVM_ARM_TAGS_FROM_GUEST));
+    assertEquals(List.of("releasePageClean", "releasePageClean", "releasePageClean"), releases);
+    releases.clear();
+    assertEquals(0x2000, copyTags(0x1000, 0x2000, TAGS, MteCopyTags.KVM_ARM_TAGS_TO_GUEST));
+    assertEquals(List.of("releasePageDirty", "releasePageDirty"), releases);
+    assertThrows(IllegalStateException.class, kvm::areAllMemslotsEmpty, "slots_lock released");
+  }
+
+  @Test
+  void copyingMteTagsStopsAtTheSlotEndOrAUserFaultAndReportsWhatWasCopied() {
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    assertEquals(TAGS, vmm.mmap(TAGS, 0x1000, RW, VmaKind.ANON));
+    assertEquals(0x1000, copyTags(4 * MB - 0x1000, 0x2000, TAGS, 0));
+    assertEquals(Errno.EFAULT.negative(), copyTags(4 * MB, 0x1000, TAGS, 0));
+    assertEquals(List.of("releasePageDirty"), releases);
+    releases.clear();
+    // 256 tags a page: the second page's tags cross into an unmapped page
+    assertEquals(0x1000, copyTags(0, 0x3000, TAGS + 0x1000 - 0x180, 0));
+    assertEquals(List.of("releasePageDirty", "releasePageDirty"), releases);
+    releases.clear();
+    assertEquals(Errno.EFAULT.negative(),
+        copyTags(0, 0x1000, TAGS + 0x1000, MteCopyTags.KVM_ARM_TAGS_FROM_GUEST));
+    assertEquals(List.of("releasePageClean"), releases);
+  }
+
+  @Test
+  void copyingMteTagsOfZoneDeviceMemoryDropsTheReferenceUnused() {
+    vm("4k-ipa40-fwb-ha-mte", VmaKind.ANON);
+    assertEquals(TAGS, vmm.mmap(TAGS, 0x1000, RW, VmaKind.ANON));
+    assertEquals(0, vmm.munmap(HVA, 4 * MB));
+    assertEquals(HVA, vmm.mmap(HVA, 4 * MB, RW, VmaKind.ZONE_DEVICE));
+    assertEquals(Errno.EFAULT.negative(),
+        copyTags(0x2000, 0x2000, TAGS, MteCopyTags.KVM_ARM_TAGS_FROM_GUEST));
+    assertEquals(List.of("releasePageUnused"), releases);
+    long pfn = kvm.gfnToPage(2, false);
+    int held = kvm.memory().refcount(pfn);
+    kvm.releasePageUnused(pfn);
+    assertEquals(held - 1, kvm.memory().refcount(pfn));
+    assertEquals(Errno.EFAULT.negative(), copyTags(0x2000, 0x1000, TAGS, 0));
+    assertEquals(held - 1, kvm.memory().refcount(pfn), "the ioctl's reference was dropped");
   }
 }

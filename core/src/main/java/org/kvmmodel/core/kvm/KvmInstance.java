@@ -58,6 +58,7 @@ public final class KvmInstance implements Kvm {
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
   private final GfnToPfnCaches pfnCaches;
   private final KvmGuestWrite guestWrite;
+  private final UserCopy userCopy;
   private ArchMmu arch;
   private MmuNotifierAdapter mmuNotifier;
   private VmList vmList;
@@ -84,6 +85,7 @@ public final class KvmInstance implements Kvm {
     this.guestWrites = new GuestWrites(vmm.memory().structPageCount());
     this.pfnCaches = new GfnToPfnCaches(scheduler);
     this.guestWrite = new KvmGuestWrite(this, scheduler, this::markPageDirtyInSlot);
+    this.userCopy = new UserCopy(vmm, scheduler, vmm.memory().pageShift());
   }
 
   /**
@@ -343,6 +345,7 @@ public final class KvmInstance implements Kvm {
    * {@code __gfn_to_page}: a referenced page for {@code gfn} of address space 0, or
    * {@link KvmPfn#NO_PAGE} (also for memory without a refcounted struct page).
    */
+  @Override
   public long gfnToPage(long gfn, boolean write) {
     FaultinResult out = new FaultinResult();
     int idx = srcu.readLock();
@@ -352,6 +355,32 @@ public final class KvmInstance implements Kvm {
       srcu.readUnlock(idx);
     }
     return out.refcountedPage();
+  }
+
+  @Override
+  public long pfnToOnlinePage(long pfn) {
+    HostMemory memory = followPfn.mm().memory();
+    return memory.pfnValid(pfn) && !memory.isZoneDevice(pfn) ? pfn : KvmPfn.NO_PAGE;
+  }
+
+  @Override
+  public long copyToUser(long addr, long len) {
+    return userCopy.copyToUser(addr, len);
+  }
+
+  @Override
+  public long copyFromUser(long addr, long len) {
+    return userCopy.copyFromUser(addr, len);
+  }
+
+  @Override
+  public void slotsLock() {
+    setMemoryRegion.lockSlots();
+  }
+
+  @Override
+  public void slotsUnlock() {
+    setMemoryRegion.unlockSlots();
   }
 
   /**
@@ -478,6 +507,14 @@ public final class KvmInstance implements Kvm {
    */
   public int enableCap(long cap, long arg) {
     return setMemoryRegion.withSlotsLock(() -> arch.enableCap(cap, arg));
+  }
+
+  /**
+   * A VM ioctl that {@code kvm_vm_ioctl} leaves to the arch ({@code kvm_arch_vm_ioctl}):
+   * {@code arg} is the argument structure in 64-bit words. Returns what the ioctl returns.
+   */
+  public int vmIoctl(long ioctl, long[] arg) {
+    return arch.vmIoctl(ioctl, arg.clone());
   }
 
   @Override

@@ -105,12 +105,13 @@ public final class SetMemoryRegion {
   }
 
   /** {@code mutex_lock(&kvm->slots_lock)}, reported so the lock order can be judged. */
-  private void lockSlots() {
+  public void lockSlots() {
     log.emit(Tracepoint.SLOTS_LOCK, 0, 0, 0);
     slotsLock.lock();
   }
 
-  private void unlockSlots() {
+  /** {@code mutex_unlock(&kvm->slots_lock)}, reported likewise. */
+  public void unlockSlots() {
     log.emit(Tracepoint.SLOTS_UNLOCK, 0, 0, 0);
     slotsLock.unlock();
   }

@@ -56,7 +56,14 @@ public final class Arm64Variant implements ArchPlugin {
      * {@code transparent_hugepage_adjust} trusting a stale host mapping size: the host is
      * reported to map every hva with a PMD (PERMISSIONS).
      */
-    BLOCK_OVER_HOST_PAGES
+    BLOCK_OVER_HOST_PAGES,
+    /**
+     * {@code kvm_vm_ioctl_mte_copy_tags} before "KVM: arm64: Release pfn, i.e. put page, if
+     * copying MTE tags hits ZONE_DEVICE": refusing ZONE_DEVICE memory returns -EFAULT without
+     * dropping the page's reference; the unused release, which arm64 does nowhere else, is
+     * swallowed (REFCOUNT-BALANCED).
+     */
+    MTE_ZONE_DEVICE_KEEPS_REFERENCE
   }
 
   private final Arm64Plugin real = new Arm64Plugin();
@@ -154,6 +161,10 @@ public final class Arm64Variant implements ArchPlugin {
           if (breakage == Arm64Breakage.BLOCK_OVER_HOST_PAGES
               && method.getName().equals("hostMappingShift")) {
             return PMD_SHIFT;
+          }
+          if (breakage == Arm64Breakage.MTE_ZONE_DEVICE_KEEPS_REFERENCE
+              && method.getName().equals("releasePageUnused")) {
+            return null;
           }
           Object ret = invoke(method, kvm, args);
           if (breakage == Arm64Breakage.BLOCK_CROSSES_MEMSLOT
