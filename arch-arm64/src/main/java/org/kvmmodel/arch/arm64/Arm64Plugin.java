@@ -8,7 +8,6 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
-import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -87,18 +86,6 @@ public final class Arm64Plugin implements ArchPlugin {
   @Override
   public List<KvmVersion> kvmVersions() {
     return List.of(KvmVersion.DEFAULT);
-  }
-
-  /**
-   * 6.13's {@code kvm_vm_ioctl_mte_copy_tags} writes tags into a page it holds only by a
-   * {@code __gfn_to_page} reference and releases it dirty with no mmu_lock and no retry check,
-   * outside mmu_notifier protection.
-   */
-  @Override
-  public List<KnownDivergence> knownDivergences(KvmVersion version) {
-    return version.equals(KvmVersion.DEFAULT)
-        ? List.of(new KnownDivergence("DIRTY-PROTECTED", "kvm_vm_ioctl_mte_copy_tags", null))
-        : List.of();
   }
 
   @Override
