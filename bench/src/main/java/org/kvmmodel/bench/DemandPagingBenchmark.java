@@ -59,10 +59,10 @@ import org.openjdk.jmh.runner.IterationType;
  * timed passes per fault, measured per thread, which is {@code -prof gc}'s
  * {@code gc.alloc.rate.norm} without the JMH harness. {@code checks=true} attaches every check
  * ({@link Checker#attachAll}) to the VM's event log; their verdicts are printed too. Run it
- * with:
+ * from the repository's root with:
  *
  * <pre>
- * cd /work/wt-bench &amp;&amp; mvn -B -o -q package -DskipTests -pl bench -am
+ * mvn -B -o -q package -DskipTests -pl bench -am
  * java -jar bench/target/benchmarks.jar DemandPagingBenchmark -f 1 -wi 5 -i 10 -prof gc
  * </pre>
  */
