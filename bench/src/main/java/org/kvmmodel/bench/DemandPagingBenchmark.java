@@ -56,13 +56,15 @@ import org.openjdk.jmh.runner.IterationType;
  * pages per vCPU). At the end of the trial the benchmark prints the aggregate faults per
  * second over the measurement iterations (all faults of all vCPUs divided by the wall time from
  * the first vCPU's start to the last vCPU's end of each pass) and the bytes allocated by the
- * timed passes per fault, measured per thread, which is {@code -prof gc}'s
- * {@code gc.alloc.rate.norm} without the JMH harness. {@code checks=true} attaches every check
+ * timed passes per fault, measured per thread. {@code -prof gc}'s {@code gc.alloc.rate.norm}
+ * counts every thread from the iteration's start, so it also holds the untimed drop before the
+ * pass: its {@code mmu_gather} keeps one pfn (8 bytes) per zapped page and grows by doubling,
+ * about 16 bytes per page. {@code checks=true} attaches every check
  * ({@link Checker#attachAll}) to the VM's event log; their verdicts are printed too. Run it
- * with:
+ * from the repository's root with:
  *
  * <pre>
- * cd /work/wt-bench &amp;&amp; mvn -B -o -q package -DskipTests -pl bench -am
+ * mvn -B -o -q package -DskipTests -pl bench -am
  * java -jar bench/target/benchmarks.jar DemandPagingBenchmark -f 1 -wi 5 -i 10 -prof gc
  * </pre>
  */

@@ -27,10 +27,11 @@ import org.kvmmodel.core.vcpu.Vcpu;
  * <p>The reading is what the heap holds, collector overheads included: under G1 an array larger
  * than half a region is humongous and occupies whole regions, so the host's three per-frame
  * arrays of a 1 GiB guest (1 to 2 MiB each) read about twice their size; on a 64 GiB guest the
- * rounding is negligible. {@code -XX:+UseParallelGC} reads the live size. Run it with:
+ * rounding is negligible. {@code -XX:+UseParallelGC} reads the live size. Run it from the
+ * repository's root with:
  *
  * <pre>
- * cd /work/wt-bench &amp;&amp; mvn -B -o -q package -DskipTests -pl bench -am
+ * mvn -B -o -q package -DskipTests -pl bench -am
  * java -Xmx4g -cp bench/target/benchmarks.jar org.kvmmodel.bench.HeapPerPage [guest-MiB] [rounds]
  * java -Xmx4g -XX:+UseParallelGC -cp bench/target/benchmarks.jar org.kvmmodel.bench.HeapPerPage
  * </pre>

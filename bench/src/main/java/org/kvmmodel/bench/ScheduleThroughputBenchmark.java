@@ -45,10 +45,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * per second, summed over the runs; the {@code failedRuns} counter is how many runs of an
  * iteration failed (a schedule failure or a check violation). Failed runs are counted, not
  * hidden, and the first few failing seeds with their failure are printed at the end of the
- * trial, so they can be replayed with the run verb. Run it with:
+ * trial, so they can be replayed with the run verb. Run it from the repository's root with:
  *
  * <pre>
- * cd /work/wt-bench &amp;&amp; mvn -B -o -q package -DskipTests -pl bench -am
+ * mvn -B -o -q package -DskipTests -pl bench -am
  * java -jar bench/target/benchmarks.jar ScheduleThroughputBenchmark -f 1 -wi 2 -w 1s -i 3 -r 1s -prof gc
  * </pre>
  */

@@ -1,8 +1,6 @@
 package org.kvmmodel.core.check;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableFormat;
@@ -34,7 +32,7 @@ public final class NoLostWriteCheck extends Check {
   private static final int DIRTY = 2;
   private static final int CLEAN = 3;
 
-  /** Per gfn: how its current leaf was installed. */
+  /** Per gfn: how its current leaf was installed ({@code NONE}: it has no leaf). */
   private static final class Install {
     int state;
     int installer;
@@ -49,8 +47,8 @@ public final class NoLostWriteCheck extends Check {
     long lastClean = -1;
   }
 
-  private final Map<Long, Install> installs = new HashMap<>();
-  private final Map<Long, Folio> folios = new HashMap<>();
+  private final LongMap<Install> installs = new LongMap<>();
+  private final LongMap<Folio> folios = new LongMap<>();
   private long[] faultinPfn = new long[8];
   private long[] installGfn = new long[8];
 
@@ -112,7 +110,10 @@ public final class NoLostWriteCheck extends Check {
     PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
     int level = format.geometry().minKernelLevel();
     if (!format.isPresent(value, level)) {
-      installs.remove(gfn);
+      Install gone = installs.get(gfn);
+      if (gone != null) {
+        gone.state = NONE;
+      }
       return;
     }
     long pfn = faultinPfn[actor];
@@ -121,7 +122,11 @@ public final class NoLostWriteCheck extends Check {
         || format.outputAddress(value, level) >>> kvm.pageShift() != pfn) {
       return;
     }
-    Install in = installs.computeIfAbsent(gfn, g -> new Install());
+    Install in = installs.get(gfn);
+    if (in == null) {
+      in = new Install();
+      installs.put(gfn, in);
+    }
     in.state = PENDING;
     in.installer = actor;
     in.pfn = pfn;
@@ -153,7 +158,7 @@ public final class NoLostWriteCheck extends Check {
   private void guestWrite(long seq, int actor, long gfn, long pfn) {
     judged();
     Install in = installs.get(gfn);
-    if (in == null || in.pfn != pfn) {
+    if (in == null || in.state == NONE || in.pfn != pfn) {
       return;
     }
     if (in.state == PENDING) {
@@ -177,7 +182,11 @@ public final class NoLostWriteCheck extends Check {
 
   private void cleaned(long seq, int actor, long pfn, boolean wasDirty) {
     judged();
-    Folio f = folios.computeIfAbsent(pfn, p -> new Folio());
+    Folio f = folios.get(pfn);
+    if (f == null) {
+      f = new Folio();
+      folios.put(pfn, f);
+    }
     long writes = kvm.guestWrites().count(pfn);
     if (!wasDirty && writes > f.covered) {
       fail(seq, actor,

@@ -1,9 +1,5 @@
 package org.kvmmodel.core.check;
 
-import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.trace.Tracepoint;
@@ -18,9 +14,12 @@ public final class RefcountBalancedCheck extends Check {
 
   public static final String ID = "REFCOUNT-BALANCED";
 
-  private final Map<Long, Integer> references = new TreeMap<>();
-  private final Map<Long, Integer> pins = new TreeMap<>();
-  private final Set<Long> touched = new TreeSet<>();
+  /** Per folio: references held (a count of zero is a folio no longer held). */
+  private final LongMap<int[]> references = new LongMap<>();
+  /** Per folio: pins held, likewise. */
+  private final LongMap<int[]> pins = new LongMap<>();
+  /** Folio heads KVM ever referenced. */
+  private final LongMap<Boolean> touched = new LongMap<>();
   private long destroyed = -1;
   private int destroyer;
   private long liveTables;
@@ -36,9 +35,9 @@ public final class RefcountBalancedCheck extends Check {
         if (!kvm.memory().pfnValid(a)) {
           fail(seq, actor, "a reference was taken on pfn %#x, which has no struct page", a);
         } else {
-          touched.add(kvm.memory().folioHead(a));
+          touched.put(kvm.memory().folioHead(a), Boolean.TRUE);
         }
-        (b != 0 ? pins : references).merge(a, 1, Integer::sum);
+        take(b != 0 ? pins : references, a);
         break;
       case KVM_RELEASE_PAGE_CLEAN:
       case KVM_RELEASE_PAGE_DIRTY:
@@ -58,18 +57,23 @@ public final class RefcountBalancedCheck extends Check {
     }
   }
 
-  private void drop(Map<Long, Integer> held, long seq, int actor, long page, String how, String what) {
-    judged();
-    Integer n = held.get(page);
+  private static void take(LongMap<int[]> held, long page) {
+    int[] n = held.get(page);
     if (n == null) {
+      held.put(page, new int[] {1});
+    } else {
+      n[0]++;
+    }
+  }
+
+  private void drop(LongMap<int[]> held, long seq, int actor, long page, String how, String what) {
+    judged();
+    int[] n = held.get(page);
+    if (n == null || n[0] == 0) {
       fail(seq, actor, "%s of folio %#x, on which KVM holds no %s (a double release)", how, page, what);
       return;
     }
-    if (n == 1) {
-      held.remove(page);
-    } else {
-      held.put(page, n - 1);
-    }
+    n[0]--;
   }
 
   /**
@@ -85,7 +89,7 @@ public final class RefcountBalancedCheck extends Check {
           "%d stage-2 page-table page(s) were still allocated after kvm_destroy_vm", liveTables);
     }
     HostMemory memory = kvm.memory();
-    for (long pfn : touched) {
+    for (long pfn : touched.sortedKeys()) {
       if (memory.isReserved(pfn) || memory.refcount(pfn) == 0) {
         continue;
       }
@@ -104,14 +108,18 @@ public final class RefcountBalancedCheck extends Check {
     if (destroyed >= 0) {
       judgeTeardown();
     }
-    for (Map.Entry<Long, Integer> e : references.entrySet()) {
-      fail(-1, kvm.log().currentActor(),
-          "%d reference(s) to folio %#x taken through kvm_follow_pfn were never released",
-          e.getValue(), e.getKey());
-    }
-    for (Map.Entry<Long, Integer> e : pins.entrySet()) {
-      fail(-1, kvm.log().currentActor(), "%d pin(s) of folio %#x were never released",
-          e.getValue(), e.getKey());
+    failStillHeld(references,
+        "%d reference(s) to folio %#x taken through kvm_follow_pfn were never released");
+    failStillHeld(pins, "%d pin(s) of folio %#x were never released");
+  }
+
+  /** One violation per folio still held, in pfn order: {@code message} takes count and pfn. */
+  private void failStillHeld(LongMap<int[]> held, String message) {
+    for (long page : held.sortedKeys()) {
+      int n = held.get(page)[0];
+      if (n != 0) {
+        fail(-1, kvm.log().currentActor(), message, n, page);
+      }
     }
   }
 }

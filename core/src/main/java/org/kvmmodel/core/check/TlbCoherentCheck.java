@@ -38,7 +38,7 @@ public final class TlbCoherentCheck extends Check {
 
   private boolean[] holding = new boolean[8];
   private boolean[] deferring = new boolean[8];
-  private final List<List<long[]>> lost = new ArrayList<>();
+  private final List<GfnRanges> lost = new ArrayList<>();
 
   public TlbCoherentCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -51,7 +51,7 @@ public final class TlbCoherentCheck extends Check {
       deferring = Arrays.copyOf(deferring, n);
     }
     while (lost.size() <= actor) {
-      lost.add(new ArrayList<>());
+      lost.add(new GfnRanges());
     }
   }
 
@@ -107,12 +107,12 @@ public final class TlbCoherentCheck extends Check {
     if ((samePfn && deferring[actor]) || value == format.makeOld(old, level)) {
       return;
     }
-    lost.get(actor).add(new long[] {gfn, Stage2Leaves.pagesAt(format, level)});
+    lost.get(actor).add(gfn, Stage2Leaves.pagesAt(format, level));
   }
 
   /** At the end of a hold of mmu_lock: every loss made under it is gone from every TLB. */
   private void judgeUnlock(long seq, int actor) {
-    List<long[]> ranges = lost.get(actor);
+    GfnRanges ranges = lost.get(actor);
     if (ranges.isEmpty()) {
       return;
     }
@@ -125,7 +125,7 @@ public final class TlbCoherentCheck extends Check {
       List<String> stale = new ArrayList<>(1);
       vcpu.forEachCachedTranslation(
           (gfn, pfn, permissions) -> {
-            if (!stale.isEmpty() || !inAny(ranges, gfn)) {
+            if (!stale.isEmpty() || !ranges.contains(gfn)) {
               return;
             }
             switch (Stage2Leaves.lookup(kvm, gfn, pfn, leafPfn)) {
@@ -157,14 +157,6 @@ public final class TlbCoherentCheck extends Check {
     ranges.clear();
   }
 
-  private static boolean inAny(List<long[]> ranges, long gfn) {
-    for (long[] r : ranges) {
-      if (gfn >= r[0] && gfn < r[0] + r[1]) {
-        return true;
-      }
-    }
-    return false;
-  }
 
   /** When invalidate_range_start returns: no vCPU's TLB translates a gfn of the range. */
   private void judgeRange(long seq, int actor, long start, long end) {

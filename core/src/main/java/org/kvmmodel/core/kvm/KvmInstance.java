@@ -467,7 +467,7 @@ public final class KvmInstance implements Kvm {
     for (GfnToPfnCache gpc : pfnCaches.active()) {
       gpc.deactivate();
     }
-    arch.destroyVm(pageTables.pageTables());
+    arch.destroyVm(List.copyOf(pageTables.pageTables()));
     rcu.barrier();
     log.emit(Tracepoint.KVM_DESTROY_VM_DONE, pageTables.livePages(), 0, 0);
   }

@@ -1,5 +1,6 @@
 package org.kvmmodel.core.kvm;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
@@ -32,6 +33,9 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   /** Physical base of page-table pages: above any host RAM the model gives out. */
   static final long TABLE_BASE = 1L << 44;
 
+  private static final PageTableObserver.WriteKind[] WRITE_KINDS =
+      PageTableObserver.WriteKind.values();
+
   private final MmuLock mmuLock;
   private final FaultInjector inject;
   private final Scheduler scheduler;
@@ -41,6 +45,7 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
   private final LongAdder emptyCacheAllocations = new LongAdder();
   private final EventLog log;
   private final List<RadixPageTable> tables = new CopyOnWriteArrayList<>();
+  private final List<RadixPageTable> tablesView = Collections.unmodifiableList(tables);
   private final ThreadLocal<int[]> lastWrite = ThreadLocal.withInitial(() -> new int[2]);
 
   public VmPageTables(
@@ -136,7 +141,7 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
    * judges that change's {@link Tracepoint#SPTE_CHANGED}, which is emitted on the same actor.
    */
   public PageTableObserver.WriteKind lastWriteKind() {
-    return PageTableObserver.WriteKind.values()[lastWrite.get()[0]];
+    return WRITE_KINDS[lastWrite.get()[0]];
   }
 
   /** The kernel level of the entry the calling actor's most recent change wrote. */
@@ -144,9 +149,12 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
     return lastWrite.get()[1];
   }
 
-  /** Every page table the arch built in this VM (roots), oldest first. */
+  /**
+   * Every page table the arch built in this VM (roots), oldest first: a read-only view that
+   * grows as the arch builds more, so that checks asking for it on every event copy nothing.
+   */
   public List<RadixPageTable> pageTables() {
-    return List.copyOf(tables);
+    return tablesView;
   }
 
   /** Table pages handed out and not yet freed. */

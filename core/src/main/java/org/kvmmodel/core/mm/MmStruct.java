@@ -1,6 +1,7 @@
 package org.kvmmodel.core.mm;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -64,7 +65,8 @@ public final class MmStruct {
   private final SchedLock mmapLock;
   private final SchedLock ptl;
   private final CopyOnWriteArrayList<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
-  private final CopyOnWriteArrayList<MmapLockListener> lockListeners = new CopyOnWriteArrayList<>();
+  /** Replaced whole on every add: taking mmap_lock walks a plain array and allocates nothing. */
+  private volatile MmapLockListener[] lockListeners = new MmapLockListener[0];
   private final AtomicLong tlbFlushes = new AtomicLong();
   private volatile boolean signalPending;
   private volatile boolean exited;
@@ -116,8 +118,10 @@ public final class MmStruct {
   }
 
   /** Adds a listener to this mm's mmap_lock acquisitions. */
-  public void addMmapLockListener(MmapLockListener listener) {
-    lockListeners.add(listener);
+  public synchronized void addMmapLockListener(MmapLockListener listener) {
+    MmapLockListener[] grown = Arrays.copyOf(lockListeners, lockListeners.length + 1);
+    grown[grown.length - 1] = listener;
+    lockListeners = grown;
   }
 
   /** mmap_read_lock. */

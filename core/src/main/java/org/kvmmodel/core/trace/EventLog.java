@@ -3,6 +3,7 @@ package org.kvmmodel.core.trace;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,7 +24,8 @@ public final class EventLog {
   private final long[] as;
   private final long[] bs;
   private final long[] cs;
-  private final List<TraceListener> listeners = new CopyOnWriteArrayList<>();
+  /** Replaced whole on every add, so that emitting walks a plain array and allocates nothing. */
+  private volatile TraceListener[] listeners = new TraceListener[0];
   private final ConcurrentHashMap<String, Integer> actorIds = new ConcurrentHashMap<>();
   private final List<String> actorNames = new CopyOnWriteArrayList<>();
   private final ThreadLocal<int[]> currentActor = ThreadLocal.withInitial(() -> new int[] {-1});
@@ -42,8 +44,10 @@ public final class EventLog {
     this.cs = new long[capacity];
   }
 
-  public void addListener(TraceListener listener) {
-    listeners.add(listener);
+  public synchronized void addListener(TraceListener listener) {
+    TraceListener[] grown = Arrays.copyOf(listeners, listeners.length + 1);
+    grown[grown.length - 1] = listener;
+    listeners = grown;
   }
 
   /** The small id of the calling thread's actor (its thread name), interned on first use. */
