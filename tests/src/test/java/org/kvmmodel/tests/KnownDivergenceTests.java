@@ -15,7 +15,10 @@ import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyPlugin;
 
-/** A failure the plugin declares for the modelled kernel version is reported, not failed. */
+/**
+ * A failure the plugin declares for the modelled kernel version, in the kernel function it
+ * names, is reported, not failed; the same check broken in another function still fails.
+ */
 class KnownDivergenceTests {
 
   private static ConformanceRow dirtyProtected(ToyPlugin plugin) {
@@ -30,12 +33,23 @@ class KnownDivergenceTests {
   void aDeclaredDivergenceIsReportedWithItsCitation() {
     ToyPlugin declared =
         ToyPlugin.broken(Breakage.SKIPS_RETRY_CHECK)
-            .declaring(new KnownDivergence(DirtyProtectedCheck.ID, "kvm_riscv_gstage_map", null));
+            .declaring(new KnownDivergence(DirtyProtectedCheck.ID, ToyPlugin.FAULT_FUNCTION, null));
     ConformanceRow row = dirtyProtected(declared);
     assertEquals(CheckStatus.KNOWN_DIVERGENCE, row.status());
-    assertTrue(row.message().startsWith("unfixed in mainline (kvm_riscv_gstage_map): folio 0x"),
+    assertTrue(row.message().startsWith("unfixed in mainline (toy_page_fault): folio 0x"),
         row.message());
     assertTrue(!row.status().failsRun());
+  }
+
+  @Test
+  void aDivergenceDeclaredInAnotherFunctionDoesNotCoverTheFaultPath() {
+    ToyPlugin declared =
+        ToyPlugin.broken(Breakage.SKIPS_RETRY_CHECK)
+            .declaring(new KnownDivergence(DirtyProtectedCheck.ID, "kvm_vm_ioctl_mte_copy_tags",
+                null));
+    ConformanceRow row = dirtyProtected(declared);
+    assertEquals(CheckStatus.FAIL, row.status());
+    assertTrue(row.message().contains("marked dirty under mmu_lock"), row.message());
   }
 
   @Test
@@ -47,5 +61,14 @@ class KnownDivergenceTests {
   @Test
   void aFixedDivergenceCitesTheFixingCommit() {
     assertEquals("fixed by \"KVM: x: fix\" (f)", new KnownDivergence("C", "f", "KVM: x: fix").citation());
+  }
+
+  @Test
+  void aDivergenceCoversItsCheckOnlyInItsFunction() {
+    KnownDivergence d = new KnownDivergence("C", "f", null);
+    assertTrue(d.covers("C", "f"));
+    assertTrue(!d.covers("C", "g"));
+    assertTrue(!d.covers("C", null));
+    assertTrue(!d.covers("D", "f"));
   }
 }

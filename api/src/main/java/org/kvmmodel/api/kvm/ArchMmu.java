@@ -94,4 +94,20 @@ public interface ArchMmu {
   default int vmIoctl(long ioctl, long[] arg) {
     return Errno.ENOTTY.negative();
   }
+
+  /**
+   * The kernel function in which this arch's guest fault path faults the page in and releases
+   * it (x86's {@code kvm_tdp_mmu_page_fault}, arm64's {@code user_mem_abort}, RISC-V's
+   * {@code kvm_riscv_gstage_map}): the name checks give the site of what a vCPU does inside
+   * {@link #handleGuestFault}, which known divergences are declared against.
+   */
+  String guestFaultFunction();
+
+  /**
+   * The kernel function that carries out VM ioctl {@code ioctl} ({@link #vmIoctl}), as checks
+   * name the site of what it does. By default {@code kvm_arch_vm_ioctl} itself.
+   */
+  default String vmIoctlFunction(long ioctl) {
+    return "kvm_arch_vm_ioctl";
+  }
 }

@@ -45,6 +45,20 @@ final class Arm64Mmu implements ArchMmu {
     this.mteCopyTags = new MteCopyTags(kvm, config.mte());
   }
 
+  /** {@code user_mem_abort}, where the abort handler faults the pfn in and releases it. */
+  @Override
+  public String guestFaultFunction() {
+    return "user_mem_abort";
+  }
+
+  /** {@link MteCopyTags#FUNCTION} for {@code KVM_ARM_MTE_COPY_TAGS}. */
+  @Override
+  public String vmIoctlFunction(long ioctl) {
+    return ioctl == MteCopyTags.KVM_ARM_MTE_COPY_TAGS
+        ? MteCopyTags.FUNCTION
+        : ArchMmu.super.vmIoctlFunction(ioctl);
+  }
+
   /**
    * arm64's {@code kvm_arch_vm_ioctl} for the requests modelled: {@code KVM_ARM_MTE_COPY_TAGS}
    * ({@link MteCopyTags}); any other request is -EINVAL, arm64's answer to one it does not know.

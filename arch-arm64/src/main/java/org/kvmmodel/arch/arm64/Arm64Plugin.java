@@ -8,6 +8,7 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -86,6 +87,18 @@ public final class Arm64Plugin implements ArchPlugin {
   @Override
   public List<KvmVersion> kvmVersions() {
     return List.of(KvmVersion.DEFAULT);
+  }
+
+  /**
+   * 6.13's {@code kvm_vm_ioctl_mte_copy_tags} writes tags to the guest through a
+   * {@code __gfn_to_page} reference and releases the page dirty with no mmu_lock and no retry
+   * check, which mainline has not changed.
+   */
+  @Override
+  public List<KnownDivergence> knownDivergences(KvmVersion version) {
+    return version.equals(KvmVersion.DEFAULT)
+        ? List.of(new KnownDivergence("DIRTY-PROTECTED", MteCopyTags.FUNCTION, null))
+        : List.of();
   }
 
   @Override

@@ -16,6 +16,9 @@ import org.kvmmodel.api.kvm.KvmPfn;
  */
 public final class MteCopyTags {
 
+  /** The kernel function that carries the ioctl out, as checks name where it acts. */
+  public static final String FUNCTION = "kvm_vm_ioctl_mte_copy_tags";
+
   /** {@code _IOR(KVMIO, 0xb4, struct kvm_arm_copy_mte_tags)}: the 48-byte structure below. */
   public static final long KVM_ARM_MTE_COPY_TAGS = 0x8030aeb4L;
   /** {@code KVM_ARM_TAGS_TO_GUEST}: the direction when no flag is set. */

@@ -216,6 +216,15 @@ final class GstageMmu implements ArchMmu {
     return new GstageWalker(ops.table(), svadu);
   }
 
+  /**
+   * {@code kvm_riscv_gstage_map}, which {@code gstage_page_fault} calls to fault the pfn in,
+   * map it and release it.
+   */
+  @Override
+  public String guestFaultFunction() {
+    return "kvm_riscv_gstage_map";
+  }
+
   /** {@code kvm_riscv_vcpu_exit} for a guest-page fault → {@code gstage_page_fault}. */
   @Override
   public int handleGuestFault(int vcpuId, Stage2Walk fault) {

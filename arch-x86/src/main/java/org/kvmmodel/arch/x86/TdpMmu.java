@@ -206,6 +206,12 @@ final class TdpMmu implements ArchMmu {
    *
    * @throws IllegalArgumentException when {@code walk} translated, or for a negative id
    */
+  /** {@code kvm_tdp_mmu_page_fault}, which faults the pfn in and finishes with its release. */
+  @Override
+  public String guestFaultFunction() {
+    return "kvm_tdp_mmu_page_fault";
+  }
+
   @Override
   public int handleGuestFault(int vcpuId, Stage2Walk walk) {
     if (walk.translated()) {

@@ -3,6 +3,8 @@ package org.kvmmodel.core.check;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import org.kvmmodel.core.kvm.KvmCallSites;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.TraceListener;
 
@@ -17,12 +19,14 @@ public abstract class Check implements TraceListener {
 
   private final String id;
   protected final KvmInstance kvm;
+  private final KvmCallSites sites;
   private final List<Violation> violations = new ArrayList<>();
   private long judged;
 
   protected Check(String id, KvmInstance kvm) {
     this.id = id;
     this.kvm = kvm;
+    this.sites = kvm.callSites();
   }
 
   public String id() {
@@ -34,12 +38,26 @@ public abstract class Check implements TraceListener {
     judged++;
   }
 
-  /** Records a violation seen at event {@code seq} of {@code actor}. */
+  /**
+   * Records a violation seen at event {@code seq} of {@code actor}, with the KVM entry point
+   * the actor is inside. The first {@code KEPT} are kept, and after them the first of each site
+   * not yet seen, so that no site's violations hide behind another's.
+   */
   protected final void fail(long seq, int actor, String format, Object... args) {
-    if (violations.size() < KEPT) {
-      violations.add(
-          new Violation(id, seq, kvm.log().actorName(actor), String.format(Locale.US, format, args)));
+    String site = sites.innermost(actor);
+    if (violations.size() < KEPT || !keptAt(site)) {
+      violations.add(new Violation(id, seq, kvm.log().actorName(actor), site,
+          String.format(Locale.US, format, args)));
     }
+  }
+
+  private boolean keptAt(String site) {
+    for (Violation v : violations) {
+      if (Objects.equals(v.site(), site)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Judges what can only be judged at the end of the run (teardown). */

@@ -6,6 +6,7 @@ import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.sched.SchedLock;
+import org.kvmmodel.core.trace.KvmCallSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -101,6 +102,17 @@ public final class GfnToPfnCache {
 
   /** {@code kvm_gpc_refresh}: 0, -EINVAL (inactive, or too long) or -EFAULT. */
   public int refresh(int len) {
+    kvm.log().emit(Tracepoint.KVM_CALL, KvmCallSite.GPC_REFRESH.ordinal(), gpa, 0);
+    int r = 0;
+    try {
+      r = refreshUnderRefreshLock(len);
+      return r;
+    } finally {
+      kvm.log().emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.GPC_REFRESH.ordinal(), r, 0);
+    }
+  }
+
+  private int refreshUnderRefreshLock(int len) {
     refreshLock.acquireExclusive();
     try {
       if (!validLen(gpa, len)) {

@@ -24,6 +24,7 @@ import org.kvmmodel.core.sched.Rcu;
 import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.sched.Srcu;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.KvmCallSite;
 import org.kvmmodel.core.trace.SleepSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -66,6 +67,7 @@ public final class KvmInstance implements Kvm {
   private SetMemoryRegion setMemoryRegion;
   private DirtyLog dirtyLog;
   private KvmMmuNotifier notifier;
+  private KvmCallSites callSites;
 
   private KvmInstance(
       Spec spec, MmStruct vmm, Scheduler scheduler, FaultInjector inject, EventLog log) {
@@ -388,6 +390,17 @@ public final class KvmInstance implements Kvm {
    * protection. Returns 0, or -EINVAL when no pfn could be had.
    */
   public int vcpuMap(long gfn, boolean writable, KvmHostMap map) {
+    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VCPU_MAP.ordinal(), gfn, 0);
+    int r = 0;
+    try {
+      r = vcpuMapLocked(gfn, writable, map);
+      return r;
+    } finally {
+      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VCPU_MAP.ordinal(), r, 0);
+    }
+  }
+
+  private int vcpuMapLocked(long gfn, boolean writable, KvmHostMap map) {
     FaultinResult out = new FaultinResult();
     map.gfn = gfn;
     map.writable = writable;
@@ -414,6 +427,15 @@ public final class KvmInstance implements Kvm {
    * unpinned.
    */
   public void vcpuUnmap(KvmHostMap map) {
+    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VCPU_UNMAP.ordinal(), map.gfn, 0);
+    try {
+      unmapHostMap(map);
+    } finally {
+      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VCPU_UNMAP.ordinal(), 0, 0);
+    }
+  }
+
+  private void unmapHostMap(KvmHostMap map) {
     if (!map.mapped) {
       return;
     }
@@ -443,12 +465,23 @@ public final class KvmInstance implements Kvm {
    * kvm-clock and steal-time updates do); the caller holds {@code kvm->srcu}. 0 or -EFAULT.
    */
   public int writeGuest(long gpa, long len) {
-    return guestWrite.writeGuest(0, gpa, len);
+    return guestWrite(KvmCallSite.WRITE_GUEST, 0, gpa, len);
   }
 
   /** {@code kvm_vcpu_write_guest}: as {@link #writeGuest} in the vCPU's address space. */
   public int vcpuWriteGuest(int asId, long gpa, long len) {
-    return guestWrite.writeGuest(asId, gpa, len);
+    return guestWrite(KvmCallSite.VCPU_WRITE_GUEST, asId, gpa, len);
+  }
+
+  private int guestWrite(KvmCallSite site, int asId, long gpa, long len) {
+    log.emit(Tracepoint.KVM_CALL, site.ordinal(), gpa, 0);
+    int r = 0;
+    try {
+      r = guestWrite.writeGuest(asId, gpa, len);
+      return r;
+    } finally {
+      log.emit(Tracepoint.KVM_CALL_DONE, site.ordinal(), r, 0);
+    }
   }
 
   /**
@@ -514,7 +547,26 @@ public final class KvmInstance implements Kvm {
    * {@code arg} is the argument structure in 64-bit words. Returns what the ioctl returns.
    */
   public int vmIoctl(long ioctl, long[] arg) {
-    return arch.vmIoctl(ioctl, arg.clone());
+    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VM_IOCTL.ordinal(), ioctl, 0);
+    int r = 0;
+    try {
+      r = arch.vmIoctl(ioctl, arg.clone());
+      return r;
+    } finally {
+      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VM_IOCTL.ordinal(), r, 0);
+    }
+  }
+
+  /**
+   * Which KVM entry point each actor is inside, for checks to name where they saw a violation;
+   * attached to the event log on first use, ahead of the checks that ask.
+   */
+  public synchronized KvmCallSites callSites() {
+    if (callSites == null) {
+      callSites = new KvmCallSites(arch);
+      log.addListener(callSites);
+    }
+    return callSites;
   }
 
   @Override

@@ -11,10 +11,10 @@ import java.util.Map;
 import java.util.function.IntConsumer;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchPlugin;
-import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
+import org.kvmmodel.core.check.Violation;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.SchedulePolicy;
@@ -79,8 +79,10 @@ public final class Conformance {
     if (unrunnable != null) {
       return notApplicable(plugin, configuration, scenario, unrunnable);
     }
+    KnownDivergences declared = KnownDivergences.of(plugin, settings.kvmVersion());
     Map<String, long[]> judged = new LinkedHashMap<>();
     Map<String, ConformanceRow> firstFailure = new LinkedHashMap<>();
+    Map<String, ConformanceRow> firstKnown = new LinkedHashMap<>();
     ConformanceRow runFailure = null;
     for (int i = 0; i < seeds; i++) {
       SchedulePolicy policy = i < (seeds + 1) / 2 ? SchedulePolicy.RANDOM : SchedulePolicy.PCT;
@@ -101,25 +103,28 @@ public final class Conformance {
       }
       for (CheckResult c : r.checks()) {
         judged.computeIfAbsent(c.id(), k -> new long[1])[0] += c.judged();
-        if (!c.violations().isEmpty() && !firstFailure.containsKey(c.id())) {
+        if (c.violations().isEmpty()) {
+          continue;
+        }
+        Violation uncovered = declared.firstUncovered(c);
+        if (uncovered != null && !firstFailure.containsKey(c.id())) {
           firstFailure.put(c.id(), row(plugin, configuration, scenario, c.id(), CheckStatus.FAIL,
-              0, seeds, seed, policy, c.violations().get(0).message()));
+              0, seeds, seed, policy, uncovered.message()));
+        } else if (uncovered == null && !firstKnown.containsKey(c.id())) {
+          Violation v = c.violations().get(0);
+          firstKnown.put(c.id(), row(plugin, configuration, scenario, c.id(),
+              CheckStatus.KNOWN_DIVERGENCE, 0, seeds, seed, policy,
+              declared.covering(v).citation() + ": " + v.message()));
         }
       }
     }
     List<ConformanceRow> rows = new ArrayList<>();
     for (Map.Entry<String, long[]> e : judged.entrySet()) {
-      ConformanceRow failure = firstFailure.get(e.getKey());
+      ConformanceRow failure = firstFailure.getOrDefault(e.getKey(), firstKnown.get(e.getKey()));
       long count = e.getValue()[0];
-      KnownDivergence known =
-          KnownDivergences.of(plugin, settings.kvmVersion()).declared(e.getKey());
-      if (failure != null && known != null) {
+      if (failure != null) {
         rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
-            failure.check(), CheckStatus.KNOWN_DIVERGENCE, count, seeds, failure.failingSeed(),
-            failure.failingPolicy(), known.citation() + ": " + failure.message()));
-      } else if (failure != null) {
-        rows.add(new ConformanceRow(failure.arch(), failure.configuration(), failure.scenario(),
-            failure.check(), CheckStatus.FAIL, count, seeds, failure.failingSeed(),
+            failure.check(), failure.status(), count, seeds, failure.failingSeed(),
             failure.failingPolicy(), failure.message()));
       } else {
         rows.add(row(plugin, configuration, scenario, e.getKey(),

@@ -1,24 +1,24 @@
 package org.kvmmodel.core.scenario;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.Violation;
 
 /**
- * The checks real KVM fails at the modelled version, as the plugin declares them
- * ({@link ArchPlugin#knownDivergences}), by check id: a violation of one is reported as
- * {@code known-divergence} with its citation rather than as a failure.
+ * The failures real KVM has at the modelled version, as the plugin declares them
+ * ({@link ArchPlugin#knownDivergences}), each a check in one kernel function: a violation of
+ * that check found in that function is reported as {@code known-divergence} with its citation
+ * rather than as a failure; one of the same check found anywhere else is not covered.
  */
 final class KnownDivergences {
 
-  private final Map<String, KnownDivergence> byCheck = new LinkedHashMap<>();
+  private final List<KnownDivergence> declared;
 
   private KnownDivergences(ArchPlugin plugin, KvmVersion version) {
-    for (KnownDivergence d : plugin.knownDivergences(version)) {
-      byCheck.putIfAbsent(d.check(), d);
-    }
+    this.declared = List.copyOf(plugin.knownDivergences(version));
   }
 
   /** What {@code plugin} declares for {@code version}. */
@@ -26,8 +26,23 @@ final class KnownDivergences {
     return new KnownDivergences(plugin, version);
   }
 
-  /** The divergence declared for {@code check}, or null. */
-  KnownDivergence declared(String check) {
-    return byCheck.get(check);
+  /** The divergence that covers {@code v}, or null. */
+  KnownDivergence covering(Violation v) {
+    for (KnownDivergence d : declared) {
+      if (d.covers(v.check(), v.site())) {
+        return d;
+      }
+    }
+    return null;
+  }
+
+  /** The first violation of {@code result} no declaration covers, or null. */
+  Violation firstUncovered(CheckResult result) {
+    for (Violation v : result.violations()) {
+      if (covering(v) == null) {
+        return v;
+      }
+    }
+    return null;
   }
 }

@@ -8,14 +8,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.Violation;
 import org.kvmmodel.core.check.CheckStatus;
 
 /**
  * What a stress run found: the runs made, their summed counters and judgements, and the first
- * failing iteration, if any, whose seed and events are what the report hands on.
+ * failing iteration, if any, whose seed and events are what the report hands on, with its
+ * violations no declared known divergence covers.
  */
 public record StressReport(
     String scenario,
@@ -26,12 +28,14 @@ public record StressReport(
     Map<String, Long> counters,
     Map<String, Long> judged,
     Map<String, String> knownDivergences,
-    RunResult failing) {
+    RunResult failing,
+    List<Violation> violations) {
 
   public StressReport {
     counters = Collections.unmodifiableMap(new LinkedHashMap<>(counters));
     judged = Collections.unmodifiableMap(new LinkedHashMap<>(judged));
     knownDivergences = Collections.unmodifiableMap(new LinkedHashMap<>(knownDivergences));
+    violations = List.copyOf(violations);
   }
 
   public boolean failed() {
@@ -48,12 +52,7 @@ public record StressReport(
    * ({@link Conformance#RUN_ROW} for its schedule).
    */
   public String violatedCheck() {
-    for (CheckResult c : failing.checks()) {
-      if (!c.violations().isEmpty() && !knownDivergences.containsKey(c.id())) {
-        return c.id();
-      }
-    }
-    return Conformance.RUN_ROW;
+    return violations.isEmpty() ? Conformance.RUN_ROW : violations.get(0).check();
   }
 
   /** The file name a failing iteration's events go to when none was asked for. */
@@ -81,11 +80,7 @@ public record StressReport(
       String check = violatedCheck();
       out.printf(Locale.US, "stress %s on %s %s: %s violated in run %d of free mode, seed %d%n",
           scenario, arch, configuration, check, runs, failing.seed());
-      for (CheckResult c : failing.checks()) {
-        if (!knownDivergences.containsKey(c.id())) {
-          c.violations().forEach(v -> out.println("  " + v));
-        }
-      }
+      violations.forEach(v -> out.println("  " + v));
       if (failing.failure() != null) {
         out.println("  run failed: " + failing.failure());
       }

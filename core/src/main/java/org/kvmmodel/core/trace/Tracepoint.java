@@ -52,6 +52,8 @@ public enum Tracepoint {
   MMU_NOTIFIER_RELEASE("kvm_mmu_notifier_release", "", "", ""),
   KVM_DESTROY_VM("kvm_destroy_vm", "", "", ""),
   KVM_DESTROY_VM_DONE("kvm_destroy_vm_done", "live_tables", "", ""),
+  KVM_CALL("kvm_call", "site", "arg", ""),
+  KVM_CALL_DONE("kvm_call_done", "site", "ret", ""),
 
   MIGHT_SLEEP("might_sleep", "site", "", ""),
   MMAP_LOCK("mmap_lock", "exclusive", "", "");

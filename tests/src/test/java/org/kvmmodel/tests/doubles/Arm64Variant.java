@@ -8,6 +8,7 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -96,6 +97,12 @@ public final class Arm64Variant implements ArchPlugin {
   @Override
   public List<KvmVersion> kvmVersions() {
     return real.kvmVersions();
+  }
+
+  /** The real plugin's declarations: a variant's own bug is never among them. */
+  @Override
+  public List<KnownDivergence> knownDivergences(KvmVersion version) {
+    return real.knownDivergences(version);
   }
 
   @Override

@@ -238,6 +238,12 @@ final class ToyMmu implements ArchMmu {
     return new ToyWalker(root.newCursor(WalkOnly.INSTANCE), breakage != Breakage.INSTALLS_OLD_LEAVES);
   }
 
+  /** The toy's name for its slow path, where it faults pages in and releases them. */
+  @Override
+  public String guestFaultFunction() {
+    return ToyPlugin.FAULT_FUNCTION;
+  }
+
   /** The slow path for the walk's gfn; a failed retry check re-enters the guest (0). */
   @Override
   public int handleGuestFault(int vcpuId, Stage2Walk walk) {

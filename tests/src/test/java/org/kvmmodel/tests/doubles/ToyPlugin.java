@@ -22,6 +22,9 @@ import org.kvmmodel.api.pt.DescriptorFormat;
  */
 public final class ToyPlugin implements ArchPlugin {
 
+  /** What the toy's MMU calls its guest fault path ({@code ArchMmu.guestFaultFunction}). */
+  public static final String FAULT_FUNCTION = "toy_page_fault";
+
   private final String name;
   private final MmuLockKind lockKind;
   private final boolean wholeVmRetry;
