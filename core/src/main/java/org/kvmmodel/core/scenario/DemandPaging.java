@@ -1,6 +1,5 @@
 package org.kvmmodel.core.scenario;
 
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.MmStruct;
@@ -27,16 +26,6 @@ public final class DemandPaging implements Scenario {
   @Override
   public String description() {
     return "two vCPUs fault in anonymous memory while the host drops and ages pages";
-  }
-
-  @Override
-  public long stepBound() {
-    return 50_000;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

@@ -5,7 +5,6 @@ import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.api.kvm.MemorySlot;
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.MmStruct;
@@ -52,11 +51,6 @@ public final class HugePages implements Scenario {
   @Override
   public long stepBound() {
     return 80_000;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

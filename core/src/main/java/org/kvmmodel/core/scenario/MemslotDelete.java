@@ -1,6 +1,5 @@
 package org.kvmmodel.core.scenario;
 
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.MmStruct;
@@ -30,16 +29,6 @@ public final class MemslotDelete implements Scenario {
   @Override
   public String description() {
     return "two vCPUs fault across two slots while the VMM deletes and recreates one of them";
-  }
-
-  @Override
-  public long stepBound() {
-    return 50_000;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

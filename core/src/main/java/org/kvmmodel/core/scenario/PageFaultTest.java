@@ -54,6 +54,12 @@ public final class PageFaultTest implements Scenario {
     return 20_000;
   }
 
+  /** Each logged case reads its bit with KVM_GET_DIRTY_LOG. */
+  @Override
+  public boolean harvestsDirtyLog() {
+    return true;
+  }
+
   @Override
   public void setUp(ScenarioRun run) {
     List<PageFaultCase> cases =

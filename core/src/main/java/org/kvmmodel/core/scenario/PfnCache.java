@@ -1,6 +1,5 @@
 package org.kvmmodel.core.scenario;
 
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.GuestPvclock;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
@@ -35,16 +34,6 @@ public final class PfnCache implements Scenario {
   @Override
   public String description() {
     return "kvm-clock is written through a gfn_to_pfn_cache while the host zaps and migrates it";
-  }
-
-  @Override
-  public long stepBound() {
-    return 50_000;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package org.kvmmodel.core.scenario;
 
 import org.kvmmodel.api.ArchConfiguration;
+import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 
 /**
  * A scenario: a VM, its vCPUs' guest programs and the host activity racing them, all drawn
@@ -15,15 +16,26 @@ public interface Scenario {
   /** One line saying what it exercises and where it comes from. */
   String description();
 
-  /** Race points one run may take. */
-  long stepBound();
+  /** Race points one run may take: by default 50,000, far above what a run of a few vCPUs needs. */
+  default long stepBound() {
+    return 50_000;
+  }
+
+  /**
+   * Whether the scenario harvests a dirty log (KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG) while
+   * guests write, which DIRTY-LOG-COMPLETE needs to judge anything.
+   */
+  default boolean harvestsDirtyLog() {
+    return false;
+  }
 
   /**
    * Whether the check called {@code checkId} judges this scenario; a check whose situations the
-   * scenario never creates (dirty-log harvests without dirty logging) is not attached.
+   * scenario never creates is not attached: DIRTY-LOG-COMPLETE only where the dirty log is
+   * harvested.
    */
   default boolean judgedBy(String checkId) {
-    return true;
+    return harvestsDirtyLog() || !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   /**

@@ -1,6 +1,5 @@
 package org.kvmmodel.core.scenario;
 
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.HostMemory;
@@ -51,11 +50,6 @@ public final class TwoVms implements Scenario {
   @Override
   public long stepBound() {
     return 100_000;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override

@@ -1,7 +1,6 @@
 package org.kvmmodel.core.scenario;
 
 import org.kvmmodel.api.ArchConfiguration;
-import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.HostFile;
@@ -36,20 +35,10 @@ public final class WritebackStorm implements Scenario {
     return "two vCPUs read and write a shared file mapping while the host writes pages back";
   }
 
-  @Override
-  public long stepBound() {
-    return 50_000;
-  }
-
   /** An MTE VM refuses this scenario's slot over a shared file ({@link MteMemslots}). */
   @Override
   public String unsupportedReason(ArchConfiguration configuration) {
     return MteMemslots.refusesFileBacking(configuration) ? MteMemslots.FILE_BACKING_REFUSED : null;
-  }
-
-  @Override
-  public boolean judgedBy(String checkId) {
-    return !checkId.equals(DirtyLogCompleteCheck.ID);
   }
 
   @Override
