@@ -107,6 +107,9 @@ class LockDisciplineTests {
     assertEquals(
         "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock, mmu_lock)",
         r.violations().get(0).message());
+    assertTrue(r.violations().get(1).message().startsWith(
+        "mutex_lock(&kvm->slots_lock) may sleep but was reached with mmu_lock held ("),
+        r.violations().get(1).message());
   }
 
   @Test

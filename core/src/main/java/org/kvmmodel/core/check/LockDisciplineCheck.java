@@ -33,7 +33,8 @@ import org.kvmmodel.core.trace.Tracepoint;
  *       taken with mmu_lock held.
  *   <li>Nothing sleeps under mmu_lock, a spinning lock in both of its flavours ({@code spinlock_t},
  *       or {@code rwlock_t} where the arch defines {@code KVM_HAVE_MMU_RWLOCK}): no point that
- *       may sleep ({@code hva_to_pfn}, an mmap_lock acquisition, a cache top-up that allocates,
+ *       may sleep ({@code hva_to_pfn}, an mmap_lock acquisition, {@code mutex_lock} of
+ *       slots_lock, a cache top-up that allocates,
  *       {@code synchronize_srcu} / {@code synchronize_rcu}) is reached with it held.
  *   <li>mmap_lock comes before mmu_lock: mmu_notifier callbacks are called with mmap_lock held
  *       (munmap, madvise, mprotect) and take mmu_lock, so KVM taking mmap_lock while holding
@@ -113,6 +114,7 @@ public final class LockDisciplineCheck extends Check {
         judgeTakenOutsideMmuLock(seq, actor,
             "slots_lock taken with mmu_lock held (KVM's order is kvm->lock, slots_lock,"
                 + " mmu_lock)");
+        judgeSleep(seq, actor, "mutex_lock(&kvm->slots_lock)");
         break;
       default:
         break;

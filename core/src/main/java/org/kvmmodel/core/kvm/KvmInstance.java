@@ -135,8 +135,8 @@ public final class KvmInstance implements Kvm {
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
         new SetMemoryRegion(
-            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {}, log,
-            kvm.pageShift());
+            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {},
+            scheduler.newLock("slots_lock"), log, kvm.pageShift());
     kvm.dirtyLog =
         new DirtyLog(
             kvm.memslots,
@@ -511,12 +511,19 @@ public final class KvmInstance implements Kvm {
   }
 
   /**
-   * KVM_GET_DIRTY_LOG ({@code kvm_vm_ioctl_get_dirty_log}): the start of the harvest, every gfn
-   * the returned bitmap reports, and its return are events, which is what dirty_log_test's
-   * host side sees.
+   * KVM_GET_DIRTY_LOG ({@code kvm_vm_ioctl_get_dirty_log}): {@code kvm_get_dirty_log_protect}
+   * with slots_lock held. The start of the harvest, every gfn the returned bitmap reports, and
+   * its return are events, which is what dirty_log_test's host side sees.
    */
   public int getDirtyLog(int slot, long[] bitmap) {
     log.emit(Tracepoint.GET_DIRTY_LOG, slot, 0, 0);
+    int r = setMemoryRegion.withSlotsLock(() -> getDirtyLogProtect(slot, bitmap));
+    log.emit(Tracepoint.GET_DIRTY_LOG_DONE, slot, r, 0);
+    return r;
+  }
+
+  /** {@code kvm_get_dirty_log_protect}, slots_lock held, reporting each harvested gfn. */
+  private int getDirtyLogProtect(int slot, long[] bitmap) {
     int r = dirtyLog.getDirtyLog(slot, bitmap);
     if (r == 0) {
       KvmMemslot s = memslots.active(slot >>> 16).byId(slot & 0xffff);
@@ -529,7 +536,6 @@ public final class KvmInstance implements Kvm {
         }
       }
     }
-    log.emit(Tracepoint.GET_DIRTY_LOG_DONE, slot, r, 0);
     return r;
   }
 
@@ -574,9 +580,13 @@ public final class KvmInstance implements Kvm {
     return setMemoryRegion.areAllMemslotsEmpty();
   }
 
-  /** KVM_CLEAR_DIRTY_LOG. */
+  /**
+   * KVM_CLEAR_DIRTY_LOG ({@code kvm_vm_ioctl_clear_dirty_log}): {@code kvm_clear_dirty_log_protect}
+   * with slots_lock held.
+   */
   public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
-    return dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);
+    return setMemoryRegion.withSlotsLock(
+        () -> dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap));
   }
 
   /** {@code kvm_vm_ioctl_create_vcpu}: the vCPU now receives the VM's requests. */

@@ -13,6 +13,7 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.core.sched.SchedLock;
 import org.kvmmodel.core.trace.EventLog;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -21,6 +22,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * {@code __kvm_set_memory_region} and {@code kvm_set_memslot}. Every bad input gets the errno
  * KVM returns and leaves the memslots as they were; DELETE and MOVE first publish an INVALID
  * copy of the slot and have the arch flush it, and restore the old slot if preparing fails.
+ *
+ * <p>{@code kvm->slots_lock} is a sleeping mutex: it is made by the VM's scheduler (taken only
+ * exclusively, never recursively, as {@code mutex_lock} deadlocks on a mutex its task holds), so
+ * that actors contending for it are scheduled and a cycle through it is reported as a deadlock.
  */
 public final class SetMemoryRegion {
 
@@ -29,7 +34,7 @@ public final class SetMemoryRegion {
   private final DirtyLogMode dirtyLogMode;
   private final ArchMmu arch;
   private final LongConsumer memslotsUpdated;
-  private final ReentrantLock slotsLock = new ReentrantLock();
+  private final SchedLock slotsLock;
   private final ReentrantLock slotsArchLock = new ReentrantLock();
   private final EventLog log;
   /** The host's {@code PAGE_SHIFT}: base, size and hva must be multiples of its page. */
@@ -42,8 +47,10 @@ public final class SetMemoryRegion {
       DirtyLogMode dirtyLogMode,
       ArchMmu arch,
       LongConsumer memslotsUpdated,
+      SchedLock slotsLock,
       EventLog log,
       int pageShift) {
+    this.slotsLock = slotsLock;
     this.log = log;
     this.pageShift = pageShift;
     this.memslots = memslots;
@@ -54,7 +61,7 @@ public final class SetMemoryRegion {
   }
 
   /** {@code kvm->slots_lock}. */
-  public ReentrantLock slotsLock() {
+  public SchedLock slotsLock() {
     return slotsLock;
   }
 
@@ -70,7 +77,7 @@ public final class SetMemoryRegion {
 
   /** {@code kvm_are_all_memslots_empty}, slots_lock held. */
   public boolean areAllMemslotsEmpty() {
-    if (!slotsLock.isHeldByCurrentThread()) {
+    if (!slotsLock.heldExclusive()) {
       throw new IllegalStateException("kvm_are_all_memslots_empty without slots_lock");
     }
     for (int as = 0; as < memslots.addressSpaces(); as++) {
@@ -104,16 +111,19 @@ public final class SetMemoryRegion {
     }
   }
 
-  /** {@code mutex_lock(&kvm->slots_lock)}, reported so the lock order can be judged. */
+  /**
+   * {@code mutex_lock(&kvm->slots_lock)}, reported (before it may sleep waiting, as
+   * {@code might_sleep} checks on entry) so the lock order and sleeping can be judged.
+   */
   public void lockSlots() {
     log.emit(Tracepoint.SLOTS_LOCK, 0, 0, 0);
-    slotsLock.lock();
+    slotsLock.acquireExclusive();
   }
 
   /** {@code mutex_unlock(&kvm->slots_lock)}, reported likewise. */
   public void unlockSlots() {
     log.emit(Tracepoint.SLOTS_UNLOCK, 0, 0, 0);
-    slotsLock.unlock();
+    slotsLock.releaseExclusive();
   }
 
   private int checkFlags(UserspaceMemoryRegion2 mem) {

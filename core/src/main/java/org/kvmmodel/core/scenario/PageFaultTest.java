@@ -13,7 +13,6 @@ import org.kvmmodel.core.mm.HostFile;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.sched.SchedLock;
 import org.kvmmodel.core.vcpu.GuestProgram;
 import org.kvmmodel.core.vcpu.Vcpu;
 
@@ -26,9 +25,8 @@ import org.kvmmodel.core.vcpu.Vcpu;
  * the outcome from core state ({@link PageFaultOutcome}), then unmaps the memory (the
  * mmu_notifier zaps what the case mapped) and deletes the slot. An outcome the case does not
  * expect ends the run with an {@link UnmetExpectation}; every check also judges the run. Each
- * vCPU's thread is also the VMM thread of its cases, as in the selftest; the two take the VMM's
- * own mutex around memslot updates (as QEMU's big lock serialises them), so KVM sees one
- * KVM_SET_USER_MEMORY_REGION2 at a time.
+ * vCPU's thread is also the VMM thread of its cases, as in the selftest; the two issue their
+ * memslot updates and dirty-log ioctls concurrently, and KVM's own slots_lock serialises them.
  */
 public final class PageFaultTest implements Scenario {
 
@@ -68,7 +66,6 @@ public final class PageFaultTest implements Scenario {
                 run.plugin().readonlyMemory(),
                 !MteMemslots.refusesFileBacking(run.configuration())));
     shuffle(cases, run.choices());
-    SchedLock vmmLock = run.scheduler().newLock("vmm");
     for (int id = 0; id < VCPUS; id++) {
       Vcpu vcpu = run.createVcpu(id);
       List<PageFaultCase> mine = new ArrayList<>();
@@ -84,7 +81,7 @@ public final class PageFaultTest implements Scenario {
           vcpu.name(),
           () -> {
             for (int i = 0; i < pages.length; i++) {
-              runCase(run.vm(), vmmLock, vcpu, slotId, mine.get(i), pages[i]);
+              runCase(run.vm(), vcpu, slotId, mine.get(i), pages[i]);
             }
           });
     }
@@ -115,14 +112,14 @@ public final class PageFaultTest implements Scenario {
    * access at {@code page}, the outcome judged, then the memory unmapped and the slot deleted.
    */
   private static void runCase(
-      KvmInstance vm, SchedLock vmmLock, Vcpu vcpu, int slotId, PageFaultCase c, int page) {
+      KvmInstance vm, Vcpu vcpu, int slotId, PageFaultCase c, int page) {
     MmStruct vmm = vm.vmm();
     long slotBytes = slotBytes(vm);
     int slotPages = slotPages(vm);
     long hva = HVA + slotId * slotBytes;
     long gpa = GPA + slotId * slotBytes;
     map(vm, c.backing(), hva);
-    setUserMemoryRegion2(vm, vmmLock,
+    setUserMemoryRegion2(vm,
         new UserspaceMemoryRegion2(slotId, c.slotFlags(), gpa, slotBytes, hva));
     long gfn = (gpa >>> vm.pageShift()) + page;
     MemorySlot slot = vm.gfnToMemslot(0, gfn);
@@ -141,19 +138,13 @@ public final class PageFaultTest implements Scenario {
           String.format(Locale.US, "page-fault-test %s at gfn %#x: %s", c.label(), gfn, unmet));
     }
     DemandPaging.check(vmm.munmap(hva, slotBytes), 0, "munmap");
-    setUserMemoryRegion2(vm, vmmLock, new UserspaceMemoryRegion2(slotId, 0, gpa, 0, hva));
+    setUserMemoryRegion2(vm, new UserspaceMemoryRegion2(slotId, 0, gpa, 0, hva));
   }
 
-  /** KVM_SET_USER_MEMORY_REGION2 under the VMM's mutex; it must succeed. */
-  private static void setUserMemoryRegion2(
-      KvmInstance vm, SchedLock vmmLock, UserspaceMemoryRegion2 region) {
-    vmmLock.acquireExclusive();
-    try {
-      DemandPaging.check(
-          vm.setUserMemoryRegion2(region), 0, "KVM_SET_USER_MEMORY_REGION2 " + region);
-    } finally {
-      vmmLock.releaseExclusive();
-    }
+  /** KVM_SET_USER_MEMORY_REGION2; it must succeed. */
+  private static void setUserMemoryRegion2(KvmInstance vm, UserspaceMemoryRegion2 region) {
+    DemandPaging.check(
+        vm.setUserMemoryRegion2(region), 0, "KVM_SET_USER_MEMORY_REGION2 " + region);
   }
 
   /** A fresh read-write mapping of {@code backing} at {@code hva}, nothing faulted in yet. */

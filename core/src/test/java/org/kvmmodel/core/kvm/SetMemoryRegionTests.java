@@ -189,8 +189,8 @@ class SetMemoryRegionTests {
     MemslotSet before = slots();
     assertEquals(Errno.EINVAL.negative(), f.set(0, 0, 0, 2 * MB, HVA));
     assertSame(before, slots());
-    assertTrue(f.setMemoryRegion.slotsLock().tryLock(), "slots_lock released");
-    f.setMemoryRegion.slotsLock().unlock();
+    assertTrue(f.setMemoryRegion.slotsLock().tryAcquireExclusive(), "slots_lock released");
+    f.setMemoryRegion.slotsLock().releaseExclusive();
   }
 
   @Test
