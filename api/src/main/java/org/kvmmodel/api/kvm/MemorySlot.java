@@ -107,6 +107,20 @@ public final class MemorySlot {
     return (flags & KVM_MEM_LOG_DIRTY_PAGES) != 0;
   }
 
+  /**
+   * The first gfn of the span a dirty-log re-protect covers: {@code base_gfn + gfn_offset +
+   * __ffs(mask)}, as arm64's and RISC-V's {@code kvm_arch_mmu_enable_log_dirty_pt_masked}
+   * compute it (they protect every gfn from the lowest to the highest set bit).
+   */
+  public long maskedSpanStart(long gfnOffset, long mask) {
+    return baseGfn + gfnOffset + Long.numberOfTrailingZeros(mask);
+  }
+
+  /** One past the last gfn of that span: {@code base_gfn + gfn_offset + __fls(mask) + 1}. */
+  public long maskedSpanEnd(long gfnOffset, long mask) {
+    return baseGfn + gfnOffset + 64 - Long.numberOfLeadingZeros(mask);
+  }
+
   /** {@code __gfn_to_hva_memslot}: the host virtual address backing {@code gfn}. */
   public long gfnToHva(long gfn) {
     return userspaceAddr + ((gfn - baseGfn) << pageShift);

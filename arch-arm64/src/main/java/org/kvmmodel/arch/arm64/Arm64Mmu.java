@@ -300,9 +300,8 @@ final class Arm64Mmu implements ArchMmu {
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
     kvm.mmuLock().assertHeldExclusive("kvm_arch_mmu_enable_log_dirty_pt_masked");
-    long base = slot.baseGfn() + gfnOffset;
-    long start = base + Long.numberOfTrailingZeros(mask);
-    long end = base + 64 - Long.numberOfLeadingZeros(mask);
+    long start = slot.maskedSpanStart(gfnOffset, mask);
+    long end = slot.maskedSpanEnd(gfnOffset, mask);
     PageTableCursor cursor = ops.cursor();
     cursor.writeProtectRange(start, end);
     cursor.clearFlushPending();

@@ -31,6 +31,9 @@ import org.kvmmodel.api.pt.PageTableCursor;
  */
 class GstageMap {
 
+  /** The kernel function this class mirrors, where a fault faults its page in and releases it. */
+  static final String FUNCTION = "kvm_riscv_gstage_map";
+
   private static final long PMD_SIZE = 1L << 21;
   private static final long PUD_SIZE = 1L << 30;
 

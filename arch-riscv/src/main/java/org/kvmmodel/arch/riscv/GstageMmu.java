@@ -193,8 +193,7 @@ final class GstageMmu implements ArchMmu {
     if (mask == 0) {
       return;
     }
-    long base = slot.baseGfn() + gfnOffset;
-    wpRange(base + Long.numberOfTrailingZeros(mask), base + 64 - Long.numberOfLeadingZeros(mask));
+    wpRange(slot.maskedSpanStart(gfnOffset, mask), slot.maskedSpanEnd(gfnOffset, mask));
   }
 
   /**
@@ -222,7 +221,7 @@ final class GstageMmu implements ArchMmu {
    */
   @Override
   public String guestFaultFunction() {
-    return "kvm_riscv_gstage_map";
+    return GstageMap.FUNCTION;
   }
 
   /** {@code kvm_riscv_vcpu_exit} for a guest-page fault → {@code gstage_page_fault}. */

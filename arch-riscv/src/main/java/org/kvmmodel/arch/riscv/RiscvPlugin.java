@@ -106,7 +106,7 @@ public final class RiscvPlugin implements ArchPlugin {
   @Override
   public List<KnownDivergence> knownDivergences(KvmVersion version) {
     return version.equals(KvmVersion.DEFAULT)
-        ? List.of(new KnownDivergence("DIRTY-PROTECTED", "kvm_riscv_gstage_map", null))
+        ? List.of(new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION, null))
         : List.of();
   }
 

@@ -102,14 +102,8 @@ public final class GfnToPfnCache {
 
   /** {@code kvm_gpc_refresh}: 0, -EINVAL (inactive, or too long) or -EFAULT. */
   public int refresh(int len) {
-    kvm.log().emit(Tracepoint.KVM_CALL, KvmCallSite.GPC_REFRESH.ordinal(), gpa, 0);
-    int r = 0;
-    try {
-      r = refreshUnderRefreshLock(len);
-      return r;
-    } finally {
-      kvm.log().emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.GPC_REFRESH.ordinal(), r, 0);
-    }
+    return KvmCallSites.call(
+        kvm.log(), KvmCallSite.GPC_REFRESH, gpa, () -> refreshUnderRefreshLock(len));
   }
 
   private int refreshUnderRefreshLock(int len) {

@@ -1,7 +1,9 @@
 package org.kvmmodel.core.kvm;
 
 import java.util.Arrays;
+import java.util.function.IntSupplier;
 import org.kvmmodel.api.kvm.ArchMmu;
+import org.kvmmodel.core.trace.EventLog;
 import org.kvmmodel.core.trace.KvmCallSite;
 import org.kvmmodel.core.trace.TraceListener;
 import org.kvmmodel.core.trace.Tracepoint;
@@ -21,6 +23,22 @@ public final class KvmCallSites implements TraceListener {
 
   KvmCallSites(ArchMmu arch) {
     this.arch = arch;
+  }
+
+  /**
+   * Runs {@code body} as KVM entry point {@code site} with argument {@code arg}, between the
+   * {@code KVM_CALL} and {@code KVM_CALL_DONE} events (the latter with what it returned) that
+   * let checks tell where a violation happened; returns what {@code body} returns.
+   */
+  static int call(EventLog log, KvmCallSite site, long arg, IntSupplier body) {
+    log.emit(Tracepoint.KVM_CALL, site.ordinal(), arg, 0);
+    int r = 0;
+    try {
+      r = body.getAsInt();
+      return r;
+    } finally {
+      log.emit(Tracepoint.KVM_CALL_DONE, site.ordinal(), r, 0);
+    }
   }
 
   @Override

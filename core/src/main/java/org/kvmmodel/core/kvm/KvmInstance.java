@@ -390,14 +390,8 @@ public final class KvmInstance implements Kvm {
    * protection. Returns 0, or -EINVAL when no pfn could be had.
    */
   public int vcpuMap(long gfn, boolean writable, KvmHostMap map) {
-    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VCPU_MAP.ordinal(), gfn, 0);
-    int r = 0;
-    try {
-      r = vcpuMapLocked(gfn, writable, map);
-      return r;
-    } finally {
-      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VCPU_MAP.ordinal(), r, 0);
-    }
+    return KvmCallSites.call(
+        log, KvmCallSite.VCPU_MAP, gfn, () -> vcpuMapLocked(gfn, writable, map));
   }
 
   private int vcpuMapLocked(long gfn, boolean writable, KvmHostMap map) {
@@ -427,12 +421,14 @@ public final class KvmInstance implements Kvm {
    * unpinned.
    */
   public void vcpuUnmap(KvmHostMap map) {
-    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VCPU_UNMAP.ordinal(), map.gfn, 0);
-    try {
-      unmapHostMap(map);
-    } finally {
-      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VCPU_UNMAP.ordinal(), 0, 0);
-    }
+    KvmCallSites.call(
+        log,
+        KvmCallSite.VCPU_UNMAP,
+        map.gfn,
+        () -> {
+          unmapHostMap(map);
+          return 0;
+        });
   }
 
   private void unmapHostMap(KvmHostMap map) {
@@ -474,14 +470,7 @@ public final class KvmInstance implements Kvm {
   }
 
   private int guestWrite(KvmCallSite site, int asId, long gpa, long len) {
-    log.emit(Tracepoint.KVM_CALL, site.ordinal(), gpa, 0);
-    int r = 0;
-    try {
-      r = guestWrite.writeGuest(asId, gpa, len);
-      return r;
-    } finally {
-      log.emit(Tracepoint.KVM_CALL_DONE, site.ordinal(), r, 0);
-    }
+    return KvmCallSites.call(log, site, gpa, () -> guestWrite.writeGuest(asId, gpa, len));
   }
 
   /**
@@ -553,14 +542,8 @@ public final class KvmInstance implements Kvm {
    * {@code arg} is the argument structure in 64-bit words. Returns what the ioctl returns.
    */
   public int vmIoctl(long ioctl, long[] arg) {
-    log.emit(Tracepoint.KVM_CALL, KvmCallSite.VM_IOCTL.ordinal(), ioctl, 0);
-    int r = 0;
-    try {
-      r = arch.vmIoctl(ioctl, arg.clone());
-      return r;
-    } finally {
-      log.emit(Tracepoint.KVM_CALL_DONE, KvmCallSite.VM_IOCTL.ordinal(), r, 0);
-    }
+    long[] copied = arg.clone();
+    return KvmCallSites.call(log, KvmCallSite.VM_IOCTL, ioctl, () -> arch.vmIoctl(ioctl, copied));
   }
 
   /**
