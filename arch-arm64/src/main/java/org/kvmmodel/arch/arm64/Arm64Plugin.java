@@ -97,7 +97,8 @@ public final class Arm64Plugin implements ArchPlugin {
   @Override
   public List<KnownDivergence> knownDivergences(KvmVersion version) {
     return version.equals(KvmVersion.DEFAULT)
-        ? List.of(new KnownDivergence("DIRTY-PROTECTED", MteCopyTags.FUNCTION, null))
+        ? List.of(new KnownDivergence("DIRTY-PROTECTED", MteCopyTags.FUNCTION,
+            MteCopyTags.TAGS_WRITTEN_RELEASED_DIRTY, null))
         : List.of();
   }
 

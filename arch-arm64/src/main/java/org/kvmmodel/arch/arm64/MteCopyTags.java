@@ -1,5 +1,6 @@
 package org.kvmmodel.arch.arm64;
 
+import org.kvmmodel.api.ViolationSignature;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
@@ -18,6 +19,17 @@ public final class MteCopyTags {
 
   /** The kernel function that carries the ioctl out, as checks name where it acts. */
   public static final String FUNCTION = "kvm_vm_ioctl_mte_copy_tags";
+
+  /**
+   * What the ioctl does when it writes tags to the guest: it releases the page it took with
+   * {@code __gfn_to_page} dirty, never having taken mmu_lock.
+   */
+  static final ViolationSignature TAGS_WRITTEN_RELEASED_DIRTY =
+      ViolationSignature.of(
+          "tags written to the guest release their __gfn_to_page page dirty without mmu_lock",
+          v -> v.kind().equals("no-mmu-lock")
+              && v.saw("kvm_release_page_dirty")
+              && !v.saw("mmu_lock"));
 
   /** {@code _IOR(KVMIO, 0xb4, struct kvm_arm_copy_mte_tags)}: the 48-byte structure below. */
   public static final long KVM_ARM_MTE_COPY_TAGS = 0x8030aeb4L;

@@ -11,6 +11,8 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.api.ViolationEvidence;
+import org.kvmmodel.api.ViolationSignature;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.HostPageSize;
 import org.kvmmodel.api.kvm.Kvm;
@@ -100,13 +102,31 @@ public final class RiscvPlugin implements ArchPlugin {
   }
 
   /**
+   * What 6.13's {@code kvm_riscv_gstage_map} does when its retry check fires: in that hold of
+   * mmu_lock it maps nothing and still releases the page as used, dirty if writable
+   * ({@code kvm_release_faultin_page} with {@code unused = ret && ret != -EEXIST}, {@code ret}
+   * still 0).
+   */
+  static final ViolationSignature RETRIED_FAULT_RELEASED_USED =
+      ViolationSignature.of(
+          "a fault whose retry check fired maps nothing and releases its page dirty",
+          v -> {
+            ViolationEvidence hold = v.sinceLast("mmu_lock");
+            return v.kind().equals("retry-fired")
+                && hold.saw("mmu_invalidate_retry", "retry", 1)
+                && hold.saw("kvm_release_page_dirty")
+                && !hold.saw("kvm_tdp_mmu_spte_changed");
+          });
+
+  /**
    * 6.13's {@code kvm_riscv_gstage_map} releases a page as used after the retry check fired,
    * marking the folio dirty without a passed retry check.
    */
   @Override
   public List<KnownDivergence> knownDivergences(KvmVersion version) {
     return version.equals(KvmVersion.DEFAULT)
-        ? List.of(new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION, null))
+        ? List.of(new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION,
+            RETRIED_FAULT_RELEASED_USED, null))
         : List.of();
   }
 

@@ -39,21 +39,22 @@ public abstract class Check implements TraceListener {
   }
 
   /**
-   * Records a violation seen at event {@code seq} of {@code actor}, with the KVM entry point
-   * the actor is inside. The first {@code KEPT} are kept, and after them the first of each site
-   * not yet seen, so that no site's violations hide behind another's.
+   * Records a violation of kind {@code kind} seen at event {@code seq} of {@code actor}, with
+   * the KVM entry point the actor is inside and the actor's events that led there. The first
+   * {@code KEPT} are kept, and after them the first of each site and kind not yet seen, so that
+   * no breach hides behind another's.
    */
-  protected final void fail(long seq, int actor, String format, Object... args) {
+  protected final void fail(long seq, int actor, String kind, String format, Object... args) {
     String site = sites.innermost(actor);
-    if (violations.size() < KEPT || !keptAt(site)) {
-      violations.add(new Violation(id, seq, kvm.log().actorName(actor), site,
-          String.format(Locale.US, format, args)));
+    if (violations.size() < KEPT || !kept(site, kind)) {
+      violations.add(new Violation(id, seq, kvm.log().actorName(actor), site, kind,
+          String.format(Locale.US, format, args), kvm.log().entryEvents(seq, actor)));
     }
   }
 
-  private boolean keptAt(String site) {
+  private boolean kept(String site, String kind) {
     for (Violation v : violations) {
-      if (Objects.equals(v.site(), site)) {
+      if (Objects.equals(v.site(), site) && v.kind().equals(kind)) {
         return true;
       }
     }

@@ -140,7 +140,7 @@ public final class DirtyLogCompleteCheck extends Check {
       if (w.deadline == id) {
         judged();
         it.remove();
-        fail(seq, actor,
+        fail(seq, actor, "write-unreported",
             "%s to gfn %#x at event %d was not reported by KVM_GET_DIRTY_LOG harvest"
                 + " #%d, the first to begin after it with no fault on the gfn in flight",
             w.byKvm ? "KVM write" : "guest write", w.gfn, w.seq, id);

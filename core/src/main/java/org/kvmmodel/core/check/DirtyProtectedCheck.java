@@ -88,14 +88,14 @@ public final class DirtyProtectedCheck extends Check {
       return;
     }
     if (!holding[actor]) {
-      fail(seq, actor, "folio %#x marked dirty without mmu_lock held", page);
+      fail(seq, actor, "no-mmu-lock", "folio %#x marked dirty without mmu_lock held", page);
     } else if (passedHold[actor] != holdId[actor]) {
       if (failedHold[actor] == holdId[actor]) {
-        fail(seq, actor,
+        fail(seq, actor, "retry-fired",
             "folio %#x marked dirty under mmu_lock after the retry check failed"
                 + " (the invalidation sequence moved since the snapshot)", page);
       } else {
-        fail(seq, actor,
+        fail(seq, actor, "no-retry-passed",
             "folio %#x marked dirty under mmu_lock with no retry check passed under this hold"
                 + " of mmu_lock after a snapshot taken before faultin", page);
       }

@@ -46,7 +46,7 @@ public final class IsolationCheck extends Check {
     int pageShift = memory.pageShift();
     long pfn = c >>> pageShift;
     if (memory.pfnValid(pfn) && !memory.isReserved(pfn) && memory.refcount(pfn) == 0) {
-      fail(seq, actor, "guest access to gpa %#x reached frame %#x, which is free", gpa, pfn);
+      fail(seq, actor, "freed-frame", "guest access to gpa %#x reached frame %#x, which is free", gpa, pfn);
       return;
     }
     long gfn = gpa >>> pageShift;
@@ -58,13 +58,14 @@ public final class IsolationCheck extends Check {
       return;
     }
     if (otherVm != null) {
-      fail(seq, actor, "%s guest access to gpa %#x reached frame %#x, which now backs %s",
+      fail(seq, actor, "other-vm", "%s guest access to gpa %#x reached frame %#x, which now backs %s",
           kvm.name(), gpa, pfn, otherVm);
     } else if (slot == null) {
-      fail(seq, actor, "guest access to gpa %#x reached frame %#x, but no memslot backs the gpa",
+      fail(seq, actor, "no-memslot",
+          "guest access to gpa %#x reached frame %#x, but no memslot backs the gpa",
           gpa, pfn);
     } else {
-      fail(seq, actor,
+      fail(seq, actor, "moved-frame",
           "guest access to gpa %#x reached frame %#x, but hva %#x is now backed by %s",
           gpa, pfn, hva, backing < 0 ? "nothing" : String.format(Locale.US, "frame %#x", backing));
     }

@@ -125,7 +125,7 @@ public final class LockDisciplineCheck extends Check {
   private void judgeTakenOutsideMmuLock(long seq, int actor, String inversion) {
     judged();
     if (mmuLock[actor] != UNLOCKED) {
-      fail(seq, actor, "%s", inversion);
+      fail(seq, actor, "lock-order", "%s", inversion);
     }
   }
 
@@ -136,7 +136,7 @@ public final class LockDisciplineCheck extends Check {
           kvm.mmuLock().kind() == MmuLockKind.SPINLOCK
               ? "a spinlock"
               : mmuLock[actor] == WRITE ? "an rwlock, for write" : "an rwlock, for read";
-      fail(seq, actor, "%s may sleep but was reached with mmu_lock held (%s): nothing may sleep"
+      fail(seq, actor, "sleep-under-mmu-lock", "%s may sleep but was reached with mmu_lock held (%s): nothing may sleep"
           + " under a spinning lock", site, held);
     }
   }
@@ -153,15 +153,15 @@ public final class LockDisciplineCheck extends Check {
         break;
       case READ:
         if (!atomic) {
-          fail(seq, actor,
+          fail(seq, actor, "plain-store-under-read-lock",
               "spte of gfn %#x written with a plain store under mmu_lock held for read", gfn);
         }
         break;
       default:
         if (!atomic) {
-          fail(seq, actor, "spte of gfn %#x written without mmu_lock", gfn);
+          fail(seq, actor, "no-mmu-lock", "spte of gfn %#x written without mmu_lock", gfn);
         } else if (rcuDepth[actor] == 0) {
-          fail(seq, actor,
+          fail(seq, actor, "outside-rcu",
               "spte of gfn %#x changed atomically without mmu_lock outside an RCU read section",
               gfn);
         }
@@ -176,7 +176,7 @@ public final class LockDisciplineCheck extends Check {
     }
     judged();
     if (latestCompletedStart < unlinked) {
-      fail(seq, actor,
+      fail(seq, actor, "free-before-grace-period",
           "page table %#x freed before an RCU grace period that began after its unlink had"
               + " ended", address);
     }

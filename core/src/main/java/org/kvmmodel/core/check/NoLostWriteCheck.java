@@ -148,7 +148,7 @@ public final class NoLostWriteCheck extends Check {
     in.state = dirty ? DIRTY : CLEAN;
     judged();
     if (!dirty && in.writeWhilePending >= 0) {
-      fail(seq, actor,
+      fail(seq, actor, "released-clean-after-write",
           "a guest write to gfn %#x at event %d landed through the stage-2 entry this fault"
               + " installed, and the fault then released folio %#x clean: the write is lost",
           gfn, in.writeWhilePending, page);
@@ -166,14 +166,14 @@ public final class NoLostWriteCheck extends Check {
         in.writeWhilePending = seq;
       }
     } else if (in.state == CLEAN) {
-      fail(seq, actor,
+      fail(seq, actor, "writable-leaf-released-clean",
           "guest write to gfn %#x landed in folio %#x through a writable stage-2 entry whose"
               + " fault released the folio clean: a writable entry must dirty the folio when it"
               + " is created, even for a read fault", gfn, pfn);
     }
     Folio f = folios.get(pfn);
     if (f != null && f.lastClean > in.seq) {
-      fail(seq, actor,
+      fail(seq, actor, "stale-writable-leaf",
           "guest write to gfn %#x landed in folio %#x through a stage-2 entry installed at"
               + " event %d, before writeback cleaned the folio at event %d: a stale writable"
               + " entry", gfn, pfn, in.seq, f.lastClean);
@@ -189,7 +189,7 @@ public final class NoLostWriteCheck extends Check {
     }
     long writes = kvm.guestWrites().count(pfn);
     if (!wasDirty && writes > f.covered) {
-      fail(seq, actor,
+      fail(seq, actor, "clean-at-writeback",
           "writeback found folio %#x clean although %d guest write(s) landed in it since it"
               + " was last cleaned dirty: the write is lost", pfn, writes - f.covered);
     }

@@ -73,7 +73,7 @@ public final class NoStaleMappingCheck extends Check {
         m.invalidated = seq;
       }
       if (gpc.valid()) {
-        fail(seq, actor,
+        fail(seq, actor, "pfn-cache-valid",
             "gfn_to_pfn_cache of gpa %#x (hva %#x, pfn %#x) is still valid when"
                 + " invalidate_range_start of [%#x, %#x) returns",
             gpc.gpa(), uhva, gpc.khvaPfn(), start, end);
@@ -86,7 +86,7 @@ public final class NoStaleMappingCheck extends Check {
     judged();
     CacheMapping m = caches.get(pageOf(uhva));
     if (m != null && m.invalidated > m.refreshed) {
-      fail(seq, actor,
+      fail(seq, actor, "write-through-invalidated-cache",
           "KVM wrote gfn %#x through a gfn_to_pfn_cache into pfn %#x, but the cache's hva %#x"
               + " was invalidated at event %d after the cache was refreshed at event %d",
           gfn, pfn, uhva, m.invalidated, m.refreshed);
@@ -104,7 +104,7 @@ public final class NoStaleMappingCheck extends Check {
           PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);
           long stale = cursor.findLeaf(gfnStart, gfnEnd);
           if (stale >= 0) {
-            fail(seq, actor,
+            fail(seq, actor, "leaf-after-invalidate-start",
                 "invalidate_range_start returned while gfn %#x (hva %#x) is still mapped at"
                     + " stage 2", stale, slot.gfnToHva(stale));
           }
@@ -135,7 +135,7 @@ public final class NoStaleMappingCheck extends Check {
     }
     judged();
     if (Stage2Leaves.isLeaf(format, value, level) && !Stage2Leaves.isLeaf(format, old, level)) {
-      fail(seq, actor,
+      fail(seq, actor, "mapped-during-invalidation",
           "gfn %#x became mapped while an invalidation of [%#x, %#x) was in progress",
           gfn, start, inv.rangeEnd());
     }

@@ -68,10 +68,10 @@ public final class PermissionsCheck extends Check {
     long hva = slot.gfnToHva(gfn);
     long hostPte = kvm.vmm().hostPte(hva);
     if (newWrite && slot.isReadonly()) {
-      fail(seq, actor, "gfn %#x of read-only memslot %d mapped writable at stage 2", gfn,
+      fail(seq, actor, "writable-readonly-slot", "gfn %#x of read-only memslot %d mapped writable at stage 2", gfn,
           slot.id());
     } else if (newWrite && !(HostPte.isPresent(hostPte) && HostPte.isWritable(hostPte))) {
-      fail(seq, actor,
+      fail(seq, actor, "writable-readonly-host-page",
           "gfn %#x mapped writable at stage 2 while its host page at hva %#x is not writable"
               + " (host pte %#x)", gfn, hva, hostPte);
     }
@@ -88,10 +88,10 @@ public final class PermissionsCheck extends Check {
   private void judgeSize(long seq, int actor, long gfn, long pages, MemorySlot slot, long hva) {
     long mask = pages - 1;
     if (gfn < slot.baseGfn() || gfn + pages > slot.endGfn()) {
-      fail(seq, actor, "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn,
+      fail(seq, actor, "crosses-memslot", "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn,
           slot.id());
     } else if ((gfn & mask) != 0 || (hva >>> slot.pageShift() & mask) != 0) {
-      fail(seq, actor, "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn,
+      fail(seq, actor, "misaligned", "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn,
           hva);
     }
   }
@@ -99,7 +99,7 @@ public final class PermissionsCheck extends Check {
   private void judgeHostMapping(long seq, int actor, long gfn, long pages, long hva,
       long hostPte, long outputAddress) {
     if (!HostPte.mapsPfn(hostPte)) {
-      fail(seq, actor, "a %d-page leaf at gfn %#x has no host mapping at hva %#x", pages, gfn,
+      fail(seq, actor, "no-host-mapping", "a %d-page leaf at gfn %#x has no host mapping at hva %#x", pages, gfn,
           hva);
       return;
     }
@@ -107,7 +107,7 @@ public final class PermissionsCheck extends Check {
     if (kvm.vmm().memory().isIoPfn(hostPfn)) {
       long pfn = outputAddress >>> kvm.pageShift();
       if (pfn != hostPfn) {
-        fail(seq, actor,
+        fail(seq, actor, "wrong-pfnmap-pfn",
             "a %d-page leaf at gfn %#x maps pfn %#x where the VM_PFNMAP host mapping of hva %#x"
                 + " has pfn %#x", pages, gfn, pfn, hva, hostPfn);
       }
@@ -115,7 +115,7 @@ public final class PermissionsCheck extends Check {
     }
     long hostPages = kvm.memory().hostPageSize().levelSize(HostPte.level(hostPte)) >>> kvm.pageShift();
     if (pages > hostPages) {
-      fail(seq, actor,
+      fail(seq, actor, "exceeds-host-mapping",
           "a %d-page leaf at gfn %#x exceeds the host mapping of hva %#x (%d pages)", pages,
           gfn, hva, hostPages);
     }

@@ -33,7 +33,7 @@ public final class RefcountBalancedCheck extends Check {
     switch (tp) {
       case KVM_GET_PAGE:
         if (!kvm.memory().pfnValid(a)) {
-          fail(seq, actor, "a reference was taken on pfn %#x, which has no struct page", a);
+          fail(seq, actor, "reference-without-page", "a reference was taken on pfn %#x, which has no struct page", a);
         } else {
           touched.put(kvm.memory().folioHead(a), Boolean.TRUE);
         }
@@ -70,7 +70,7 @@ public final class RefcountBalancedCheck extends Check {
     judged();
     int[] n = held.get(page);
     if (n == null || n[0] == 0) {
-      fail(seq, actor, "%s of folio %#x, on which KVM holds no %s (a double release)", how, page, what);
+      fail(seq, actor, "double-release", "%s of folio %#x, on which KVM holds no %s (a double release)", how, page, what);
       return;
     }
     n[0]--;
@@ -85,7 +85,7 @@ public final class RefcountBalancedCheck extends Check {
   private void judgeTeardown() {
     judged();
     if (liveTables != 0) {
-      fail(destroyed, destroyer,
+      fail(destroyed, destroyer, "table-leaked",
           "%d stage-2 page-table page(s) were still allocated after kvm_destroy_vm", liveTables);
     }
     HostMemory memory = kvm.memory();
@@ -95,7 +95,7 @@ public final class RefcountBalancedCheck extends Check {
       }
       int expected = memory.mapcount(pfn) + (memory.isAnon(pfn) ? 0 : 1);
       if (memory.pincount(pfn) != 0 || memory.refcount(pfn) != expected) {
-        fail(destroyed, destroyer,
+        fail(destroyed, destroyer, "folio-not-at-baseline",
             "after VM teardown folio %#x has refcount %d and pincount %d; the host alone accounts"
                 + " for refcount %d and no pin", pfn, memory.refcount(pfn), memory.pincount(pfn),
             expected);
@@ -108,17 +108,17 @@ public final class RefcountBalancedCheck extends Check {
     if (destroyed >= 0) {
       judgeTeardown();
     }
-    failStillHeld(references,
+    failStillHeld(references, "reference-leaked",
         "%d reference(s) to folio %#x taken through kvm_follow_pfn were never released");
-    failStillHeld(pins, "%d pin(s) of folio %#x were never released");
+    failStillHeld(pins, "pin-leaked", "%d pin(s) of folio %#x were never released");
   }
 
   /** One violation per folio still held, in pfn order: {@code message} takes count and pfn. */
-  private void failStillHeld(LongMap<int[]> held, String message) {
+  private void failStillHeld(LongMap<int[]> held, String kind, String message) {
     for (long page : held.sortedKeys()) {
       int n = held.get(page)[0];
       if (n != 0) {
-        fail(-1, kvm.log().currentActor(), message, n, page);
+        fail(-1, kvm.log().currentActor(), kind, message, n, page);
       }
     }
   }

@@ -122,36 +122,39 @@ public final class TlbCoherentCheck extends Check {
       if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
         continue;
       }
-      List<String> stale = new ArrayList<>(1);
+      String[] stale = new String[2]; // the kind and the message of the first stale entry
       vcpu.forEachCachedTranslation(
           (gfn, pfn, permissions) -> {
-            if (!stale.isEmpty() || !ranges.contains(gfn)) {
+            if (stale[0] != null || !ranges.contains(gfn)) {
               return;
             }
             switch (Stage2Leaves.lookup(kvm, gfn, pfn, leafPfn)) {
               case NONE:
-                stale.add(String.format(Locale.US,
+                stale[0] = "unmapped-leaf-cached";
+                stale[1] = String.format(Locale.US,
                     "mmu_lock released while %s's TLB still translates gfn %#x, which has no"
-                        + " stage-2 leaf", vcpu.name(), gfn));
+                        + " stage-2 leaf", vcpu.name(), gfn);
                 break;
               case OTHER_PFN:
-                stale.add(String.format(Locale.US,
+                stale[0] = "repointed-leaf-cached";
+                stale[1] = String.format(Locale.US,
                     "mmu_lock released while %s's TLB still translates gfn %#x to pfn %#x, whose"
-                        + " stage-2 leaf now maps pfn %#x", vcpu.name(), gfn, pfn, leafPfn[0]));
+                        + " stage-2 leaf now maps pfn %#x", vcpu.name(), gfn, pfn, leafPfn[0]);
                 break;
               case READ_ONLY:
                 if ((permissions & GuestAccess.WRITE) != 0) {
-                  stale.add(String.format(Locale.US,
+                  stale[0] = "write-protected-leaf-cached";
+                  stale[1] = String.format(Locale.US,
                       "mmu_lock released while %s's TLB still grants write to gfn %#x, whose"
-                          + " stage-2 leaf is read-only", vcpu.name(), gfn));
+                          + " stage-2 leaf is read-only", vcpu.name(), gfn);
                 }
                 break;
               default:
                 break;
             }
           });
-      for (String message : stale) {
-        fail(seq, actor, "%s", message);
+      if (stale[0] != null) {
+        fail(seq, actor, stale[0], "%s", stale[1]);
       }
     }
     ranges.clear();
@@ -178,7 +181,7 @@ public final class TlbCoherentCheck extends Check {
                 }
               });
           if (first[0] >= 0) {
-            fail(seq, actor,
+            fail(seq, actor, "cached-after-invalidate-start",
                 "invalidate_range_start returned while %s's TLB still translates gfn %#x (hva %#x)",
                 vcpu.name(), first[0], slot.gfnToHva(first[0]));
           }

@@ -9,9 +9,10 @@ import org.kvmmodel.core.check.Violation;
 
 /**
  * The failures real KVM has at the modelled version, as the plugin declares them
- * ({@link ArchPlugin#knownDivergences}), each a check in one kernel function: a violation of
- * that check found in that function is reported as {@code known-divergence} with its citation
- * rather than as a failure; one of the same check found anywhere else is not covered.
+ * ({@link ArchPlugin#knownDivergences}), each a check in one kernel function with the signature
+ * of what happens there: a violation of that check found in that function, whose kind and
+ * events the signature matches, is reported as {@code known-divergence} with its citation
+ * rather than as a failure; any other violation of the same check is not covered.
  */
 final class KnownDivergences {
 
@@ -29,7 +30,7 @@ final class KnownDivergences {
   /** The divergence that covers {@code v}, or null. */
   KnownDivergence covering(Violation v) {
     for (KnownDivergence d : declared) {
-      if (d.covers(v.check(), v.site())) {
+      if (d.covers(v.evidence())) {
         return d;
       }
     }

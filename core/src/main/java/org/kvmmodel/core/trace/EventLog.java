@@ -4,10 +4,14 @@ import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.kvmmodel.api.KernelEvent;
 
 /**
  * The model's trace buffer: a ring of the most recent events, kept in primitive arrays, plus
@@ -16,6 +20,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * outcome}), or as JSON lines.
  */
 public final class EventLog {
+
+  /** The most events {@link #entryEvents} returns. */
+  static final int EVIDENCE_MAX = 512;
+  /** How many of its events {@link #entryEvents} returns for an actor in no entry point. */
+  static final int EVIDENCE_OUTSIDE_ENTRY = 32;
 
   private final int capacity;
   private final long[] seqs;
@@ -97,6 +106,56 @@ public final class EventLog {
   /** Events emitted so far. */
   public synchronized long emitted() {
     return next;
+  }
+
+  /**
+   * The events of {@code actor} that led to its event {@code seq}, oldest first and ending with
+   * it: those since it entered the KVM entry point it is innermost in at {@code seq}, or, when
+   * it is in none, its last {@value #EVIDENCE_OUTSIDE_ENTRY}; at most {@value #EVIDENCE_MAX},
+   * and only what the ring still holds. Built when a check records a violation, never on the
+   * hot path.
+   */
+  public synchronized List<KernelEvent> entryEvents(long seq, int actor) {
+    List<KernelEvent> events = new ArrayList<>();
+    long oldest = Math.max(0, next - capacity);
+    int nested = 0;
+    boolean inEntry = false;
+    for (long s = Math.min(seq, next - 1); s >= oldest && events.size() < EVIDENCE_MAX; s--) {
+      int i = (int) (s % capacity);
+      if (actors[i] != actor) {
+        continue;
+      }
+      Tracepoint tp = tps[i];
+      events.add(event(tp, as[i], bs[i], cs[i]));
+      if (s == seq) {
+        continue;
+      }
+      if (tp == Tracepoint.KVM_CALL_DONE || tp == Tracepoint.KVM_PAGE_FAULT_DONE) {
+        nested++;
+      } else if (tp == Tracepoint.KVM_CALL || tp == Tracepoint.KVM_PAGE_FAULT) {
+        if (nested == 0) {
+          inEntry = true;
+          break;
+        }
+        nested--;
+      }
+    }
+    if (!inEntry && events.size() > EVIDENCE_OUTSIDE_ENTRY) {
+      events.subList(EVIDENCE_OUTSIDE_ENTRY, events.size()).clear();
+    }
+    Collections.reverse(events);
+    return events;
+  }
+
+  private static KernelEvent event(Tracepoint tp, long a, long b, long c) {
+    Map<String, Long> fields = new HashMap<>();
+    long[] values = {a, b, c};
+    for (int f = 0; f < 3; f++) {
+      if (!tp.field(f).isEmpty()) {
+        fields.put(tp.field(f), values[f]);
+      }
+    }
+    return new KernelEvent(tp.kernelName(), fields);
   }
 
   /** The events still in the ring, oldest first, each as a story line. */

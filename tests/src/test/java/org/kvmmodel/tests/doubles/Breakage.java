@@ -8,6 +8,11 @@ public enum Breakage {
   FAST_PATH_DIRTIES_FOLIO,
   /** A slow path that installs and dirties without the retry check (DIRTY-PROTECTED). */
   SKIPS_RETRY_CHECK,
+  /**
+   * A slow path whose retry check fired releases its page as used, dirty if writable, as
+   * RISC-V's 6.13 {@code kvm_riscv_gstage_map} does (DIRTY-PROTECTED, kind {@code retry-fired}).
+   */
+  RETRY_RELEASES_USED,
   /** A fault that never releases its page (REFCOUNT-BALANCED). */
   NEVER_RELEASES,
   /** A fault that releases its page twice (REFCOUNT-BALANCED). */

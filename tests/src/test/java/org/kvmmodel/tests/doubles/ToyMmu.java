@@ -1,5 +1,6 @@
 package org.kvmmodel.tests.doubles;
 
+import java.util.Set;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
@@ -31,18 +32,22 @@ final class ToyMmu implements ArchMmu {
 
   private final Kvm kvm;
   private final boolean wholeVmRetry;
-  private final Breakage breakage;
+  private final Set<Breakage> breakages;
   private final RadixPageTable root;
   private final RadixMmuOps ops;
   private final ThreadLocal<PageTableCursor> cursors;
 
-  ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry, Breakage breakage) {
+  ToyMmu(Kvm kvm, ToyFormat format, boolean wholeVmRetry, Set<Breakage> breakages) {
     this.kvm = kvm;
     this.wholeVmRetry = wholeVmRetry;
-    this.breakage = breakage;
+    this.breakages = breakages;
     this.root = RadixPageTable.create(format, kvm.pageTables());
     this.ops = new RadixMmuOps(kvm, root);
     this.cursors = ThreadLocal.withInitial(ops::newCursor);
+  }
+
+  private boolean broken(Breakage breakage) {
+    return breakages.contains(breakage);
   }
 
   RadixPageTable root() {
@@ -62,19 +67,19 @@ final class ToyMmu implements ArchMmu {
    */
   int fault(long gfn, boolean write) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
-    if (breakage == Breakage.FAST_PATH_DIRTIES_FOLIO && write && leafOf(gfn) != 0) {
+    if (broken(Breakage.FAST_PATH_DIRTIES_FOLIO) && write && leafOf(gfn) != 0) {
       return brokenFastPath(slot, gfn);
     }
     FaultinResult faultin = new FaultinResult();
     long seq = kvm.mmuInvalidateSeq();
-    boolean lockedEarly = breakage == Breakage.FAULTIN_UNDER_MMU_LOCK;
+    boolean lockedEarly = broken(Breakage.FAULTIN_UNDER_MMU_LOCK);
     if (lockedEarly) {
       lock();
     }
     long pfn = kvm.faultinPfn(slot, gfn, write ? Foll.WRITE : 0, faultin);
     int r = 0;
     if (KvmPfn.isNoslot(pfn) || pfn == KvmPfn.ERR_RO_FAULT) {
-      r = pfn == KvmPfn.ERR_RO_FAULT && breakage == Breakage.EFAULTS_READONLY_SLOT_WRITES
+      r = pfn == KvmPfn.ERR_RO_FAULT && broken(Breakage.EFAULTS_READONLY_SLOT_WRITES)
           ? Errno.EFAULT.negative()
           : KvmExit.MMIO;
     } else if (KvmPfn.isErrorOrNoslot(pfn)) {
@@ -96,27 +101,28 @@ final class ToyMmu implements ArchMmu {
     }
     try {
       boolean retry =
-          breakage != Breakage.SKIPS_RETRY_CHECK
+          !broken(Breakage.SKIPS_RETRY_CHECK)
               && (wholeVmRetry ? kvm.mmuInvalidateRetry(seq) : kvm.mmuInvalidateRetryGfn(seq, gfn));
       boolean installed = false;
       if (!retry) {
         boolean leafWritable =
             writable
-                || breakage == Breakage.IGNORES_MAP_WRITABLE
-                || (breakage == Breakage.MAPS_READONLY_SLOT_WRITABLE && slot.isReadonly());
+                || broken(Breakage.IGNORES_MAP_WRITABLE)
+                || (broken(Breakage.MAPS_READONLY_SLOT_WRITABLE) && slot.isReadonly());
         long leaf = ToyFormat.leaf(pfn, leafWritable);
-        if (breakage == Breakage.INSTALLS_OLD_LEAVES) {
+        if (broken(Breakage.INSTALLS_OLD_LEAVES)) {
           leaf &= ~ToyFormat.A;
         }
         installed = cursors.get().map(gfn, 0, leaf) != UpdateStatus.RETRY;
       }
-      if (breakage != Breakage.NEVER_RELEASES && breakage != Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE) {
+      if (!broken(Breakage.NEVER_RELEASES) && !broken(Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE)) {
+        kvm.releaseFaultinPage(faultin.refcountedPage(),
+            !installed && !(retry && broken(Breakage.RETRY_RELEASES_USED)), writable);
+      }
+      if (broken(Breakage.RELEASES_TWICE)) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
       }
-      if (breakage == Breakage.RELEASES_TWICE) {
-        kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, writable);
-      }
-      if (breakage == Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE) {
+      if (broken(Breakage.RELEASES_DIRTY_ONLY_FOR_WRITE)) {
         kvm.releaseFaultinPage(faultin.refcountedPage(), !installed, write);
       }
       if (!installed) {
@@ -125,7 +131,7 @@ final class ToyMmu implements ArchMmu {
     } finally {
       unlock();
     }
-    if (writable || breakage == Breakage.LOGS_EVERY_FAULT) {
+    if (writable || broken(Breakage.LOGS_EVERY_FAULT)) {
       kvm.markPageDirtyInSlot(slot, gfn);
     }
     return 0;
@@ -149,11 +155,11 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public boolean unmapGfnRange(GfnRange range) {
-    if (breakage == Breakage.UNMAP_WITHOUT_FLUSH) {
+    if (broken(Breakage.UNMAP_WITHOUT_FLUSH)) {
       root.newCursor(WalkOnly.NEVER_FLUSHES).zapRange(range.start(), range.end());
       return false;
     }
-    return breakage != Breakage.UNMAP_LEAVES_LEAF && ops.unmap(range);
+    return !broken(Breakage.UNMAP_LEAVES_LEAF) && ops.unmap(range);
   }
 
   /**
@@ -200,7 +206,7 @@ final class ToyMmu implements ArchMmu {
 
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
-    if (breakage == Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK) {
+    if (broken(Breakage.ZAPS_SLOT_WITHOUT_MMU_LOCK)) {
       ops.zapSlot(slot);
       return;
     }
@@ -216,7 +222,7 @@ final class ToyMmu implements ArchMmu {
   public void flushShadowAll() {
     kvm.mmuLock().lock();
     try {
-      if (breakage == Breakage.FLUSH_ALL_LEAVES_A_LEAF) {
+      if (broken(Breakage.FLUSH_ALL_LEAVES_A_LEAF)) {
         ops.cursor().zapRange(1, 1L << root.geometry().gfnBits());
         return;
       }
@@ -229,13 +235,13 @@ final class ToyMmu implements ArchMmu {
   @Override
   public void enableLogDirtyPtMasked(MemorySlot slot, long gfnOffset, long mask) {
     ops.writeProtectMasked(
-        slot, gfnOffset, breakage == Breakage.REPROTECT_SKIPS_A_GFN ? mask & (mask - 1) : mask);
+        slot, gfnOffset, broken(Breakage.REPROTECT_SKIPS_A_GFN) ? mask & (mask - 1) : mask);
   }
 
   /** A walker with its own cursor: one per vCPU. */
   @Override
   public Stage2Walker walker() {
-    return new ToyWalker(root.newCursor(WalkOnly.INSTANCE), breakage != Breakage.INSTALLS_OLD_LEAVES);
+    return new ToyWalker(root.newCursor(WalkOnly.INSTANCE), !broken(Breakage.INSTALLS_OLD_LEAVES));
   }
 
   /** The toy's name for its slow path, where it faults pages in and releases them. */

@@ -2,6 +2,7 @@ package org.kvmmodel.tests.doubles;
 
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
@@ -29,16 +30,17 @@ public final class ToyPlugin implements ArchPlugin {
   private final MmuLockKind lockKind;
   private final boolean wholeVmRetry;
   private final int rootExtraBits;
-  private final Breakage breakage;
+  private final Set<Breakage> breakages;
   private final List<KnownDivergence> divergences;
 
   private ToyPlugin(
-      String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits, Breakage breakage) {
+      String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits,
+      Set<Breakage> breakages) {
     this.name = name;
     this.lockKind = lockKind;
     this.wholeVmRetry = wholeVmRetry;
     this.rootExtraBits = rootExtraBits;
-    this.breakage = breakage;
+    this.breakages = breakages;
     this.divergences = List.of();
   }
 
@@ -47,7 +49,7 @@ public final class ToyPlugin implements ArchPlugin {
     this.lockKind = base.lockKind;
     this.wholeVmRetry = base.wholeVmRetry;
     this.rootExtraBits = base.rootExtraBits;
-    this.breakage = base.breakage;
+    this.breakages = base.breakages;
     this.divergences = List.of(divergence);
   }
 
@@ -62,18 +64,24 @@ public final class ToyPlugin implements ArchPlugin {
   }
 
   public static ToyPlugin spinlockWholeVm() {
-    return new ToyPlugin("toy-spin", MmuLockKind.SPINLOCK, true, 0, Breakage.NONE);
+    return new ToyPlugin("toy-spin", MmuLockKind.SPINLOCK, true, 0, EnumSet.noneOf(Breakage.class));
   }
 
   public static ToyPlugin concatenatedRoot() {
-    return new ToyPlugin("toy-concat", MmuLockKind.RWLOCK, false, 2, Breakage.NONE);
+    return new ToyPlugin("toy-concat", MmuLockKind.RWLOCK, false, 2, EnumSet.noneOf(Breakage.class));
   }
 
-  /** The spinlock double with a deliberate bug, named {@code toy-<breakage>}. */
-  public static ToyPlugin broken(Breakage breakage) {
-    return new ToyPlugin(
-        "toy-" + breakage.name().toLowerCase(java.util.Locale.US).replace('_', '-'),
-        MmuLockKind.SPINLOCK, true, 0, breakage);
+  /**
+   * The spinlock double with one or more deliberate bugs, named {@code toy-<breakage>} after
+   * each of them.
+   */
+  public static ToyPlugin broken(Breakage breakage, Breakage... more) {
+    Set<Breakage> all = EnumSet.of(breakage, more);
+    StringBuilder name = new StringBuilder("toy");
+    for (Breakage b : all) {
+      name.append('-').append(b.name().toLowerCase(Locale.US).replace('_', '-'));
+    }
+    return new ToyPlugin(name.toString(), MmuLockKind.SPINLOCK, true, 0, all);
   }
 
   @Override
@@ -120,7 +128,7 @@ public final class ToyPlugin implements ArchPlugin {
 
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
-    return new ToyMmu(kvm, new ToyFormat(rootExtraBits), wholeVmRetry, breakage);
+    return new ToyMmu(kvm, new ToyFormat(rootExtraBits), wholeVmRetry, breakages);
   }
 
   @Override
