@@ -191,6 +191,35 @@ class Arm64BrokenVariantsTests {
         firstMessage(run(Arm64Breakage.BLOCK_OVER_HOST_PAGES).get(PermissionsCheck.ID)));
   }
 
+  /**
+   * A read maps a THP block, logging is turned on (the block is write-protected), and a write
+   * then takes a permission fault on the block: the real plugin maps a page, the variant blind
+   * to logging relaxes the whole block.
+   */
+  private static CheckResult writeToABlockWhileLogging(Arm64Breakage breakage) {
+    KvmInstance kvm = vm(breakage);
+    Checker checker = Checker.attach(kvm, Checker.ALL, PermissionsCheck.ID::equals);
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON_THP));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 2 * MB, HVA)));
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
+    assertEquals(0, kvm.vmm().userWrite(HVA));
+    vcpu.access(0x1000, GuestAccess.READ);
+    assertEquals(0, kvm.setUserMemoryRegion2(
+        new UserspaceMemoryRegion2(0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 2 * MB, HVA)));
+    vcpu.access(0x3000, GuestAccess.WRITE);
+    return checker.finish().get(0);
+  }
+
+  @Test
+  void aBlockRelaxedWhileTheSlotLogsIsCaughtByPermissions() {
+    assertEquals("a 512-page leaf at gfn 0x0 was made writable while memslot 0 logs dirty pages:"
+            + " with dirty logging on, stage 2 maps pages only",
+        firstMessage(writeToABlockWhileLogging(Arm64Breakage.BLOCK_WHILE_LOGGING)));
+    CheckResult real = writeToABlockWhileLogging(Arm64Breakage.NONE);
+    assertEquals(CheckStatus.PASS, real.status(), real.toString());
+  }
+
   @Test
   void aBlockAcrossTheMemslotEdgeIsCaughtByPermissions() {
     assertEquals("a 512-page leaf at gfn 0x200 crosses the bounds of memslot 0",

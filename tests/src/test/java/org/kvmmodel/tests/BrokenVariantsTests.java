@@ -3,8 +3,6 @@ package org.kvmmodel.tests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,19 +21,15 @@ import org.kvmmodel.core.check.NoStaleMappingCheck;
 import org.kvmmodel.core.check.PermissionsCheck;
 import org.kvmmodel.core.check.RefcountBalancedCheck;
 import org.kvmmodel.core.check.TlbCoherentCheck;
-import org.kvmmodel.core.choice.ChoiceStream;
-import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.model.KvmModel;
-import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyDriver;
-import org.kvmmodel.tests.doubles.ToyPlugin;
+import org.kvmmodel.tests.doubles.ToyVms;
 
 /**
  * Every check is caught failing by a double with one deliberate bug, with the message asserted,
@@ -54,16 +48,7 @@ class BrokenVariantsTests {
    * read-only memslot, deletes that slot, and judges the run.
    */
   private static Map<String, CheckResult> run(Breakage breakage) {
-    ToyPlugin plugin = breakage == Breakage.NONE ? ToyPlugin.spinlockWholeVm() : ToyPlugin.broken(breakage);
-    ModelSettings settings =
-        ModelSettings.from(
-            ConfigFactory.parseString("kvmmodel.arch = " + plugin.name())
-                .withFallback(ConfigFactory.defaultReference())
-                .resolve());
-    KvmModel model =
-        KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)), FreeScheduler.INSTANCE,
-            ChoiceStream.seeded(1));
-    KvmInstance kvm = model.createVm();
+    KvmInstance kvm = ToyVms.create(breakage);
     // The program harvests no dirty log, so DIRTY-LOG-COMPLETE has nothing to judge here.
     Checker checker = Checker.attach(kvm, Checker.ALL, id -> !id.equals(DirtyLogCompleteCheck.ID));
     assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));

@@ -9,6 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.scenario.Conformance;
@@ -81,13 +82,21 @@ class PageFaultTestScenarioTests {
 
   /** The failure of a run on the double with {@code breakage}; no check fails meanwhile. */
   private static String unmet(Breakage breakage) {
+    return unmet(breakage, null);
+  }
+
+  /**
+   * The expectation {@code breakage} fails; no check but {@code caughtBy} (null: none) sees a
+   * violation, and that one does.
+   */
+  private static String unmet(Breakage breakage, String caughtBy) {
     RunResult r = run(ToyPlugin.broken(breakage), 0, SchedulePolicy.RANDOM);
     ScheduleFailure failure = r.failure();
     assertNotNull(failure, breakage + " went unnoticed");
     assertEquals(ScheduleFailure.Kind.EXCEPTION, failure.kind());
     assertInstanceOf(UnmetExpectation.class, failure.cause(), failure.toString());
     for (CheckResult c : r.checks()) {
-      assertTrue(c.violations().isEmpty(), breakage + ": " + c);
+      assertEquals(c.id().equals(caughtBy), !c.violations().isEmpty(), breakage + ": " + c);
     }
     return failure.message();
   }
@@ -110,10 +119,18 @@ class PageFaultTestScenarioTests {
 
   @Test
   void aReadLoggedAsDirtyWithoutAWritableLeafIsCaught() {
-    String message = unmet(Breakage.LOGS_EVERY_FAULT);
+    String message = unmet(Breakage.LOGS_EVERY_FAULT, DirtyLogCompleteCheck.ID);
     assertTrue(message.matches("page-fault-test (read|exec) on [a-z0-9-]+, dirty logging"
         + "(, read-only slot)? at gfn 0x[0-9a-f]+:"
         + " the dirty log reports the gfn although its leaf is not writable"), message);
+    CheckResult complete = run(ToyPlugin.broken(Breakage.LOGS_EVERY_FAULT), 0,
+        SchedulePolicy.RANDOM).checks().stream()
+        .filter(c -> c.id().equals(DirtyLogCompleteCheck.ID)).findFirst().orElseThrow();
+    assertEquals("reported-unwritten", complete.violations().get(0).kind());
+    assertTrue(complete.violations().get(0).message().matches("KVM_GET_DIRTY_LOG reported gfn"
+        + " 0x[0-9a-f]+ dirty, but nothing could have written it since its bit was last cleared"
+        + " \\(no guest write, write fault, leaf made writable or KVM write since event \\d+\\)"),
+        complete.violations().get(0).message());
   }
 
   @Test

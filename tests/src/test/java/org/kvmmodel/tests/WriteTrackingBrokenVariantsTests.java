@@ -3,10 +3,8 @@ package org.kvmmodel.tests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.HostPageSize;
@@ -16,19 +14,14 @@ import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
 import org.kvmmodel.core.check.NoLostWriteCheck;
-import org.kvmmodel.core.choice.ChoiceStream;
-import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
-import org.kvmmodel.core.model.KvmModel;
-import org.kvmmodel.core.plugin.ArchPluginRegistry;
-import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyDriver;
-import org.kvmmodel.tests.doubles.ToyPlugin;
+import org.kvmmodel.tests.doubles.ToyVms;
 
 /**
  * NO-LOST-WRITE and DIRTY-LOG-COMPLETE each catch a double with one deliberate bug, with the
@@ -41,33 +34,18 @@ class WriteTrackingBrokenVariantsTests {
   private static final long HVA = 0x7f0000000000L;
 
   private static KvmInstance vm(Breakage breakage) {
-    ToyPlugin plugin =
-        breakage == Breakage.NONE ? ToyPlugin.spinlockWholeVm() : ToyPlugin.broken(breakage);
-    ModelSettings settings =
-        ModelSettings.from(
-            ConfigFactory.parseString("kvmmodel.arch = " + plugin.name())
-                .withFallback(ConfigFactory.defaultReference())
-                .resolve());
-    KvmModel model =
-        KvmModel.create(settings, ArchPluginRegistry.of(List.of(plugin)), FreeScheduler.INSTANCE,
-            ChoiceStream.seeded(1));
-    KvmInstance kvm = model.createVm();
+    KvmInstance kvm = ToyVms.create(breakage);
     assertEquals(HVA, kvm.vmm().mmap(HVA, BYTES, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
     assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, BYTES, HVA)));
     return kvm;
   }
 
   private static Vcpu vcpu(KvmInstance kvm) {
-    return new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
-        FreeScheduler.INSTANCE);
+    return ToyVms.vcpu(kvm, 0);
   }
 
   private static Map<String, CheckResult> results(Checker checker) {
-    Map<String, CheckResult> results = new TreeMap<>();
-    for (CheckResult r : checker.finish()) {
-      results.put(r.id(), r);
-    }
-    return results;
+    return ToyVms.results(checker);
   }
 
   /**
@@ -115,7 +93,7 @@ class WriteTrackingBrokenVariantsTests {
     assertEquals(CheckStatus.PASS, noLostWrite.status(), noLostWrite.toString());
     CheckResult complete = writeHarvestWriteHarvest(Breakage.NONE).get(DirtyLogCompleteCheck.ID);
     assertEquals(CheckStatus.PASS, complete.status(), complete.toString());
-    assertEquals(2, complete.judged(), "both writes were judged");
+    assertEquals(4, complete.judged(), "both writes and both reports were judged");
   }
 
   @Test

@@ -6,7 +6,9 @@ import java.util.Iterator;
 import java.util.List;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.pt.PageTableFormat;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -19,7 +21,20 @@ import org.kvmmodel.core.trace.Tracepoint;
  * the write landed. KVM's own writes ({@code kvm_write_guest}, writes through a pfn cache) are
  * judged the same way, their write call standing in for the fault: it logs the gfn before it
  * returns. Judged from guest and KVM writes, fault and write-call completion events, the start
- * and return of each harvest and the gfns its returned bitmap holds.
+ * and return of each harvest and the gfns its returned bitmap holds (kind
+ * {@code write-unreported}).
+ *
+ * <p>The other direction, within KVM's slack: a gfn a harvest reports was written since its bit
+ * was last cleared, by the guest or by KVM, or was the target of a write fault (which logs the
+ * gfn before the write lands), or was given a writable leaf (which x86 logs even for a read
+ * fault, since the guest may then write without faulting), or has been dirty since logging was
+ * turned on with
+ * {@code KVM_DIRTY_LOG_INITIALLY_SET} (kind {@code reported-unwritten}). And KVM_CLEAR_DIRTY_LOG
+ * clears exactly what it was asked to: every requested bit that was set is clear when it
+ * returns unless the gfn was logged again meanwhile ({@code requested-bit-kept}), no other bit
+ * is cleared ({@code unrequested-bit-cleared}), and a refused request clears nothing
+ * ({@code refused-clear-cleared}), read from the slot's bitmap when the request began and when
+ * it returned.
  */
 public final class DirtyLogCompleteCheck extends Check {
 
@@ -43,6 +58,9 @@ public final class DirtyLogCompleteCheck extends Check {
   }
 
   private final List<Write> pending = new ArrayList<>();
+  private final DirtyLogOperations operations = new DirtyLogOperations(kvm, this::operationDone);
+  /** Per slot page: the last event that dirtied it, and the start of the last op that cleared it. */
+  private final LongMap<long[]> pageHistory = new LongMap<>();
   private final long[] faultGfn = new long[MAX_ACTORS];
   private final long[] harvestOf = new long[MAX_ACTORS];
   private long harvests;
@@ -57,9 +75,21 @@ public final class DirtyLogCompleteCheck extends Check {
     if (actor >= MAX_ACTORS) {
       throw new IllegalStateException(ID + " follows at most " + MAX_ACTORS + " actors");
     }
+    operations.onEvent(seq, tp, actor, a, b, c);
     switch (tp) {
       case KVM_PAGE_FAULT:
         faultGfn[actor] = a >>> kvm.pageShift();
+        if ((b & GuestAccess.WRITE) != 0) {
+          dirtied(seq, a >>> kvm.pageShift());
+        }
+        break;
+      case SPTE_CHANGED:
+        leafChanged(seq, a, b, c);
+        break;
+      case MARK_PAGE_DIRTY_IN_SLOT:
+        if ("kvm_vcpu_unmap".equals(kvm.callSites().innermost(actor))) {
+          dirtied(seq, a);
+        }
         break;
       case KVM_PAGE_FAULT_DONE:
         faultReturned(actor, a >>> kvm.pageShift());
@@ -82,6 +112,7 @@ public final class DirtyLogCompleteCheck extends Check {
         break;
       case DIRTY_LOG_HARVESTED:
         reported(a);
+        judgeReport(seq, actor, a);
         break;
       case GET_DIRTY_LOG_DONE:
         harvestReturns(seq, actor);
@@ -105,6 +136,7 @@ public final class DirtyLogCompleteCheck extends Check {
     if (slot == null || !slot.dirtyLogEnabled()) {
       return;
     }
+    history(slot, gfn)[0] = seq;
     long waitingFor = 0;
     for (int actor = 0; actor < MAX_ACTORS; actor++) {
       if (faultGfn[actor] == gfn) {
@@ -144,6 +176,117 @@ public final class DirtyLogCompleteCheck extends Check {
             "%s to gfn %#x at event %d was not reported by KVM_GET_DIRTY_LOG harvest"
                 + " #%d, the first to begin after it with no fault on the gfn in flight",
             w.byKvm ? "KVM write" : "guest write", w.gfn, w.seq, id);
+      }
+    }
+  }
+
+  /** The history of {@code slot}'s page {@code gfn}, made on first use. */
+  private long[] history(MemorySlot slot, long gfn) {
+    long key = (long) DirtyLogOperations.slotArg(slot) << 40 | (gfn - slot.baseGfn());
+    long[] h = pageHistory.get(key);
+    if (h == null) {
+      h = new long[2];
+      pageHistory.put(key, h);
+    }
+    return h;
+  }
+
+  /** A write fault on {@code gfn} began, or KVM wrote it: the log may report it. */
+  private void dirtied(long seq, long gfn) {
+    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    if (slot != null && slot.dirtyLogEnabled()) {
+      history(slot, gfn)[0] = seq;
+    }
+  }
+
+  /**
+   * A leaf that becomes writable may be written without a fault, so the fault that installs
+   * it logs its gfns (x86's {@code make_spte} does so even for a read fault): the log may
+   * report them.
+   */
+  private void leafChanged(long seq, long gfn, long old, long value) {
+    if (kvm.pageTablePages().pageTables().isEmpty()) {
+      return;
+    }
+    PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
+    int level = kvm.pageTablePages().lastWriteLevel();
+    if (Stage2Leaves.isWritableLeaf(format, value, level)
+        && !Stage2Leaves.isWritableLeaf(format, old, level)) {
+      long pages = Stage2Leaves.pagesAt(format, level);
+      for (long g = gfn; g < gfn + pages; g++) {
+        dirtied(seq, g);
+      }
+    }
+  }
+
+  /** A harvest reports {@code gfn}: something wrote it since its bit was last cleared. */
+  private void judgeReport(long seq, int actor, long gfn) {
+    DirtyLogOperations.Operation op = operations.running(actor);
+    if (op == null) {
+      return;
+    }
+    judged();
+    long[] h = history(op.slot, gfn);
+    boolean initiallyDirty = kvm.dirtyLogManualProtectAndInitSet()
+        && h[1] < operations.loggingEnabledAt(DirtyLogOperations.slotArg(op.slot));
+    if (h[0] <= h[1] && !initiallyDirty) {
+      fail(seq, actor, "reported-unwritten",
+          "KVM_GET_DIRTY_LOG reported gfn %#x dirty, but nothing could have written it since its"
+              + " bit was last cleared (no guest write, write fault, leaf made writable or KVM"
+              + " write since event %d)", gfn, h[1]);
+    }
+  }
+
+  /** A harvest or a clear returned: the bits it cleared, and for a clear, exactly those. */
+  private void operationDone(long seq, int actor, DirtyLogOperations.Operation op) {
+    switch (op.kind) {
+      case HARVEST:
+        for (int rel = op.reported.nextSetBit(0); rel >= 0; rel = op.reported.nextSetBit(rel + 1)) {
+          history(op.slot, op.slot.baseGfn() + rel)[1] = op.begin;
+        }
+        break;
+      case CLEAR:
+        judgeClear(seq, actor, op);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private void judgeClear(long seq, int actor, DirtyLogOperations.Operation op) {
+    KvmMemslot now = kvm.memslots().active(op.slot.asId()).byId(op.slot.id());
+    if (now == null || !now.hasDirtyBitmap()) {
+      return;
+    }
+    judged();
+    for (long rel = 0; rel < op.slot.npages(); rel++) {
+      if (!op.setAtBegin(rel)) {
+        continue;
+      }
+      long gfn = op.slot.baseGfn() + rel;
+      boolean set = now.isDirtyLogged(gfn);
+      boolean requested = op.requested.get((int) rel);
+      if (op.ret != 0) {
+        if (!set) {
+          fail(seq, actor, "refused-clear-cleared",
+              "KVM_CLEAR_DIRTY_LOG of slot %d failed with %d but cleared the bit of gfn %#x: a"
+                  + " refused request must change nothing", op.slot.id(), op.ret, gfn);
+          return;
+        }
+      } else if (requested && set && !op.marked.get((int) rel)) {
+        fail(seq, actor, "requested-bit-kept",
+            "KVM_CLEAR_DIRTY_LOG of slot %d pages [%#x, %#x) left the bit of gfn %#x set, although"
+                + " it was set and requested and nothing logged the gfn again",
+            op.slot.id(), op.firstPage, op.firstPage + op.numPages, gfn);
+        return;
+      } else if (!requested && !set) {
+        fail(seq, actor, "unrequested-bit-cleared",
+            "KVM_CLEAR_DIRTY_LOG of slot %d pages [%#x, %#x) cleared the bit of gfn %#x, which the"
+                + " caller did not ask to clear: its dirty state is lost",
+            op.slot.id(), op.firstPage, op.firstPage + op.numPages, gfn);
+        return;
+      } else if (requested) {
+        history(op.slot, gfn)[1] = op.begin;
       }
     }
   }

@@ -10,6 +10,8 @@ import org.kvmmodel.core.trace.Tracepoint;
  * taken before faultin ({@code kvm_release_faultin_page} on the slow path), or when unmapping a
  * page it pinned. Judged at every {@code folio_mark_dirty} KVM does, from the actor's own
  * sequence of events.
+ *
+ * <p>Violation kinds: {@code no-mmu-lock}, {@code retry-fired}, {@code no-retry-passed}.
  */
 public final class DirtyProtectedCheck extends Check {
 

@@ -24,6 +24,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  * the host maps page by page as it faults while KVM may map a whole aligned block of it
  * ({@code get_vma_page_shift}), the frame backing an hva is the one the VMA maps there from
  * its {@code vm_pgoff}.
+ *
+ * <p>Violation kinds: {@code freed-frame}, {@code moved-frame}, {@code no-memslot},
+ * {@code other-vm}.
  */
 public final class IsolationCheck extends Check {
 

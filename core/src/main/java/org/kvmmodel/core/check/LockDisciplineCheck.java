@@ -40,6 +40,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  *       (munmap, madvise, mprotect) and take mmu_lock, so KVM taking mmap_lock while holding
  *       mmu_lock is the inverse order, an ABBA deadlock with any notifier.
  * </ul>
+ *
+ * <p>Violation kinds: {@code no-mmu-lock}, {@code plain-store-under-read-lock},
+ * {@code outside-rcu}, {@code free-before-grace-period}, {@code sleep-under-mmu-lock},
+ * {@code lock-order}.
  */
 public final class LockDisciplineCheck extends Check {
 

@@ -22,6 +22,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  *   <li>at every guest write: the entry it went through was installed after the folio's last
  *       clean (writeback's {@code page_mkclean} invalidation zaps older ones).
  * </ul>
+ *
+ * <p>Violation kinds: {@code released-clean-after-write}, {@code writable-leaf-released-clean},
+ * {@code stale-writable-leaf}, {@code clean-at-writeback}.
  */
 public final class NoLostWriteCheck extends Check {
 

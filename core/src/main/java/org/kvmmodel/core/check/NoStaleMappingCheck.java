@@ -20,6 +20,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  * there maps nothing by itself). KVM's pfn caches are mappings too: when
  * {@code invalidate_range_start} returns, no cache whose hva is in the range is still valid,
  * and no write goes through a cache whose hva was invalidated after it was last refreshed.
+ *
+ * <p>Violation kinds: {@code leaf-after-invalidate-start}, {@code pfn-cache-valid},
+ * {@code mapped-during-invalidation}, {@code write-through-invalidated-cache}.
  */
 public final class NoStaleMappingCheck extends Check {
 

@@ -1,8 +1,12 @@
 package org.kvmmodel.core.check;
 
+import java.util.BitSet;
+import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableFormat;
 import org.kvmmodel.core.kvm.KvmInstance;
+import org.kvmmodel.core.kvm.MemslotSet;
+import org.kvmmodel.core.kvm.VcpuRequestTarget;
 import org.kvmmodel.core.mm.HostPte;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -21,12 +25,20 @@ import org.kvmmodel.core.trace.Tracepoint;
  * from {@code vm_pgoff}), so such a leaf must map exactly the pfn the host maps at its first
  * hva, which with its hva aligned makes hva and physical address equally aligned. Judged at
  * every leaf installed or changed, from the new entry, the memslots of address space 0 and the
- * host page table; huge leaves are also counted on their own.
+ * host page table; huge leaves are also counted on their own. Dirty logging adds two rules:
+ * no huge leaf in a slot that logs ({@link #judgeLogging}), and the write-protection every
+ * dirty-log operation must leave when it returns ({@link #judgeProtection}).
+ *
+ * <p>Violation kinds: {@code writable-readonly-slot}, {@code writable-readonly-host-page},
+ * {@code crosses-memslot}, {@code misaligned}, {@code no-host-mapping}, {@code wrong-pfnmap-pfn},
+ * {@code exceeds-host-mapping}, {@code huge-leaf-while-logging},
+ * {@code writable-after-log-protect}, {@code tlb-writable-after-log-protect}.
  */
 public final class PermissionsCheck extends Check {
 
   public static final String ID = "PERMISSIONS";
 
+  private final DirtyLogOperations operations = new DirtyLogOperations(kvm, this::judgeProtection);
   private long hugeLeavesJudged;
 
   public PermissionsCheck(KvmInstance kvm) {
@@ -40,6 +52,7 @@ public final class PermissionsCheck extends Check {
 
   @Override
   public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
+    operations.onEvent(seq, tp, actor, a, b, c);
     if (tp == Tracepoint.SPTE_CHANGED && !kvm.pageTablePages().pageTables().isEmpty()) {
       judgeLeaf(seq, actor, a, b, c);
     }
@@ -68,12 +81,15 @@ public final class PermissionsCheck extends Check {
     long hva = slot.gfnToHva(gfn);
     long hostPte = kvm.vmm().hostPte(hva);
     if (newWrite && slot.isReadonly()) {
-      fail(seq, actor, "writable-readonly-slot", "gfn %#x of read-only memslot %d mapped writable at stage 2", gfn,
-          slot.id());
+      fail(seq, actor, "writable-readonly-slot",
+          "gfn %#x of read-only memslot %d mapped writable at stage 2", gfn, slot.id());
     } else if (newWrite && !(HostPte.isPresent(hostPte) && HostPte.isWritable(hostPte))) {
       fail(seq, actor, "writable-readonly-host-page",
           "gfn %#x mapped writable at stage 2 while its host page at hva %#x is not writable"
               + " (host pte %#x)", gfn, hva, hostPte);
+    }
+    if (pages > 1) {
+      judgeLogging(seq, actor, gfn, pages, slot, newLeaf ? "was installed" : "was made writable");
     }
     if (newLeaf) {
       judgeSize(seq, actor, gfn, pages, slot, hva);
@@ -88,19 +104,98 @@ public final class PermissionsCheck extends Check {
   private void judgeSize(long seq, int actor, long gfn, long pages, MemorySlot slot, long hva) {
     long mask = pages - 1;
     if (gfn < slot.baseGfn() || gfn + pages > slot.endGfn()) {
-      fail(seq, actor, "crosses-memslot", "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn,
-          slot.id());
+      fail(seq, actor, "crosses-memslot",
+          "a %d-page leaf at gfn %#x crosses the bounds of memslot %d", pages, gfn, slot.id());
     } else if ((gfn & mask) != 0 || (hva >>> slot.pageShift() & mask) != 0) {
-      fail(seq, actor, "misaligned", "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn,
-          hva);
+      fail(seq, actor, "misaligned",
+          "a %d-page leaf at gfn %#x is not aligned with its hva %#x", pages, gfn, hva);
+    }
+  }
+
+  /**
+   * No huge leaf is installed or made writable in a slot that logs dirty pages: the fault that
+   * saw the slot logging maps pages only. A fault that still holds the slot as it was before logging was
+   * turned on may finish while the memslot generation is marked in progress (the swap waits
+   * for it in {@code synchronize_srcu}), and the commit then write-protects what it installed,
+   * so only leaves installed outside that window are judged by this rule.
+   */
+  private void judgeLogging(
+      long seq, int actor, long gfn, long pages, MemorySlot slot, String what) {
+    if (!slot.dirtyLogEnabled() || slot.isReadonly()
+        || (kvm.memslots().active(slot.asId()).generation()
+            & MemslotSet.GEN_UPDATE_IN_PROGRESS) != 0) {
+      return;
+    }
+    fail(seq, actor, "huge-leaf-while-logging",
+        "a %d-page leaf at gfn %#x %s while memslot %d logs dirty pages: with dirty logging on,"
+            + " stage 2 maps pages only", pages, gfn, what, slot.id());
+  }
+
+  /**
+   * When a dirty-log operation returns successfully, every gfn it had to write-protect (those
+   * a harvest reported, those whose bits a clear cleared, the whole slot when logging was turned
+   * on without {@code KVM_DIRTY_LOG_INITIALLY_SET}) is mapped by no writable leaf and cached
+   * writable in no vCPU's TLB, unless a guest fault or a log mark touched it meanwhile.
+   */
+  private void judgeProtection(long seq, int actor, DirtyLogOperations.Operation op) {
+    if (op.ret != 0 || op.kind == DirtyLogOperations.Kind.COPY) {
+      return;
+    }
+    BitSet pages = op.mustProtect();
+    if (pages.isEmpty()) {
+      return;
+    }
+    judged();
+    MemorySlot slot = op.slot;
+    long[] writable = {-1};
+    Stage2Leaves.forEachWritableGfn(kvm, slot.baseGfn(), slot.endGfn(), gfn -> {
+      if (writable[0] < 0 && pages.get((int) (gfn - slot.baseGfn()))) {
+        writable[0] = gfn;
+      }
+    });
+    if (writable[0] >= 0) {
+      fail(seq, actor, "writable-after-log-protect",
+          "%s returned with gfn %#x still writable at stage 2, and no guest fault or log mark"
+              + " touched it since", describe(op), writable[0]);
+      return;
+    }
+    for (VcpuRequestTarget vcpu : kvm.vcpus()) {
+      if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
+        continue;
+      }
+      long[] cached = {-1};
+      vcpu.forEachCachedTranslation((gfn, pfn, permissions) -> {
+        long rel = gfn - slot.baseGfn();
+        if ((cached[0] < 0 || gfn < cached[0]) && (permissions & GuestAccess.WRITE) != 0
+            && rel >= 0 && rel < slot.npages() && pages.get((int) rel)) {
+          cached[0] = gfn;
+        }
+      });
+      if (cached[0] >= 0) {
+        fail(seq, actor, "tlb-writable-after-log-protect",
+            "%s returned with %s's TLB still granting write to gfn %#x, and no guest fault or log"
+                + " mark touched it since", describe(op), vcpu.name(), cached[0]);
+        return;
+      }
+    }
+  }
+
+  private static String describe(DirtyLogOperations.Operation op) {
+    switch (op.kind) {
+      case HARVEST:
+        return "KVM_GET_DIRTY_LOG of slot " + op.slot.id() + ", which reported the gfn,";
+      case CLEAR:
+        return "KVM_CLEAR_DIRTY_LOG of slot " + op.slot.id() + ", which cleared the gfn's bit,";
+      default:
+        return "Turning on dirty logging for slot " + op.slot.id();
     }
   }
 
   private void judgeHostMapping(long seq, int actor, long gfn, long pages, long hva,
       long hostPte, long outputAddress) {
     if (!HostPte.mapsPfn(hostPte)) {
-      fail(seq, actor, "no-host-mapping", "a %d-page leaf at gfn %#x has no host mapping at hva %#x", pages, gfn,
-          hva);
+      fail(seq, actor, "no-host-mapping",
+          "a %d-page leaf at gfn %#x has no host mapping at hva %#x", pages, gfn, hva);
       return;
     }
     long hostPfn = HostPte.pfn(hostPte);

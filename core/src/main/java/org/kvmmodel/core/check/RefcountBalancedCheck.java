@@ -9,6 +9,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * exactly once, and PFNMAP/IO pfns are never referenced. Releases are judged as they happen;
  * what is still held is judged at the end of the run, and so, if the VM was torn down, are its
  * page-table pages and the folios it touched.
+ *
+ * <p>Violation kinds: {@code reference-without-page}, {@code double-release},
+ * {@code reference-leaked}, {@code pin-leaked}, {@code table-leaked},
+ * {@code folio-not-at-baseline}.
  */
 public final class RefcountBalancedCheck extends Check {
 

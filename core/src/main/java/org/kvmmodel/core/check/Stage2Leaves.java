@@ -1,5 +1,6 @@
 package org.kvmmodel.core.check;
 
+import java.util.function.LongConsumer;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.pt.PageTableCursor;
 import org.kvmmodel.api.pt.PageTableFormat;
@@ -49,6 +50,30 @@ public final class Stage2Leaves {
   /** Whether {@code entry} is a present leaf that lets a write through. */
   public static boolean isWritableLeaf(PageTableFormat format, long entry, int level) {
     return isLeaf(format, entry, level) && format.makeWriteProtected(entry, level) != entry;
+  }
+
+  /**
+   * Hands {@code visitor} each gfn of {@code [start, end)} that a writable leaf of any of the
+   * VM's tables maps, stepping over whole leaves and empty entries.
+   */
+  static void forEachWritableGfn(KvmInstance kvm, long start, long end, LongConsumer visitor) {
+    for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
+      PageTableCursor cursor = table.newCursor(READ_ONLY);
+      PageTableFormat format = table.format();
+      long gfn = start;
+      while (gfn < end) {
+        boolean leaf = cursor.walk(gfn);
+        int level = cursor.level();
+        long span = pagesAt(format, level);
+        long next = (gfn & -span) + span;
+        if (leaf && isWritableLeaf(format, cursor.entry(), level)) {
+          for (long g = gfn; g < Math.min(next, end); g++) {
+            visitor.accept(g);
+          }
+        }
+        gfn = next;
+      }
+    }
   }
 
   /** Guest frames a leaf at {@code level} maps. */

@@ -31,6 +31,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  * {@code kvm_arch_commit_memory_region} when logging is turned on (flushed before the ioctl
  * returns); and aging ({@code clear_young}), whose leaf change is the format's own
  * make-old transition and which the mmu_notifier contract lets go unflushed.
+ *
+ * <p>Violation kinds: {@code unmapped-leaf-cached}, {@code repointed-leaf-cached},
+ * {@code write-protected-leaf-cached}, {@code cached-after-invalidate-start}.
  */
 public final class TlbCoherentCheck extends Check {
 

@@ -318,6 +318,11 @@ public final class KvmInstance implements Kvm {
     return rcu;
   }
 
+  /** Whether KVM_GET_DIRTY_LOG only copies the bitmap ({@code KVM_DIRTY_LOG_MANUAL_PROTECT}). */
+  public boolean dirtyLogManualProtect() {
+    return dirtyLog.mode().manualProtect();
+  }
+
   @Override
   public boolean dirtyLogManualProtectAndInitSet() {
     return dirtyLog.mode().initiallySet();
@@ -565,11 +570,24 @@ public final class KvmInstance implements Kvm {
 
   /**
    * KVM_CLEAR_DIRTY_LOG ({@code kvm_vm_ioctl_clear_dirty_log}): {@code kvm_clear_dirty_log_protect}
-   * with slots_lock held.
+   * with slots_lock held. Once slots_lock is held the request is an event, each non-zero word
+   * of the caller's bitmap as it was passed (its gfn offset in the slot and its mask), and so
+   * is the return: what a check needs to judge that exactly the requested bits were cleared.
    */
   public int clearDirtyLog(int slot, long firstPage, long numPages, long[] bitmap) {
     return setMemoryRegion.withSlotsLock(
-        () -> dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap));
+        () -> {
+          log.emit(Tracepoint.CLEAR_DIRTY_LOG, slot, firstPage, numPages);
+          long words = numPages < 0 ? 0 : Math.min(bitmap.length, (numPages + 63) >>> 6);
+          for (int w = 0; w < words; w++) {
+            if (bitmap[w] != 0) {
+              log.emit(Tracepoint.CLEAR_DIRTY_LOG_MASK, slot, firstPage + (long) w * 64, bitmap[w]);
+            }
+          }
+          int r = dirtyLog.clearDirtyLog(slot, firstPage, numPages, bitmap);
+          log.emit(Tracepoint.CLEAR_DIRTY_LOG_DONE, slot, r, 0);
+          return r;
+        });
   }
 
   /** {@code kvm_vm_ioctl_create_vcpu}: the vCPU now receives the VM's requests. */

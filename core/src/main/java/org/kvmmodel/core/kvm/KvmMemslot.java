@@ -40,6 +40,15 @@ public final class KvmMemslot {
     return (dirtyBitmap.get((int) (rel >>> 6)) & (1L << (rel & 63))) != 0;
   }
 
+  /** A copy of the dirty bitmap as it is now, one long per 64 pages (empty when logging is off). */
+  public long[] dirtyBitmapSnapshot() {
+    long[] words = new long[dirtyBitmap == null ? 0 : dirtyBitmap.length()];
+    for (int i = 0; i < words.length; i++) {
+      words[i] = dirtyBitmap.get(i);
+    }
+    return words;
+  }
+
   /** {@code kvm_dirty_bitmap_bytes} in longs. */
   public static int bitmapLongs(long npages) {
     return (int) ((npages + 63) >>> 6);

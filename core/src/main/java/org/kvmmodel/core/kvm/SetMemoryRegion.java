@@ -277,9 +277,10 @@ public final class SetMemoryRegion {
     } else if (change == MemoryChange.DELETE) {
       nrMemslotPages -= old.slot().npages();
     }
-    int id = updated != null ? updated.id() : old.slot().id();
-    log.emit(Tracepoint.COMMIT_MEMORY_REGION, id, change.ordinal(), 0);
+    MemorySlot named = updated != null ? updated : old.slot();
+    int slot = named.asId() << 16 | named.id();
+    log.emit(Tracepoint.COMMIT_MEMORY_REGION, slot, change.ordinal(), 0);
     arch.commitMemoryRegion(old == null ? null : old.slot(), updated, change);
-    log.emit(Tracepoint.COMMIT_MEMORY_REGION_DONE, id, change.ordinal(), 0);
+    log.emit(Tracepoint.COMMIT_MEMORY_REGION_DONE, slot, change.ordinal(), 0);
   }
 }

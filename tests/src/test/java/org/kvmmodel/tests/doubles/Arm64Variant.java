@@ -59,6 +59,12 @@ public final class Arm64Variant implements ArchPlugin {
      */
     BLOCK_OVER_HOST_PAGES,
     /**
+     * {@code user_mem_abort} blind to {@code memslot_is_logging}: the abort handler sees every
+     * memslot without {@code KVM_MEM_LOG_DIRTY_PAGES}, so it maps and relaxes blocks while the
+     * slot logs (PERMISSIONS).
+     */
+    BLOCK_WHILE_LOGGING,
+    /**
      * {@code kvm_vm_ioctl_mte_copy_tags} before "KVM: arm64: Release pfn, i.e. put page, if
      * copying MTE tags hits ZONE_DEVICE": refusing ZONE_DEVICE memory returns -EFAULT without
      * dropping the page's reference; the unused release, which arm64 does nowhere else, is
@@ -174,6 +180,11 @@ public final class Arm64Variant implements ArchPlugin {
             return null;
           }
           Object ret = invoke(method, kvm, args);
+          if (breakage == Arm64Breakage.BLOCK_WHILE_LOGGING
+              && method.getName().equals("gfnToMemslot") && ret != null) {
+            MemorySlot s = (MemorySlot) ret;
+            return s.withFlags(s.flags() & ~MemorySlot.KVM_MEM_LOG_DIRTY_PAGES);
+          }
           if (breakage == Arm64Breakage.BLOCK_CROSSES_MEMSLOT
               && method.getName().equals("gfnToMemslot") && ret != null) {
             MemorySlot s = (MemorySlot) ret;
