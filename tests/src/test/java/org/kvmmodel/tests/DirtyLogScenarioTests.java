@@ -9,7 +9,12 @@ import org.junit.jupiter.api.Test;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.DirtyLogCompleteCheck;
+import org.kvmmodel.arch.arm64.Arm64Plugin;
+import org.kvmmodel.arch.x86.X86Plugin;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.scenario.RunResult;
+import org.kvmmodel.core.scenario.ScenarioRun;
+import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.sched.SchedulePolicy;
 
 /** The dirty-log scenario on x86 and on the SPI doubles, judged by every check. */
@@ -47,6 +52,33 @@ class DirtyLogScenarioTests {
     }
     assertEquals(8 * 8, harvests, "every harvest ran");
     assertTrue(judged > 0, "DIRTY-LOG-COMPLETE judged writes against harvests");
+  }
+
+  /**
+   * The runs draw the selftest's variations: some clear the log (manual protect), some clears
+   * are refused, and THP-backed slots have arm64 blocks mapped when logging starts; every check
+   * still passes on x86 and arm64.
+   */
+  @Test
+  void runsVaryTheLogModeAndClearWithAcceptedAndRefusedRequests() {
+    ArchPluginRegistry registry = ArchPluginRegistry.of(List.of(new X86Plugin(), new Arm64Plugin()));
+    for (String arch : List.of("x86", "arm64")) {
+      long clears = 0;
+      long refused = 0;
+      long hugeLeaves = 0;
+      for (long seed = 0; seed < 16; seed++) {
+        RunResult r = ScenarioRun.execute(Scenarios.byName("dirty-log"),
+            ScenarioFixtures.settings(arch, arch.equals("x86") ? "ept4-ad" : "4k-ipa40"), registry,
+            seed, SchedulePolicy.RANDOM);
+        ScenarioFixtures.assertClean(r, arch + " seed " + seed);
+        clears += r.counters().get("dirty-log-clears");
+        refused += r.counters().get("dirty-log-clears-refused");
+        hugeLeaves += r.hugeLeavesJudged();
+      }
+      assertTrue(clears > refused && refused > 0, arch + ": " + clears + " clears, " + refused
+          + " refused");
+      assertEquals(arch.equals("arm64"), hugeLeaves > 0, arch + ": " + hugeLeaves + " huge leaves");
+    }
   }
 
   @Test

@@ -9,5 +9,11 @@ public final class KvmCap {
    */
   public static final long ARM_EAGER_SPLIT_CHUNK_SIZE = 228;
 
+  /**
+   * {@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2}, common code's: KVM_GET_DIRTY_LOG only copies the
+   * bitmap and KVM_CLEAR_DIRTY_LOG re-protects, optionally with every new bitmap all set.
+   */
+  public static final long MANUAL_DIRTY_LOG_PROTECT2 = 168;
+
   private KvmCap() {}
 }

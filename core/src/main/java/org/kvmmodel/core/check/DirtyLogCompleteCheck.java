@@ -12,17 +12,19 @@ import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
- * DIRTY-LOG-COMPLETE, the oracle of KVM's {@code dirty_log_test}: with dirty logging on, every
- * guest write is reported by KVM_GET_DIRTY_LOG no later than the first harvest that begins
+ * DIRTY-LOG-COMPLETE, the oracle of KVM's {@code dirty_log_test}: with dirty logging on (the
+ * commit that turned it on has returned, write-protecting the slot), every guest write is
+ * reported by KVM_GET_DIRTY_LOG no later than the first harvest that begins
  * after the write and after every fault that was in flight on its gfn when it landed has
  * returned (the fault that made the mapping writable logs the gfn before it returns, and a
  * harvest that clears the bit write-protects the entry and flushes before it returns, so a
  * later write faults again). A write is discharged by any harvest that reports its gfn after
  * the write landed. KVM's own writes ({@code kvm_write_guest}, writes through a pfn cache) are
  * judged the same way, their write call standing in for the fault: it logs the gfn before it
- * returns. Judged from guest and KVM writes, fault and write-call completion events, the start
- * and return of each harvest and the gfns its returned bitmap holds (kind
- * {@code write-unreported}).
+ * returns. With manual protect, a KVM_CLEAR_DIRTY_LOG that requested the gfn and returned after
+ * the write landed discharges it: the caller cleared it. Judged from guest and KVM writes, fault
+ * and write-call completion events, the start and return of each harvest and the gfns its
+ * returned bitmap holds (kind {@code write-unreported}).
  *
  * <p>The other direction, within KVM's slack: a gfn a harvest reports was written since its bit
  * was last cleared, by the guest or by KVM, or was the target of a write fault (which logs the
@@ -137,6 +139,9 @@ public final class DirtyLogCompleteCheck extends Check {
       return;
     }
     history(slot, gfn)[0] = seq;
+    if (operations.loggingBeingEnabled(slot)) {
+      return;
+    }
     long waitingFor = 0;
     for (int actor = 0; actor < MAX_ACTORS; actor++) {
       if (faultGfn[actor] == gfn) {
@@ -247,10 +252,24 @@ public final class DirtyLogCompleteCheck extends Check {
         break;
       case CLEAR:
         judgeClear(seq, actor, op);
+        if (op.ret == 0) {
+          forgetCleared(op);
+        }
         break;
       default:
         break;
     }
+  }
+
+  /**
+   * With manual protect the caller clears what it has handled: a write that landed before a
+   * clear of its gfn returned may have been cleared with the bit, so no later harvest owes it.
+   */
+  private void forgetCleared(DirtyLogOperations.Operation op) {
+    pending.removeIf(w -> {
+      long rel = w.gfn - op.slot.baseGfn();
+      return rel >= 0 && rel < op.slot.npages() && op.requested.get((int) rel);
+    });
   }
 
   private void judgeClear(long seq, int actor, DirtyLogOperations.Operation op) {

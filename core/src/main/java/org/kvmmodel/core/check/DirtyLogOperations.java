@@ -108,6 +108,8 @@ final class DirtyLogOperations {
   private final Map<Integer, Operation> running = new HashMap<>();
   private final Map<Integer, Boolean> logging = new HashMap<>();
   private final Map<Integer, Long> enabledAt = new HashMap<>();
+  /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot. */
+  private final Map<Integer, Integer> enabling = new HashMap<>();
   private long[] faultGfn = new long[8];
 
   DirtyLogOperations(KvmInstance kvm, Finished finished) {
@@ -152,13 +154,23 @@ final class DirtyLogOperations {
       case CLEAR_DIRTY_LOG_MASK:
         requested(actor, b, c);
         break;
+      case SET_MEMORY_REGION:
+        if ((b & MemorySlot.KVM_MEM_LOG_DIRTY_PAGES) != 0) {
+          enabling.put(actor, (int) a);
+        }
+        break;
+      case SET_MEMORY_REGION_DONE:
+        enabling.remove(actor);
+        break;
       case COMMIT_MEMORY_REGION:
         commitBegins(seq, actor, (int) a, MemoryChange.values()[(int) b]);
         break;
+      case COMMIT_MEMORY_REGION_DONE:
+        end(seq, actor, 0);
+        break;
       case GET_DIRTY_LOG_DONE:
       case CLEAR_DIRTY_LOG_DONE:
-      case COMMIT_MEMORY_REGION_DONE:
-        end(seq, actor, tp == Tracepoint.COMMIT_MEMORY_REGION_DONE ? 0 : (int) b);
+        end(seq, actor, (int) b);
         break;
       default:
         break;
@@ -264,6 +276,16 @@ final class DirtyLogOperations {
   /** The operation {@code actor} is inside, or null. */
   Operation running(int actor) {
     return running.get(actor);
+  }
+
+  /**
+   * Whether a KVM_SET_USER_MEMORY_REGION2 that asks {@code slot} to log dirty pages is still
+   * running: until it returns, the slot may be published with logging before its commit has
+   * write-protected a page, so a write may land unlogged. After it, every write must fault and
+   * be logged.
+   */
+  boolean loggingBeingEnabled(MemorySlot slot) {
+    return enabling.containsValue(slotArg(slot));
   }
 
   /**

@@ -20,7 +20,7 @@ public final class DirtyLog {
   private final KvmMemslots memslots;
   private final MmuLock mmuLock;
   private final ArchMmu arch;
-  private final DirtyLogMode mode;
+  private volatile DirtyLogMode mode;
   private final Runnable flushRemoteTlbs;
   private final int userMemSlots;
   private final EventLog log;
@@ -44,6 +44,20 @@ public final class DirtyLog {
 
   public DirtyLogMode mode() {
     return mode;
+  }
+
+  /**
+   * {@code KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)} as
+   * {@code kvm_vm_ioctl_enable_cap_generic} handles it: any time, no lock, the new mode from
+   * {@code args0} ({@link DirtyLogMode#fromCapability}). Returns 0 or -EINVAL.
+   */
+  public int enableManualProtect(long args0) {
+    DirtyLogMode next = DirtyLogMode.fromCapability(args0);
+    if (next == null) {
+      return Errno.EINVAL.negative();
+    }
+    mode = next;
+    return 0;
   }
 
   /**

@@ -12,6 +12,7 @@ import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Foll;
 import org.kvmmodel.api.kvm.HostVma;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
@@ -135,7 +136,7 @@ public final class KvmInstance implements Kvm {
     kvm.arch = archFactory.apply(kvm);
     kvm.setMemoryRegion =
         new SetMemoryRegion(
-            kvm.memslots, spec.limits(), spec.dirtyLogMode(), kvm.arch, gen -> {},
+            kvm.memslots, spec.limits(), () -> kvm.dirtyLog.mode(), kvm.arch, gen -> {},
             scheduler.newLock("slots_lock"), log, kvm.pageShift());
     kvm.dirtyLog =
         new DirtyLog(
@@ -534,11 +535,16 @@ public final class KvmInstance implements Kvm {
   }
 
   /**
-   * KVM_ENABLE_CAP on the VM with zero flags ({@code kvm_vm_ioctl_enable_cap}): the arch's
-   * capabilities, with slots_lock held as the ones that look at memslots take it. Returns 0 or
-   * a negative errno, {@code -EINVAL} for a capability or value the VM does not accept.
+   * KVM_ENABLE_CAP on the VM with zero flags: common code's capabilities first
+   * ({@code kvm_vm_ioctl_enable_cap_generic}: {@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2}), then
+   * the arch's ({@code kvm_vm_ioctl_enable_cap}), with slots_lock held as the ones that look at
+   * memslots take it. Returns 0 or a negative errno, {@code -EINVAL} for a capability or value
+   * the VM does not accept.
    */
   public int enableCap(long cap, long arg) {
+    if (cap == KvmCap.MANUAL_DIRTY_LOG_PROTECT2) {
+      return dirtyLog.enableManualProtect(arg);
+    }
     return setMemoryRegion.withSlotsLock(() -> arch.enableCap(cap, arg));
   }
 

@@ -6,6 +6,7 @@ import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_LOG_DIRTY_PAGES;
 import static org.kvmmodel.api.kvm.MemorySlot.KVM_MEM_READONLY;
 
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.Supplier;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntSupplier;
 import java.util.function.LongConsumer;
@@ -31,7 +32,7 @@ public final class SetMemoryRegion {
 
   private final KvmMemslots memslots;
   private final MemslotLimits limits;
-  private final DirtyLogMode dirtyLogMode;
+  private final Supplier<DirtyLogMode> dirtyLogMode;
   private final ArchMmu arch;
   private final LongConsumer memslotsUpdated;
   private final SchedLock slotsLock;
@@ -44,7 +45,7 @@ public final class SetMemoryRegion {
   public SetMemoryRegion(
       KvmMemslots memslots,
       MemslotLimits limits,
-      DirtyLogMode dirtyLogMode,
+      Supplier<DirtyLogMode> dirtyLogMode,
       ArchMmu arch,
       LongConsumer memslotsUpdated,
       SchedLock slotsLock,
@@ -103,11 +104,16 @@ public final class SetMemoryRegion {
     if (mem.id() >= limits.userMemSlots()) {
       return Errno.EINVAL.negative();
     }
+    int slot = mem.asId() << 16 | mem.id();
+    log.emit(Tracepoint.SET_MEMORY_REGION, slot, mem.flags(), 0);
+    int r = 0;
     lockSlots();
     try {
-      return setMemoryRegionLocked(mem);
+      r = setMemoryRegionLocked(mem);
+      return r;
     } finally {
       unlockSlots();
+      log.emit(Tracepoint.SET_MEMORY_REGION_DONE, slot, r, 0);
     }
   }
 
@@ -267,7 +273,7 @@ public final class SetMemoryRegion {
     if (old != null && old.hasDirtyBitmap()) {
       return old.dirtyBitmap();
     }
-    return KvmMemslot.allocDirtyBitmap(updated.npages(), dirtyLogMode.initiallySet());
+    return KvmMemslot.allocDirtyBitmap(updated.npages(), dirtyLogMode.get().initiallySet());
   }
 
   /** {@code kvm_commit_memory_region}. */

@@ -9,7 +9,8 @@ import org.kvmmodel.core.trace.Tracepoint;
 
 /**
  * Counts what a run did, from its events: faults, retries, SPTE writes, flushes, locks, folios
- * dirtied and cleaned, read faults given a writable pfn, dirty-log harvests.
+ * dirtied and cleaned, read faults given a writable pfn, dirty-log harvests and clears (and the
+ * clears KVM refused).
  */
 public final class RunCounters implements TraceListener {
 
@@ -23,6 +24,8 @@ public final class RunCounters implements TraceListener {
   private long foliosDirtied;
   private long foliosCleaned;
   private long harvests;
+  private long clears;
+  private long clearsRefused;
   private long readFaultsGivenWritable;
   private boolean[] inReadFault = new boolean[8];
 
@@ -49,6 +52,10 @@ public final class RunCounters implements TraceListener {
         break;
       case GET_DIRTY_LOG_DONE:
         harvests++;
+        break;
+      case CLEAR_DIRTY_LOG_DONE:
+        clears++;
+        clearsRefused += b != 0 ? 1 : 0;
         break;
       case MMU_INVALIDATE_RETRY:
         retries += c;
@@ -87,6 +94,8 @@ public final class RunCounters implements TraceListener {
     m.put("folios-cleaned", foliosCleaned);
     m.put("read-faults-given-writable", readFaultsGivenWritable);
     m.put("dirty-log-harvests", harvests);
+    m.put("dirty-log-clears", clears);
+    m.put("dirty-log-clears-refused", clearsRefused);
     return m;
   }
 }

@@ -38,6 +38,8 @@ public enum Tracepoint {
   ENABLE_LOG_DIRTY_PT_MASKED("kvm_arch_mmu_enable_log_dirty_pt_masked", "slot", "gfn_offset", "mask"),
   ENABLE_LOG_DIRTY_PT_MASKED_DONE(
       "kvm_arch_mmu_enable_log_dirty_pt_masked_done", "slot", "gfn_offset", "mask"),
+  SET_MEMORY_REGION("kvm_set_memory_region", "slot", "flags", ""),
+  SET_MEMORY_REGION_DONE("kvm_set_memory_region_done", "slot", "ret", ""),
   COMMIT_MEMORY_REGION("kvm_arch_commit_memory_region", "slot", "change", ""),
   COMMIT_MEMORY_REGION_DONE("kvm_arch_commit_memory_region_done", "slot", "change", ""),
   FOLIO_CLEAR_DIRTY_FOR_IO("folio_clear_dirty_for_io", "page", "dirty", ""),

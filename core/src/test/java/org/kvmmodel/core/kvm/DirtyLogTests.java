@@ -93,4 +93,22 @@ class DirtyLogTests {
     assertEquals(0, f.dirtyLog.clearDirtyLog(3, 192, 8, out), "a short tail reaching the end is fine");
     assertEquals(Errno.EINVAL.negative(), f.dirtyLog.clearDirtyLog(3, 192, 9, out), "past the end");
   }
+
+  @Test
+  void theManualProtectCapabilityAcceptsKvmsOptionsOnlyAndRulesTheNextBitmap() {
+    MemslotFixture f = new MemslotFixture();
+    long initSet = DirtyLogMode.INITIALLY_SET;
+    long manual = DirtyLogMode.MANUAL_PROTECT_ENABLE;
+    assertEquals(Errno.EINVAL.negative(), f.dirtyLog.enableManualProtect(initSet),
+        "initially-set needs manual protect");
+    assertEquals(Errno.EINVAL.negative(), f.dirtyLog.enableManualProtect(manual | 4));
+    assertEquals(DirtyLogMode.DEFAULT, f.dirtyLog.mode(), "a refused argument changes nothing");
+    assertEquals(0, f.dirtyLog.enableManualProtect(manual | initSet));
+    assertEquals(new DirtyLogMode(true, true), f.dirtyLog.mode());
+    MemorySlot s = logged(f, 100);
+    assertTrue(f.memslots.active(0).byId(3).isDirtyLogged(s.baseGfn() + 99),
+        "a bitmap made after the capability starts all set");
+    assertEquals(0, f.dirtyLog.enableManualProtect(0));
+    assertEquals(DirtyLogMode.DEFAULT, f.dirtyLog.mode());
+  }
 }

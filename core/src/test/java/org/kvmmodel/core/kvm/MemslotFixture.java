@@ -40,9 +40,9 @@ final class MemslotFixture {
     mnActive = new MnActiveInvalidations(scheduler);
     invalidate = new MmuInvalidate(lock);
     memslots = new KvmMemslots(limits.addressSpaces(), srcu, mnActive);
-    setMemoryRegion = new SetMemoryRegion(memslots, limits, mode, arch, generations::add,
-        scheduler.newLock("slots_lock"), log, 12);
     dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log);
+    setMemoryRegion = new SetMemoryRegion(memslots, limits, () -> dirtyLog.mode(), arch,
+        generations::add, scheduler.newLock("slots_lock"), log, 12);
     notifier =
         new KvmMmuNotifier(
             memslots, lock, invalidate, mnActive, arch, () -> flushes++, false, (s, e) -> {},
