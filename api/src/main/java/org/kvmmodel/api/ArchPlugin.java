@@ -59,6 +59,15 @@ public interface ArchPlugin {
     return List.of();
   }
 
+  /**
+   * The kinds of situation a check judges that this arch never creates (a huge leaf where it
+   * maps pages only), each with its reason; conformance reports them {@code not-applicable}.
+   * None by default.
+   */
+  default List<ImpossibleSituation> impossibleSituations() {
+    return List.of();
+  }
+
   /** {@code kvm_arch_nr_memslot_as_ids}: memslot address spaces (x86 has 2, for SMM). */
   default int memslotAddressSpaces() {
     return 1;

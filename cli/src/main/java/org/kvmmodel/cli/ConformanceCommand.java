@@ -16,7 +16,9 @@ import org.kvmmodel.core.config.SettingsException;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.plugin.UnknownArchException;
 import org.kvmmodel.core.scenario.Conformance;
+import org.kvmmodel.core.scenario.ConformanceReport;
 import org.kvmmodel.core.scenario.ConformanceRow;
+import org.kvmmodel.core.scenario.CoverageRow;
 import org.kvmmodel.core.scenario.Scenarios;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -82,17 +84,50 @@ final class ConformanceCommand implements Callable<Integer> {
     }
     int cells = plugins.stream().mapToInt(p -> p.configurations().size()).sum()
         * Scenarios.all().size();
-    List<ConformanceRow> rows;
+    ConformanceReport report;
     try (TerminalProgress progress = TerminalProgress.of("conformance", cells)) {
-      rows = Conformance.run(base, registry, plugins, Scenarios.all(), seeds, progress);
+      report = Conformance.report(base, registry, plugins, Scenarios.all(), seeds, progress);
     }
     if (format.equals("json")) {
-      writeJson(out, rows);
+      writeJson(out, report);
     } else {
-      writeText(out, rows);
+      writeText(out, report.rows());
+      writeCoverage(out, report.coverage());
     }
     out.flush();
-    return rows.stream().anyMatch(r -> r.status().failsRun()) ? Main.EXIT_CHECK_FAILED : 0;
+    return report.fails() ? Main.EXIT_CHECK_FAILED : 0;
+  }
+
+  /**
+   * Per arch and check, each kind of situation and how often it was judged; a kind never
+   * judged is {@code not-exercised} (failing) or, where the plugin declares it impossible,
+   * {@code not-applicable} with the reason.
+   */
+  private static void writeCoverage(PrintWriter out, List<CoverageRow> coverage) {
+    int arch = Math.max(6, coverage.stream().mapToInt(c -> c.arch().length()).max().orElse(0));
+    int check = Math.max(20, coverage.stream().mapToInt(c -> c.check().length()).max().orElse(0));
+    int kind = Math.max(10, coverage.stream().mapToInt(c -> c.kind().length()).max().orElse(0));
+    String columns = "%-" + arch + "s %-" + check + "s %-" + kind + "s %-14s %10s%n";
+    out.println();
+    out.println("coverage: the kinds of situation each check judged, per arch");
+    out.printf(Locale.US, columns, "arch", "check", "kind", "status", "judged");
+    int judged = 0;
+    int notExercised = 0;
+    int notApplicable = 0;
+    for (CoverageRow c : coverage) {
+      out.printf(Locale.US, columns, c.arch(), c.check(), c.kind(), c.status().label(),
+          c.judged());
+      if (c.status() == CheckStatus.NOT_APPLICABLE) {
+        notApplicable++;
+        out.println("       " + c.reason());
+      } else if (c.status() == CheckStatus.NOT_EXERCISED) {
+        notExercised++;
+      } else {
+        judged++;
+      }
+    }
+    out.printf(Locale.US, "%d kinds judged, %d not-exercised, %d not-applicable%n", judged,
+        notExercised, notApplicable);
   }
 
   /** The width of a text column: its longest value, and at least {@code least}. */
@@ -139,10 +174,11 @@ final class ConformanceCommand implements Callable<Integer> {
         notApplicable == 0 ? "" : String.format(Locale.US, ", %d not-applicable", notApplicable));
   }
 
-  private void writeJson(PrintWriter out, List<ConformanceRow> rows) throws IOException {
+  private void writeJson(PrintWriter out, ConformanceReport report) throws IOException {
     JsonGenerator g = new JsonFactory().createGenerator(out).useDefaultPrettyPrinter();
-    g.writeStartArray();
-    for (ConformanceRow r : rows) {
+    g.writeStartObject();
+    g.writeArrayFieldStart("cells");
+    for (ConformanceRow r : report.rows()) {
       g.writeStartObject();
       g.writeStringField("arch", r.arch());
       g.writeStringField("configuration", r.configuration());
@@ -161,6 +197,21 @@ final class ConformanceCommand implements Callable<Integer> {
       g.writeEndObject();
     }
     g.writeEndArray();
+    g.writeArrayFieldStart("coverage");
+    for (CoverageRow c : report.coverage()) {
+      g.writeStartObject();
+      g.writeStringField("arch", c.arch());
+      g.writeStringField("check", c.check());
+      g.writeStringField("kind", c.kind());
+      g.writeStringField("status", c.status().label());
+      g.writeNumberField("judged", c.judged());
+      if (c.reason() != null) {
+        g.writeStringField("reason", c.reason());
+      }
+      g.writeEndObject();
+    }
+    g.writeEndArray();
+    g.writeEndObject();
     g.flush();
     out.println();
   }

@@ -86,16 +86,26 @@ class RunAndConformanceCommandTests extends CommandLineTest {
 
   @Test
   void conformancePrintsTheMatrixAndJson() {
-    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "6"));
+    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "16"));
     String text = out.toString();
     assertTrue(text.contains("x86    ept5-noad    demand-paging   REFCOUNT-BALANCED    pass"), text);
     assertTrue(text.contains("x86    ept4-ad      writeback-storm NO-LOST-WRITE        pass"), text);
     assertTrue(text.contains("x86    ept4-ad      dirty-log       DIRTY-LOG-COMPLETE   pass"), text);
-    assertTrue(text.matches("(?s).*\\n\\d+ pass, 0 fail, 0 not-exercised\n"), text);
+    assertTrue(text.matches("(?s).*\\n\\d+ pass, 0 fail, 0 not-exercised\n.*"), text);
+    assertTrue(text.contains("\ncoverage: the kinds of situation each check judged, per arch\n"),
+        text);
+    assertTrue(text.matches("(?s).*\\nx86 +PERMISSIONS +backing=anon-thp leaf=huge +not-applicable"
+        + " +0\n +the x86 plugin models the TDP MMU's 4 KiB mappings only.*"), text);
+    assertTrue(text.matches("(?s).*\\nx86 +DIRTY-PROTECTED +backing=anon fault=read +pass +\\d+\n.*"),
+        text);
+    assertTrue(text.matches("(?s).*\\n\\d+ kinds judged, 0 not-exercised, 3 not-applicable\n"),
+        text);
     out.getBuffer().setLength(0);
-    assertEquals(0, run("conformance", "--seeds", "6", "--format", "json"));
+    assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "16", "--format", "json"));
     assertTrue(out.toString().contains("\"check\" : \"DIRTY-PROTECTED\""), out.toString());
     assertTrue(out.toString().contains("\"status\" : \"pass\""), out.toString());
+    assertTrue(out.toString().contains("\"coverage\" : ["), out.toString());
+    assertTrue(out.toString().contains("\"kind\" : \"backing=pfnmap leaf=huge\""), out.toString());
     assertEquals(Main.EXIT_USAGE, run("conformance", "--format", "xml"));
   }
 
@@ -105,7 +115,7 @@ class RunAndConformanceCommandTests extends CommandLineTest {
     PrintStream saved = System.err;
     System.setErr(new PrintStream(processErr, true, StandardCharsets.UTF_8));
     try {
-      assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "6"));
+      assertEquals(0, run("conformance", "--arch", "x86", "--seeds", "16"));
     } finally {
       System.setErr(saved);
     }

@@ -9,6 +9,7 @@ import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
+import org.kvmmodel.api.ImpossibleSituation;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -73,6 +74,14 @@ public final class Arm64Plugin implements ArchPlugin {
   @Override
   public String description() {
     return "VMSAv8-64 stage 2 (arch/arm64/kvm/mmu.c, hyp/pgtable.c)";
+  }
+
+  /** arm64 has no lockless stage-2 writer: every path takes mmu_lock, if only for read. */
+  @Override
+  public List<ImpossibleSituation> impossibleSituations() {
+    return List.of(new ImpossibleSituation("LOCK-DISCIPLINE", "rule=spte-write-lockless",
+        "arm64 changes stage-2 entries only under mmu_lock (user_mem_abort and"
+            + " handle_access_fault take it for read); only the hardware's AF update is lockless"));
   }
 
   @Override

@@ -9,6 +9,7 @@ import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
+import org.kvmmodel.api.ImpossibleSituation;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.ViolationEvidence;
@@ -78,6 +79,23 @@ public final class RiscvPlugin implements ArchPlugin {
   @Override
   public String description() {
     return "RISC-V H-extension G-stage, Sv39x4/Sv48x4/Sv57x4 (arch/riscv/kvm/mmu.c)";
+  }
+
+  /**
+   * What 6.13's G-stage never does: write without the mmu_lock spinlock, or map THP or
+   * {@code VM_PFNMAP} memory with a huge leaf ({@code kvm_riscv_gstage_map} sizes its mapping
+   * by hugetlbfs VMAs only and forces pages for {@code VM_PFNMAP}).
+   */
+  @Override
+  public List<ImpossibleSituation> impossibleSituations() {
+    return List.of(
+        new ImpossibleSituation("LOCK-DISCIPLINE", "rule=spte-write-lockless",
+            "RISC-V writes G-stage entries only under the mmu_lock spinlock"),
+        new ImpossibleSituation("PERMISSIONS", "backing=anon-thp leaf=huge",
+            "6.13's kvm_riscv_gstage_map takes the mapping size from hugetlbfs VMAs only, so THP"
+                + " is mapped with pages"),
+        new ImpossibleSituation("PERMISSIONS", "backing=pfnmap leaf=huge",
+            "6.13's kvm_riscv_gstage_map maps VM_PFNMAP memory with pages"));
   }
 
   @Override

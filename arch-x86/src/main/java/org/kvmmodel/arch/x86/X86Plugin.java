@@ -7,6 +7,7 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.ImpossibleSituation;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
@@ -55,6 +56,16 @@ public final class X86Plugin implements ArchPlugin {
    * management are not modelled yet, so {@code HUGE_PAGES} and {@code MULTIPLE_ROOTS} are not
    * declared.
    */
+  /**
+   * The plugin maps 4 KiB leaves only: the TDP MMU's huge pages (kvm_mmu_hugepage_adjust and
+   * its NX recovery) are not modelled yet, which is why it does not declare HUGE_PAGES.
+   */
+  @Override
+  public List<ImpossibleSituation> impossibleSituations() {
+    return List.of(new ImpossibleSituation("PERMISSIONS", "leaf=huge",
+        "the x86 plugin models the TDP MMU's 4 KiB mappings only; huge pages are not modelled"));
+  }
+
   @Override
   public Set<ArchFeature> features() {
     return EnumSet.of(

@@ -1,8 +1,10 @@
 package org.kvmmodel.core.check;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import org.kvmmodel.core.kvm.KvmCallSites;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -11,7 +13,8 @@ import org.kvmmodel.core.trace.TraceListener;
 /**
  * An invariant judged from page-table memory, folio state and the events core services and
  * the engine emit, never from what a plugin says about itself. It counts the situations it
- * judged, so a run that never reached them reports {@code not-exercised}.
+ * judged, in total and by kind ({@link Facet}), so that a run that never reached them, or never
+ * reached one kind of them, reports {@code not-exercised}.
  */
 public abstract class Check implements TraceListener {
 
@@ -21,6 +24,7 @@ public abstract class Check implements TraceListener {
   protected final KvmInstance kvm;
   private final KvmCallSites sites;
   private final List<Violation> violations = new ArrayList<>();
+  private final List<Facet> facets = new ArrayList<>();
   private long judged;
 
   protected Check(String id, KvmInstance kvm) {
@@ -31,6 +35,12 @@ public abstract class Check implements TraceListener {
 
   public String id() {
     return id;
+  }
+
+  /** Registers {@code facet}, whose kinds this check counts and reports; returns it. */
+  protected final Facet facet(Facet facet) {
+    facets.add(facet);
+    return facet;
   }
 
   /** One more situation judged. */
@@ -65,6 +75,10 @@ public abstract class Check implements TraceListener {
   public void finish() {}
 
   public CheckResult result() {
-    return new CheckResult(id, judged, violations);
+    Map<String, Long> situations = new LinkedHashMap<>();
+    for (Facet f : facets) {
+      situations.putAll(f.counts());
+    }
+    return new CheckResult(id, judged, violations, situations);
   }
 }

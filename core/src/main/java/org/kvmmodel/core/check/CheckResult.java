@@ -1,16 +1,22 @@
 package org.kvmmodel.core.check;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * A check's verdict on one run: how many situations it judged and the violations it saw. A
- * check that judged nothing has not been exercised, which fails like a violation.
+ * A check's verdict on one run: how many situations it judged, how many of each kind it names
+ * ({@link Facet}), and the violations it saw. A check that judged nothing has not been
+ * exercised, which fails like a violation.
  */
-public record CheckResult(String id, long judged, List<Violation> violations) {
+public record CheckResult(
+    String id, long judged, List<Violation> violations, Map<String, Long> situations) {
 
   public CheckResult {
     violations = List.copyOf(violations);
+    situations = Collections.unmodifiableMap(new LinkedHashMap<>(situations));
   }
 
   /** This check's verdict together with {@code other}'s (the same check on another VM). */
@@ -20,7 +26,9 @@ public record CheckResult(String id, long judged, List<Violation> violations) {
     }
     List<Violation> all = new ArrayList<>(violations);
     all.addAll(other.violations);
-    return new CheckResult(id, judged + other.judged, all);
+    Map<String, Long> kinds = new LinkedHashMap<>(situations);
+    other.situations.forEach((k, n) -> kinds.merge(k, n, Long::sum));
+    return new CheckResult(id, judged + other.judged, all, kinds);
   }
 
   public CheckStatus status() {

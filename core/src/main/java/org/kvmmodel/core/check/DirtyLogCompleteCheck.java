@@ -60,6 +60,10 @@ public final class DirtyLogCompleteCheck extends Check {
   }
 
   private final List<Write> pending = new ArrayList<>();
+  /** Writes judged: the log mode × the backing of the frame written. */
+  private final Facet writes =
+      facet(Facet.of("mode", new String[] {"harvest", "manual", "manual-initially-set"},
+          "backing", Backing.labels(Backing.ANON, Backing.ANON_THP)));
   private final DirtyLogOperations operations = new DirtyLogOperations(kvm, this::operationDone);
   /** Per slot page: the last event that dirtied it, and the start of the last op that cleared it. */
   private final LongMap<long[]> pageHistory = new LongMap<>();
@@ -98,13 +102,13 @@ public final class DirtyLogCompleteCheck extends Check {
         break;
       case GUEST_ACCESS:
         if ((b & GuestAccess.WRITE) != 0) {
-          guestWrite(seq, a >>> kvm.pageShift(), false);
+          guestWrite(seq, a >>> kvm.pageShift(), c >>> kvm.pageShift(), false);
         }
         break;
       case KVM_WRITE_GUEST:
       case GPC_WRITE:
         faultGfn[actor] = a;
-        guestWrite(seq, a, true);
+        guestWrite(seq, a, b, true);
         break;
       case KVM_WRITE_GUEST_DONE:
         faultReturned(actor, a);
@@ -133,7 +137,7 @@ public final class DirtyLogCompleteCheck extends Check {
     }
   }
 
-  private void guestWrite(long seq, long gfn, boolean byKvm) {
+  private void guestWrite(long seq, long gfn, long pfn, boolean byKvm) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
     if (slot == null || !slot.dirtyLogEnabled()) {
       return;
@@ -141,6 +145,11 @@ public final class DirtyLogCompleteCheck extends Check {
     history(slot, gfn)[0] = seq;
     if (operations.loggingBeingEnabled(slot)) {
       return;
+    }
+    Backing backing = Backing.of(kvm.memory(), pfn);
+    if (backing == Backing.ANON || backing == Backing.ANON_THP) {
+      writes.hit(!kvm.dirtyLogManualProtect() ? 0 : kvm.dirtyLogManualProtectAndInitSet() ? 2 : 1,
+          backing.ordinal());
     }
     long waitingFor = 0;
     for (int actor = 0; actor < MAX_ACTORS; actor++) {

@@ -1,6 +1,7 @@
 package org.kvmmodel.core.check;
 
 import java.util.Arrays;
+import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -25,6 +26,12 @@ public final class DirtyProtectedCheck extends Check {
   private boolean[] holding = new boolean[8];
   private long[] passedHold = new long[8];
   private long[] failedHold = new long[8];
+  /** Per actor: 0 outside a guest fault, else 1 + whether the fault is a write. */
+  private int[] inFault = new int[8];
+  /** The folios dirtied inside guest faults: their backing × the fault's access. */
+  private final Facet dirtied =
+      facet(Facet.of("backing", Backing.labels(Backing.ANON, Backing.ANON_THP, Backing.HUGETLB,
+          Backing.FILE), "fault", new String[] {"read", "write"}));
 
   public DirtyProtectedCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -40,6 +47,7 @@ public final class DirtyProtectedCheck extends Check {
       holding = Arrays.copyOf(holding, n);
       passedHold = Arrays.copyOf(passedHold, n);
       failedHold = Arrays.copyOf(failedHold, n);
+      inFault = Arrays.copyOf(inFault, n);
     }
   }
 
@@ -47,6 +55,12 @@ public final class DirtyProtectedCheck extends Check {
   public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
     ensure(actor);
     switch (tp) {
+      case KVM_PAGE_FAULT:
+        inFault[actor] = 1 + ((b & GuestAccess.WRITE) != 0 ? 1 : 0);
+        break;
+      case KVM_PAGE_FAULT_DONE:
+        inFault[actor] = 0;
+        break;
       case MMU_INVALIDATE_SEQ:
         snapshotSeq[actor] = a;
         snapshotEvent[actor] = seq + 1;
@@ -86,6 +100,10 @@ public final class DirtyProtectedCheck extends Check {
 
   private void judgeDirty(long seq, int actor, long page, boolean pinnedUnmap) {
     judged();
+    Backing backing = Backing.of(kvm.memory(), page);
+    if (inFault[actor] != 0 && backing.ordinal() <= Backing.FILE.ordinal()) {
+      dirtied.hit(backing.ordinal(), inFault[actor] - 1);
+    }
     if (pinnedUnmap) {
       return;
     }

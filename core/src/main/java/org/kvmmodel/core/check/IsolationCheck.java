@@ -33,6 +33,9 @@ public final class IsolationCheck extends Check {
   public static final String ID = "ISOLATION";
 
   private long crossVmJudged;
+  /** Guest accesses judged, by what backs the frame they reached. */
+  private final Facet accesses = facet(Facet.of("backing", Backing.labels(Backing.ANON,
+      Backing.ANON_THP, Backing.HUGETLB, Backing.FILE, Backing.PFNMAP)));
 
   public IsolationCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -48,8 +51,13 @@ public final class IsolationCheck extends Check {
     HostMemory memory = kvm.memory();
     int pageShift = memory.pageShift();
     long pfn = c >>> pageShift;
+    Backing reached = Backing.of(memory, pfn);
+    if (reached != Backing.OTHER) {
+      accesses.hit(reached.ordinal());
+    }
     if (memory.pfnValid(pfn) && !memory.isReserved(pfn) && memory.refcount(pfn) == 0) {
-      fail(seq, actor, "freed-frame", "guest access to gpa %#x reached frame %#x, which is free", gpa, pfn);
+      fail(seq, actor, "freed-frame",
+          "guest access to gpa %#x reached frame %#x, which is free", gpa, pfn);
       return;
     }
     long gfn = gpa >>> pageShift;

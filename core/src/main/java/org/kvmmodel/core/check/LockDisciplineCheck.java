@@ -47,7 +47,17 @@ import org.kvmmodel.core.trace.Tracepoint;
  */
 public final class LockDisciplineCheck extends Check {
 
+  private static final int SPTE_EXCLUSIVE = 0;
+  private static final int SPTE_SHARED = 1;
+  private static final int SPTE_LOCKLESS = 2;
+  private static final int TABLE_FREE = 3;
+  private static final int MIGHT_SLEEP = 4;
+  private static final int LOCK_ORDER = 5;
+
   public static final String ID = "LOCK-DISCIPLINE";
+
+  /** What was judged: an SPTE write by how mmu_lock was held, a table free, a sleep, an order. */
+  private final Facet rules;
 
   private static final int UNLOCKED = 0;
   private static final int READ = 1;
@@ -61,6 +71,11 @@ public final class LockDisciplineCheck extends Check {
 
   public LockDisciplineCheck(KvmInstance kvm) {
     super(ID, kvm);
+    rules = facet(Facet.of("rule", "spte-write-exclusive", "spte-write-shared",
+        "spte-write-lockless", "table-free", "might-sleep", "lock-order"));
+    if (kvm.mmuLock().kind() == MmuLockKind.SPINLOCK) {
+      rules.unreachable(SPTE_SHARED);
+    }
   }
 
   private void ensure(int actor) {
@@ -128,6 +143,7 @@ public final class LockDisciplineCheck extends Check {
   /** A lock KVM's order puts before mmu_lock is taken: the actor must not hold mmu_lock. */
   private void judgeTakenOutsideMmuLock(long seq, int actor, String inversion) {
     judged();
+    rules.hit(LOCK_ORDER);
     if (mmuLock[actor] != UNLOCKED) {
       fail(seq, actor, "lock-order", "%s", inversion);
     }
@@ -135,13 +151,15 @@ public final class LockDisciplineCheck extends Check {
 
   private void judgeSleep(long seq, int actor, String site) {
     judged();
+    rules.hit(MIGHT_SLEEP);
     if (mmuLock[actor] != UNLOCKED) {
       String held =
           kvm.mmuLock().kind() == MmuLockKind.SPINLOCK
               ? "a spinlock"
               : mmuLock[actor] == WRITE ? "an rwlock, for write" : "an rwlock, for read";
-      fail(seq, actor, "sleep-under-mmu-lock", "%s may sleep but was reached with mmu_lock held (%s): nothing may sleep"
-          + " under a spinning lock", site, held);
+      fail(seq, actor, "sleep-under-mmu-lock",
+          "%s may sleep but was reached with mmu_lock held (%s): nothing may sleep under a"
+              + " spinning lock", site, held);
     }
   }
 
@@ -152,6 +170,8 @@ public final class LockDisciplineCheck extends Check {
     }
     judged();
     boolean atomic = kind == WriteKind.ATOMIC || kind == WriteKind.LOCKED_STORE;
+    rules.hit(mmuLock[actor] == WRITE ? SPTE_EXCLUSIVE
+        : mmuLock[actor] == READ ? SPTE_SHARED : SPTE_LOCKLESS);
     switch (mmuLock[actor]) {
       case WRITE:
         break;
@@ -179,6 +199,7 @@ public final class LockDisciplineCheck extends Check {
       return;
     }
     judged();
+    rules.hit(TABLE_FREE);
     if (latestCompletedStart < unlinked) {
       fail(seq, actor, "free-before-grace-period",
           "page table %#x freed before an RCU grace period that began after its unlink had"

@@ -53,6 +53,8 @@ public final class NoLostWriteCheck extends Check {
   private final LongMap<Install> installs = new LongMap<>();
   private final LongMap<Folio> folios = new LongMap<>();
   private long[] faultinPfn = new long[8];
+  /** Which rule judged: a fault's release, a guest write, writeback cleaning a folio. */
+  private final Facet rules = facet(Facet.of("rule", "fault-release", "guest-write", "writeback"));
   private long[] installGfn = new long[8];
 
   public NoLostWriteCheck(KvmInstance kvm) {
@@ -150,6 +152,7 @@ public final class NoLostWriteCheck extends Check {
     installGfn[actor] = -1;
     in.state = dirty ? DIRTY : CLEAN;
     judged();
+    rules.hit(0);
     if (!dirty && in.writeWhilePending >= 0) {
       fail(seq, actor, "released-clean-after-write",
           "a guest write to gfn %#x at event %d landed through the stage-2 entry this fault"
@@ -160,6 +163,7 @@ public final class NoLostWriteCheck extends Check {
 
   private void guestWrite(long seq, int actor, long gfn, long pfn) {
     judged();
+    rules.hit(1);
     Install in = installs.get(gfn);
     if (in == null || in.state == NONE || in.pfn != pfn) {
       return;
@@ -185,6 +189,7 @@ public final class NoLostWriteCheck extends Check {
 
   private void cleaned(long seq, int actor, long pfn, boolean wasDirty) {
     judged();
+    rules.hit(2);
     Folio f = folios.get(pfn);
     if (f == null) {
       f = new Folio();

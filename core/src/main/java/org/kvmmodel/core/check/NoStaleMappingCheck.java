@@ -39,6 +39,9 @@ public final class NoStaleMappingCheck extends Check {
   }
 
   private final Map<Long, CacheMapping> caches = new HashMap<>();
+  /** Which rule judged. */
+  private final Facet rules = facet(Facet.of("rule", "leaves-at-invalidate-start",
+      "pfn-cache-at-invalidate-start", "map-during-invalidation", "pfn-cache-write"));
 
   @Override
   public synchronized void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
@@ -71,6 +74,7 @@ public final class NoStaleMappingCheck extends Check {
         continue;
       }
       judged();
+      rules.hit(1);
       CacheMapping m = caches.get(pageOf(uhva));
       if (m != null) {
         m.invalidated = seq;
@@ -87,6 +91,7 @@ public final class NoStaleMappingCheck extends Check {
   /** A write through a pfn cache must use a mapping made after the last invalidation of its hva. */
   private void judgeCacheWrite(long seq, int actor, long gfn, long pfn, long uhva) {
     judged();
+    rules.hit(3);
     CacheMapping m = caches.get(pageOf(uhva));
     if (m != null && m.invalidated > m.refreshed) {
       fail(seq, actor, "write-through-invalidated-cache",
@@ -103,6 +108,7 @@ public final class NoStaleMappingCheck extends Check {
         long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
         long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + slot.pageSize() - 1);
         judged();
+        rules.hit(0);
         for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
           PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);
           long stale = cursor.findLeaf(gfnStart, gfnEnd);
@@ -137,6 +143,7 @@ public final class NoStaleMappingCheck extends Check {
       return;
     }
     judged();
+    rules.hit(2);
     if (Stage2Leaves.isLeaf(format, value, level) && !Stage2Leaves.isLeaf(format, old, level)) {
       fail(seq, actor, "mapped-during-invalidation",
           "gfn %#x became mapped while an invalidation of [%#x, %#x) was in progress",

@@ -40,6 +40,21 @@ public final class PermissionsCheck extends Check {
 
   private final DirtyLogOperations operations = new DirtyLogOperations(kvm, this::judgeProtection);
   private long hugeLeavesJudged;
+  /** New leaves: the backing of the frame they map × their size. */
+  private final Facet leaves =
+      facet(Facet.of("backing", Backing.labels(Backing.ANON, Backing.ANON_THP, Backing.HUGETLB,
+              Backing.FILE, Backing.PFNMAP), "leaf", new String[] {"page", "huge"})
+          // The host maps order-0 folios, and the model's page cache holds only such, with pages.
+          .unreachable(Backing.ANON.ordinal(), 1)
+          .unreachable(Backing.FILE.ordinal(), 1));
+  /** Leaves judged: the slot's access × whether it logs dirty pages. */
+  private final Facet slots =
+      facet(Facet.of("slot", new String[] {"read-write", "read-only"}, "logging",
+          new String[] {"off", "on"})
+          // memslot_is_logging: a read-only slot is never written, so it never logs.
+          .unreachable(1, 1));
+  /** Dirty-log operations whose write-protection was judged. */
+  private final Facet protections = facet(Facet.of("protect", "harvest", "clear", "enable"));
 
   public PermissionsCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -78,6 +93,12 @@ public final class PermissionsCheck extends Check {
     }
     judged();
     long pages = Stage2Leaves.pagesAt(format, level);
+    slots.hit(slot.isReadonly() ? 1 : 0, slot.dirtyLogEnabled() ? 1 : 0);
+    Backing backing = Backing.of(kvm.memory(), format.outputAddress(value, level) >>> kvm.pageShift());
+    if (newLeaf && backing.ordinal() <= Backing.PFNMAP.ordinal()
+        && (pages == 1 || (backing != Backing.ANON && backing != Backing.FILE))) {
+      leaves.hit(backing.ordinal(), pages > 1 ? 1 : 0);
+    }
     long hva = slot.gfnToHva(gfn);
     long hostPte = kvm.vmm().hostPte(hva);
     if (newWrite && slot.isReadonly()) {
@@ -146,6 +167,8 @@ public final class PermissionsCheck extends Check {
       return;
     }
     judged();
+    protections.hit(op.kind == DirtyLogOperations.Kind.HARVEST ? 0
+        : op.kind == DirtyLogOperations.Kind.CLEAR ? 1 : 2);
     MemorySlot slot = op.slot;
     long[] writable = {-1};
     Stage2Leaves.forEachWritableGfn(kvm, slot.baseGfn(), slot.endGfn(), gfn -> {

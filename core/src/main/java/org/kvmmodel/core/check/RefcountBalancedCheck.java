@@ -27,6 +27,8 @@ public final class RefcountBalancedCheck extends Check {
   private long destroyed = -1;
   private int destroyer;
   private long liveTables;
+  /** What was judged: a release of a reference or pin, or the VM's teardown. */
+  private final Facet events = facet(Facet.of("event", "release", "teardown"));
 
   public RefcountBalancedCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -72,6 +74,7 @@ public final class RefcountBalancedCheck extends Check {
 
   private void drop(LongMap<int[]> held, long seq, int actor, long page, String how, String what) {
     judged();
+    events.hit(0);
     int[] n = held.get(page);
     if (n == null || n[0] == 0) {
       fail(seq, actor, "double-release", "%s of folio %#x, on which KVM holds no %s (a double release)", how, page, what);
@@ -88,6 +91,7 @@ public final class RefcountBalancedCheck extends Check {
    */
   private void judgeTeardown() {
     judged();
+    events.hit(1);
     if (liveTables != 0) {
       fail(destroyed, destroyer, "table-leaked",
           "%d stage-2 page-table page(s) were still allocated after kvm_destroy_vm", liveTables);

@@ -42,6 +42,9 @@ public final class TlbCoherentCheck extends Check {
   private boolean[] holding = new boolean[8];
   private boolean[] deferring = new boolean[8];
   private final List<GfnRanges> lost = new ArrayList<>();
+  /** When the TLBs were judged. */
+  private final Facet moments =
+      facet(Facet.of("when", "mmu-lock-released", "invalidate-range-start-returned"));
 
   public TlbCoherentCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -120,6 +123,7 @@ public final class TlbCoherentCheck extends Check {
       return;
     }
     judged();
+    moments.hit(0);
     long[] leafPfn = new long[1];
     for (VcpuRequestTarget vcpu : kvm.vcpus()) {
       if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
@@ -172,6 +176,7 @@ public final class TlbCoherentCheck extends Check {
         long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
         long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + slot.pageSize() - 1);
         judged();
+        moments.hit(1);
         for (VcpuRequestTarget vcpu : kvm.vcpus()) {
           if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
             continue;

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.function.IntConsumer;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.ImpossibleSituation;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
@@ -26,7 +27,9 @@ import org.kvmmodel.core.sched.SchedulePolicy;
  * run judged anything; a run whose schedule failed (an exception, a deadlock, the step bound)
  * is reported in a {@code run} row against the plugin. A scenario that cannot run on a
  * configuration ({@link Scenario#unsupportedReason}) gets {@code not-applicable} rows with the
- * reason.
+ * reason. Over all of an arch's cells, each kind of situation a check names is reported as
+ * judged, {@code not-applicable} where the plugin declares it impossible
+ * ({@link ArchPlugin#impossibleSituations}), or {@code not-exercised}, which fails like a cell.
  */
 public final class Conformance {
 
@@ -35,7 +38,7 @@ public final class Conformance {
 
   private Conformance() {}
 
-  /** Runs the matrix; {@code progress} is told after each run. */
+  /** Runs the matrix and returns its cells; {@code progress} is told after each cell. */
   public static List<ConformanceRow> run(
       Config baseConfig,
       ArchPluginRegistry registry,
@@ -43,9 +46,25 @@ public final class Conformance {
       List<Scenario> scenarios,
       int seeds,
       IntConsumer progress) {
+    return report(baseConfig, registry, plugins, scenarios, seeds, progress).rows();
+  }
+
+  /**
+   * Runs the matrix: its cells, and per arch and check the kinds of situation judged over all
+   * of that arch's configurations and scenarios; {@code progress} is told after each cell.
+   */
+  public static ConformanceReport report(
+      Config baseConfig,
+      ArchPluginRegistry registry,
+      List<ArchPlugin> plugins,
+      List<Scenario> scenarios,
+      int seeds,
+      IntConsumer progress) {
     List<ConformanceRow> rows = new ArrayList<>();
+    List<CoverageRow> coverage = new ArrayList<>();
     int done = 0;
     for (ArchPlugin plugin : plugins) {
+      Map<String, Map<String, Long>> situations = new LinkedHashMap<>();
       for (ArchConfiguration configuration : plugin.configurations()) {
         ModelSettings settings =
             ModelSettings.from(
@@ -55,9 +74,33 @@ public final class Conformance {
                         "kvmmodel.arch-configuration",
                         ConfigValueFactory.fromAnyRef(configuration.name())));
         for (Scenario scenario : scenarios) {
-          rows.addAll(cell(settings, registry, plugin, configuration, scenario, seeds));
+          rows.addAll(
+              cell(settings, registry, plugin, configuration, scenario, seeds, situations));
           progress.accept(++done);
         }
+      }
+      coverage.addAll(coverage(plugin, situations));
+    }
+    return new ConformanceReport(rows, coverage);
+  }
+
+  /** The coverage rows of {@code plugin}: each kind judged, declared impossible, or neither. */
+  private static List<CoverageRow> coverage(
+      ArchPlugin plugin, Map<String, Map<String, Long>> situations) {
+    List<CoverageRow> rows = new ArrayList<>();
+    for (String check : Checker.IDS) {
+      for (Map.Entry<String, Long> e : situations.getOrDefault(check, Map.of()).entrySet()) {
+        String reason = null;
+        for (ImpossibleSituation i : plugin.impossibleSituations()) {
+          if (i.covers(check, e.getKey())) {
+            reason = i.reason();
+            break;
+          }
+        }
+        CheckStatus status = e.getValue() > 0 ? CheckStatus.PASS
+            : reason != null ? CheckStatus.NOT_APPLICABLE : CheckStatus.NOT_EXERCISED;
+        rows.add(new CoverageRow(plugin.name(), check, e.getKey(), e.getValue(), status,
+            status == CheckStatus.NOT_APPLICABLE ? reason : null));
       }
     }
     return rows;
@@ -74,7 +117,8 @@ public final class Conformance {
       ArchPlugin plugin,
       ArchConfiguration configuration,
       Scenario scenario,
-      int seeds) {
+      int seeds,
+      Map<String, Map<String, Long>> situations) {
     String unrunnable = scenario.unsupportedReason(configuration);
     if (unrunnable != null) {
       return notApplicable(plugin, configuration, scenario, unrunnable);
@@ -103,6 +147,8 @@ public final class Conformance {
       }
       for (CheckResult c : r.checks()) {
         judged.computeIfAbsent(c.id(), k -> new long[1])[0] += c.judged();
+        Map<String, Long> kinds = situations.computeIfAbsent(c.id(), k -> new LinkedHashMap<>());
+        c.situations().forEach((kind, n) -> kinds.merge(kind, n, Long::sum));
         if (c.violations().isEmpty()) {
           continue;
         }

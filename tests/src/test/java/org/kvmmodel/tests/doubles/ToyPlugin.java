@@ -8,6 +8,7 @@ import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
 import org.kvmmodel.api.ArchFeature;
 import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.api.ImpossibleSituation;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.api.MmuLockKind;
@@ -32,6 +33,7 @@ public final class ToyPlugin implements ArchPlugin {
   private final int rootExtraBits;
   private final Set<Breakage> breakages;
   private final List<KnownDivergence> divergences;
+  private final List<ImpossibleSituation> impossible;
 
   private ToyPlugin(
       String name, MmuLockKind lockKind, boolean wholeVmRetry, int rootExtraBits,
@@ -42,20 +44,33 @@ public final class ToyPlugin implements ArchPlugin {
     this.rootExtraBits = rootExtraBits;
     this.breakages = breakages;
     this.divergences = List.of();
+    this.impossible = List.of();
   }
 
-  private ToyPlugin(ToyPlugin base, KnownDivergence divergence) {
+  private ToyPlugin(
+      ToyPlugin base, List<KnownDivergence> divergences, List<ImpossibleSituation> impossible) {
     this.name = base.name;
     this.lockKind = base.lockKind;
     this.wholeVmRetry = base.wholeVmRetry;
     this.rootExtraBits = base.rootExtraBits;
     this.breakages = base.breakages;
-    this.divergences = List.of(divergence);
+    this.divergences = divergences;
+    this.impossible = impossible;
   }
 
   /** The same double, declaring that real KVM at 6.13 fails a check as this double does. */
   public ToyPlugin declaring(KnownDivergence divergence) {
-    return new ToyPlugin(this, divergence);
+    return new ToyPlugin(this, List.of(divergence), impossible);
+  }
+
+  /** The same double, declaring kinds of situation it never creates. */
+  public ToyPlugin declaringImpossible(ImpossibleSituation... situations) {
+    return new ToyPlugin(this, divergences, List.of(situations));
+  }
+
+  @Override
+  public List<ImpossibleSituation> impossibleSituations() {
+    return impossible;
   }
 
   @Override
