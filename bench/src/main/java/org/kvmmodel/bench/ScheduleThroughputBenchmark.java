@@ -29,8 +29,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Deterministic-mode exploration speed: complete runs of the demand-paging scenario per second,
- * each with the next seed, through {@link ScenarioRun#execute} exactly as the run and
+ * Deterministic-mode exploration speed: complete runs of a scenario (demand-paging, dirty-log)
+ * per second, each with the next seed, through {@link ScenarioRun#execute} exactly as the run and
  * conformance verbs do: a new host and VM with every check attached, two vCPUs and the host
  * actor on a {@link org.kvmmodel.core.sched.DeterministicScheduler} (one platform thread per
  * actor, one actor running at a time), every choice from the seeded stream, the verdicts and
@@ -73,6 +73,10 @@ public class ScheduleThroughputBenchmark {
   @Param({"ept4-ad"})
   public String configuration;
 
+  /** The scenario each run executes. */
+  @Param({"demand-paging", "dirty-log"})
+  public String scenarioName;
+
   private Scenario scenario;
   private ModelSettings settings;
   private long seed;
@@ -104,14 +108,14 @@ public class ScheduleThroughputBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    scenario = Scenarios.byName("demand-paging");
+    scenario = Scenarios.byName(scenarioName);
     settings = BenchModels.settings("x86", configuration, 256);
     seed = 1;
   }
 
-  /** One complete run of demand-paging with the next seed. */
+  /** One complete run of the scenario with the next seed. */
   @Benchmark
-  public RunResult demandPagingRun(Steps counter, Failures failed) {
+  public RunResult scenarioRun(Steps counter, Failures failed) {
     long s = seed++;
     RunResult r = ScenarioRun.execute(scenario, settings, BenchModels.REGISTRY, s, policy);
     counter.steps += r.steps();

@@ -68,6 +68,8 @@ public final class DirtyLogCompleteCheck extends Check {
   /** Per slot page: the last event that dirtied it, and the start of the last op that cleared it. */
   private final LongMap<long[]> pageHistory = new LongMap<>();
   private final long[] faultGfn = new long[MAX_ACTORS];
+  /** Per actor: whether its fault or KVM write in flight wrote or made its gfn writable. */
+  private final boolean[] dirtying = new boolean[MAX_ACTORS];
   private final long[] harvestOf = new long[MAX_ACTORS];
   private long harvests;
 
@@ -85,12 +87,13 @@ public final class DirtyLogCompleteCheck extends Check {
     switch (tp) {
       case KVM_PAGE_FAULT:
         faultGfn[actor] = a >>> kvm.pageShift();
-        if ((b & GuestAccess.WRITE) != 0) {
+        dirtying[actor] = (b & GuestAccess.WRITE) != 0;
+        if (dirtying[actor]) {
           dirtied(seq, a >>> kvm.pageShift());
         }
         break;
       case SPTE_CHANGED:
-        leafChanged(seq, a, b, c);
+        leafChanged(seq, actor, a, b, c);
         break;
       case MARK_PAGE_DIRTY_IN_SLOT:
         if ("kvm_vcpu_unmap".equals(kvm.callSites().innermost(actor))) {
@@ -98,7 +101,7 @@ public final class DirtyLogCompleteCheck extends Check {
         }
         break;
       case KVM_PAGE_FAULT_DONE:
-        faultReturned(actor, a >>> kvm.pageShift());
+        faultReturned(seq, actor, a >>> kvm.pageShift());
         break;
       case GUEST_ACCESS:
         if ((b & GuestAccess.WRITE) != 0) {
@@ -108,10 +111,11 @@ public final class DirtyLogCompleteCheck extends Check {
       case KVM_WRITE_GUEST:
       case GPC_WRITE:
         faultGfn[actor] = a;
+        dirtying[actor] = true;
         guestWrite(seq, a, b, true);
         break;
       case KVM_WRITE_GUEST_DONE:
-        faultReturned(actor, a);
+        faultReturned(seq, actor, a);
         break;
       case GET_DIRTY_LOG:
         harvestBegins(actor);
@@ -128,8 +132,16 @@ public final class DirtyLogCompleteCheck extends Check {
     }
   }
 
-  private void faultReturned(int actor, long gfn) {
+  /**
+   * A fault or a KVM write call returned. One that wrote or made the gfn writable may have
+   * logged it at any point until now, so the log may report it.
+   */
+  private void faultReturned(long seq, int actor, long gfn) {
     faultGfn[actor] = -1;
+    if (dirtying[actor]) {
+      dirtying[actor] = false;
+      dirtied(seq, gfn);
+    }
     for (Write w : pending) {
       if (w.gfn == gfn) {
         w.waitingFor &= ~(1L << actor);
@@ -218,7 +230,7 @@ public final class DirtyLogCompleteCheck extends Check {
    * it logs its gfns (x86's {@code make_spte} does so even for a read fault): the log may
    * report them.
    */
-  private void leafChanged(long seq, long gfn, long old, long value) {
+  private void leafChanged(long seq, int actor, long gfn, long old, long value) {
     if (kvm.pageTablePages().pageTables().isEmpty()) {
       return;
     }
@@ -229,6 +241,9 @@ public final class DirtyLogCompleteCheck extends Check {
       long pages = Stage2Leaves.pagesAt(format, level);
       for (long g = gfn; g < gfn + pages; g++) {
         dirtied(seq, g);
+      }
+      if (faultGfn[actor] >= gfn && faultGfn[actor] < gfn + pages) {
+        dirtying[actor] = true;
       }
     }
   }
