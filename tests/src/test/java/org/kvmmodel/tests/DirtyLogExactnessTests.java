@@ -81,7 +81,7 @@ class DirtyLogExactnessTests {
       Integer ret) {
     DirtyLog clear = new DirtyLog(kvm.memslots(), kvm.mmuLock(), kvm.arch(),
         new DirtyLogMode(true, false), flushed ? kvm::flushRemoteTlbs : () -> {},
-        MemslotLimits.KVM_MEM_SLOTS_NUM, kvm.log());
+        MemslotLimits.KVM_MEM_SLOTS_NUM, kvm.log(), kvm.scheduler());
     kvm.log().emit(Tracepoint.CLEAR_DIRTY_LOG, 0, 0, PAGES);
     for (int w = 0; w < events.length; w++) {
       if (events[w] != 0) {

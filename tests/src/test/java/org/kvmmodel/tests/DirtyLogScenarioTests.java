@@ -94,6 +94,35 @@ class DirtyLogScenarioTests {
     }
   }
 
+  /**
+   * The gap between exchanging (or clearing) a bitmap word and re-protecting its gfns is a
+   * scheduler point, so some schedule runs another actor there: an event of a vCPU or of
+   * kvm-clock between the harvester taking mmu_lock and its first re-protection.
+   */
+  @Test
+  void anotherActorRunsBetweenABitmapWordAndItsReprotection() {
+    int opened = 0;
+    for (long seed = 0; seed < 32; seed++) {
+      List<String> story = run("x86", "ept4-ad", seed, SchedulePolicy.RANDOM).story();
+      boolean locked = false;
+      boolean other = false;
+      for (String line : story) {
+        String[] f = line.trim().split("\\s+");
+        boolean harvester = f[1].equals("harvester");
+        if (harvester && f[2].equals("mmu_lock")) {
+          locked = true;
+          other = false;
+        } else if (harvester && f[2].equals("kvm_arch_mmu_enable_log_dirty_pt_masked")) {
+          opened += locked && other ? 1 : 0;
+          locked = false;
+        } else if (!harvester && locked) {
+          other = true;
+        }
+      }
+    }
+    assertTrue(opened > 0, "no schedule ran another actor in the window");
+  }
+
   @Test
   void theDoublesPassToo() {
     for (String arch : List.of("toy-spin", "toy-concat")) {

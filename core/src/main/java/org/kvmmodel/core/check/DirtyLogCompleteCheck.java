@@ -30,8 +30,9 @@ import org.kvmmodel.core.trace.Tracepoint;
  * was last cleared, by the guest or by KVM, or was the target of a write fault (which logs the
  * gfn before the write lands), or was given a writable leaf (which x86 logs even for a read
  * fault, since the guest may then write without faulting), or has been dirty since logging was
- * turned on with
- * {@code KVM_DIRTY_LOG_INITIALLY_SET} (kind {@code reported-unwritten}). And KVM_CLEAR_DIRTY_LOG
+ * turned on with {@code KVM_DIRTY_LOG_INITIALLY_SET}, or is the gfn of such a fault or KVM write
+ * still running, which may log it at any point until it returns (kind
+ * {@code reported-unwritten}). And KVM_CLEAR_DIRTY_LOG
  * clears exactly what it was asked to: every requested bit that was set is clear when it
  * returns unless the gfn was logged again meanwhile ({@code requested-bit-kept}), no other bit
  * is cleared ({@code unrequested-bit-cleared}), and a refused request clears nothing
@@ -258,12 +259,22 @@ public final class DirtyLogCompleteCheck extends Check {
     long[] h = history(op.slot, gfn);
     boolean initiallyDirty = kvm.dirtyLogManualProtectAndInitSet()
         && h[1] < operations.loggingEnabledAt(DirtyLogOperations.slotArg(op.slot));
-    if (h[0] <= h[1] && !initiallyDirty) {
+    if (h[0] <= h[1] && !initiallyDirty && !dirtyingInFlight(gfn)) {
       fail(seq, actor, "reported-unwritten",
           "KVM_GET_DIRTY_LOG reported gfn %#x dirty, but nothing could have written it since its"
               + " bit was last cleared (no guest write, write fault, leaf made writable or KVM"
               + " write since event %d)", gfn, h[1]);
     }
+  }
+
+  /** Whether a fault or KVM write that wrote or made {@code gfn} writable is still running. */
+  private boolean dirtyingInFlight(long gfn) {
+    for (int actor = 0; actor < MAX_ACTORS; actor++) {
+      if (dirtying[actor] && faultGfn[actor] == gfn) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A harvest or a clear returned: the bits it cleared, and for a clear, exactly those. */

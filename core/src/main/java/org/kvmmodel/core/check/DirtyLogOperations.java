@@ -47,7 +47,7 @@ final class DirtyLogOperations {
     final BitSet requested = new BitSet();
     /** GET: the pages the returned bitmap reports. */
     final BitSet reported = new BitSet();
-    /** Pages marked dirty in the log since the operation began. */
+    /** Pages marked dirty in the log since the operation began, or being marked when it did. */
     final BitSet marked = new BitSet();
     /** Pages a guest fault targeted while the operation ran. */
     final BitSet faulted = new BitSet();
@@ -106,6 +106,8 @@ final class DirtyLogOperations {
   private final KvmInstance kvm;
   private final Finished finished;
   private final Map<Integer, Operation> running = new HashMap<>();
+  /** Per actor inside {@code mark_page_dirty_in_slot}: the gfn whose bit it is setting. */
+  private final Map<Integer, Long> markingGfn = new HashMap<>();
   private final Map<Integer, Boolean> logging = new HashMap<>();
   private final Map<Integer, Long> enabledAt = new HashMap<>();
   /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot. */
@@ -130,12 +132,13 @@ final class DirtyLogOperations {
         }
         break;
       case MARK_PAGE_DIRTY_IN_SLOT:
+        markingGfn.put(actor, a);
         for (Operation op : running.values()) {
-          long rel = a - op.slot.baseGfn();
-          if (rel >= 0 && rel < op.slot.npages()) {
-            op.marked.set((int) rel);
-          }
+          noteMark(op, a);
         }
+        break;
+      case MARK_PAGE_DIRTY_IN_SLOT_DONE:
+        markingGfn.remove(actor);
         break;
       case GET_DIRTY_LOG:
         begin(seq, actor, (int) a,
@@ -189,6 +192,13 @@ final class DirtyLogOperations {
     }
   }
 
+  private static void noteMark(Operation op, long gfn) {
+    long rel = gfn - op.slot.baseGfn();
+    if (rel >= 0 && rel < op.slot.npages()) {
+      op.marked.set((int) rel);
+    }
+  }
+
   private static void noteFault(Operation op, long gfn) {
     long rel = gfn - op.slot.baseGfn();
     if (rel >= 0 && rel < op.slot.npages()) {
@@ -210,6 +220,9 @@ final class DirtyLogOperations {
       if (gfn >= 0) {
         noteFault(op, gfn);
       }
+    }
+    for (long gfn : markingGfn.values()) {
+      noteMark(op, gfn);
     }
     running.put(actor, op);
     return op;

@@ -5,6 +5,7 @@ import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.sched.Scheduler;
 import org.kvmmodel.core.trace.EventLog;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -13,7 +14,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * KVM_GET_DIRTY_LOG ({@code kvm_get_dirty_log_protect}) and KVM_CLEAR_DIRTY_LOG
  * ({@code kvm_clear_dirty_log_protect}). Harvesting re-protects the harvested gfns through the
  * arch's {@code kvm_arch_mmu_enable_log_dirty_pt_masked} under mmu_lock, then flushes. This is
- * dirty logging only; it never touches a folio.
+ * dirty logging only; it never touches a folio. Every access to a bitmap word that another
+ * actor can change meanwhile is a scheduler point: setting a bit, copying a word, and the gap
+ * between exchanging or clearing a word and re-protecting its gfns, so deterministic mode can
+ * put a write, a fault or another harvest in each of those windows.
  */
 public final class DirtyLog {
 
@@ -24,6 +28,7 @@ public final class DirtyLog {
   private final Runnable flushRemoteTlbs;
   private final int userMemSlots;
   private final EventLog log;
+  private final Scheduler scheduler;
 
   public DirtyLog(
       KvmMemslots memslots,
@@ -32,8 +37,10 @@ public final class DirtyLog {
       DirtyLogMode mode,
       Runnable flushRemoteTlbs,
       int userMemSlots,
-      EventLog log) {
+      EventLog log,
+      Scheduler scheduler) {
     this.log = log;
+    this.scheduler = scheduler;
     this.memslots = memslots;
     this.mmuLock = mmuLock;
     this.arch = arch;
@@ -76,6 +83,7 @@ public final class DirtyLog {
     if (rel < 0 || rel >= slot.npages()) {
       throw new IllegalArgumentException("gfn 0x" + Long.toHexString(gfn) + " outside " + slot);
     }
+    scheduler.point("set_bit_le dirty_bitmap");
     s.dirtyBitmap().getAndAccumulate((int) (rel >>> 6), 1L << (rel & 63), (a, b) -> a | b);
   }
 
@@ -102,6 +110,7 @@ public final class DirtyLog {
     boolean flush = false;
     if (mode.manualProtect()) {
       for (int i = 0; i < n; i++) {
+        scheduler.point("copy dirty_bitmap word");
         out[i] = bitmap.get(i);
       }
     } else {
@@ -115,6 +124,7 @@ public final class DirtyLog {
           flush = true;
           long mask = bitmap.getAndSet(i, 0);
           out[i] = mask;
+          scheduler.point("xchg dirty_bitmap word");
           enableLogDirtyPtMasked(s.slot(), (long) i * 64, mask);
         }
       } finally {
@@ -170,6 +180,7 @@ public final class DirtyLog {
         mask &= before;
         if (mask != 0) {
           flush = true;
+          scheduler.point("atomic_long_fetch_andnot dirty_bitmap word");
           enableLogDirtyPtMasked(s.slot(), firstPage + (long) w * 64, mask);
         }
       }

@@ -146,7 +146,8 @@ public final class KvmInstance implements Kvm {
             spec.dirtyLogMode(),
             kvm::flushRemoteTlbs,
             spec.limits().userMemSlots(),
-            log);
+            log,
+            scheduler);
     kvm.notifier =
         new KvmMmuNotifier(
             kvm.memslots,
@@ -247,6 +248,7 @@ public final class KvmInstance implements Kvm {
   public void markPageDirtyInSlot(MemorySlot slot, long gfn) {
     log.emit(Tracepoint.MARK_PAGE_DIRTY_IN_SLOT, gfn, 0, 0);
     dirtyLog.markPageDirtyInSlot(slot, gfn);
+    log.emit(Tracepoint.MARK_PAGE_DIRTY_IN_SLOT_DONE, gfn, 0, 0);
   }
 
   @Override

@@ -22,6 +22,7 @@ public enum Tracepoint {
   KVM_RELEASE_PAGE_UNUSED("kvm_release_page_unused", "page", "", ""),
   FOLIO_MARK_DIRTY("folio_mark_dirty", "page", "mmu_lock", "pinned"),
   MARK_PAGE_DIRTY_IN_SLOT("mark_page_dirty_in_slot", "gfn", "", ""),
+  MARK_PAGE_DIRTY_IN_SLOT_DONE("mark_page_dirty_in_slot_done", "gfn", "", ""),
   SPTE_CHANGED("kvm_tdp_mmu_spte_changed", "gfn", "old", "new"),
   INVALIDATE_RANGE_START("kvm_mmu_notifier_invalidate_range_start", "start", "end", ""),
   INVALIDATE_RANGE_START_DONE("kvm_mmu_notifier_invalidate_range_start_done", "start", "end", ""),

@@ -40,7 +40,8 @@ final class MemslotFixture {
     mnActive = new MnActiveInvalidations(scheduler);
     invalidate = new MmuInvalidate(lock);
     memslots = new KvmMemslots(limits.addressSpaces(), srcu, mnActive);
-    dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log);
+    dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log,
+        scheduler);
     setMemoryRegion = new SetMemoryRegion(memslots, limits, () -> dirtyLog.mode(), arch,
         generations::add, scheduler.newLock("slots_lock"), log, 12);
     notifier =
