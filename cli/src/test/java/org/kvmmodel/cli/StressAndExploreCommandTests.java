@@ -26,7 +26,7 @@ class StressAndExploreCommandTests extends CommandLineTest {
     assertEquals(Main.EXIT_USAGE, run("explore", "demand-paging", "--check", "NO-SUCH-CHECK"));
     assertEquals("kvmmodel explore: unknown check 'NO-SUCH-CHECK' (allowed: DIRTY-PROTECTED,"
         + " REFCOUNT-BALANCED, NO-STALE-MAPPING, TLB-COHERENT, PERMISSIONS, LOCK-DISCIPLINE,"
-        + " NO-LOST-WRITE, DIRTY-LOG-COMPLETE, ISOLATION, run)\n", err.toString());
+        + " NO-LOST-WRITE, DIRTY-LOG-COMPLETE, ISOLATION, LIVENESS, run)\n", err.toString());
     assertEquals("", out.toString());
   }
 

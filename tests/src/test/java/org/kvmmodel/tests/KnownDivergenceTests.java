@@ -114,7 +114,7 @@ class KnownDivergenceTests {
   void evidenceReadsTheLastHoldOfALock() {
     ViolationEvidence v = new ViolationEvidence("C", "f", "k", List.of(
         new KernelEvent("mmu_lock", Map.of("exclusive", 1L)),
-        new KernelEvent("mmu_invalidate_retry", Map.of("gfn", 0L, "seq", 2L, "retry", 1L)),
+        new KernelEvent("mmu_invalidate_retry", Map.of("gfn", 0L, "mmu_seq", 2L, "retry", 1L)),
         new KernelEvent("mmu_unlock", Map.of("exclusive", 1L)),
         new KernelEvent("mmu_lock", Map.of("exclusive", 1L)),
         new KernelEvent("folio_mark_dirty", Map.of("page", 0x10L, "mmu_lock", 1L, "pinned", 0L))));

@@ -74,7 +74,7 @@ class PageFaultTestScenarioTests {
     List<ConformanceRow> rows =
         Conformance.run(Conformance.defaults(), ArchPluginRegistry.of(doubles), doubles,
             List.of(Scenarios.byName(SCENARIO)), 4, done -> {});
-    assertEquals(2 * 10, rows.size(), "nine checks and the run row per double");
+    assertEquals(2 * 11, rows.size(), "ten checks and the run row per double");
     for (ConformanceRow row : rows) {
       assertEquals(CheckStatus.PASS, row.status(), row.toString());
     }

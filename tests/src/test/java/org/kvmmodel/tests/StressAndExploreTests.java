@@ -189,7 +189,7 @@ class StressAndExploreTests {
             settings(CORRECT.name()), REGISTRY, "NO-SUCH-CHECK", null, 0, 1, n -> {}));
     assertEquals("unknown check 'NO-SUCH-CHECK' (allowed: DIRTY-PROTECTED, REFCOUNT-BALANCED,"
         + " NO-STALE-MAPPING, TLB-COHERENT, PERMISSIONS, LOCK-DISCIPLINE, NO-LOST-WRITE,"
-        + " DIRTY-LOG-COMPLETE, ISOLATION, run)", unknown.getMessage());
+        + " DIRTY-LOG-COMPLETE, ISOLATION, LIVENESS, run)", unknown.getMessage());
     IllegalArgumentException notAttached =
         assertThrows(IllegalArgumentException.class, () -> Explore.search(SCENARIO,
             settings(CORRECT.name()), REGISTRY, "DIRTY-LOG-COMPLETE", null, 0, 1, n -> {}));

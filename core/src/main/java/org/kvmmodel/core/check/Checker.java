@@ -23,7 +23,8 @@ public final class Checker {
           LockDisciplineCheck::new,
           NoLostWriteCheck::new,
           DirtyLogCompleteCheck::new,
-          IsolationCheck::new);
+          IsolationCheck::new,
+          LivenessCheck::new);
 
   /** The ids of {@link #ALL}, in the same order, for reports on runs that cannot happen. */
   public static final List<String> IDS =
@@ -36,7 +37,8 @@ public final class Checker {
           LockDisciplineCheck.ID,
           NoLostWriteCheck.ID,
           DirtyLogCompleteCheck.ID,
-          IsolationCheck.ID);
+          IsolationCheck.ID,
+          LivenessCheck.ID);
 
   private final List<Check> checks = new ArrayList<>();
 

@@ -77,6 +77,7 @@ public final class KvmMmuNotifier {
     log.emit(Tracepoint.INVALIDATE_RANGE_END, start, end, 0);
     handler.handle(start, end, invalidate::end, null, false, blockable);
     mnActive.end();
+    log.emit(Tracepoint.INVALIDATE_RANGE_END_DONE, start, end, 0);
   }
 
   /** {@code kvm_mmu_notifier_clear_flush_young}: age, flush unless the arch elides it. */

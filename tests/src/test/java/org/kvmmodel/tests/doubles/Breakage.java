@@ -13,6 +13,12 @@ public enum Breakage {
    * RISC-V's 6.13 {@code kvm_riscv_gstage_map} does (DIRTY-PROTECTED, kind {@code retry-fired}).
    */
   RETRY_RELEASES_USED,
+  /**
+   * A permission fault (a write to a present read-only leaf) that returns as fixed without
+   * changing the leaf, as an arm64 relax at the wrong level would, so the access faults forever
+   * (LIVENESS).
+   */
+  FAULT_WITHOUT_PROGRESS,
   /** A fault that never releases its page (REFCOUNT-BALANCED). */
   NEVER_RELEASES,
   /** A fault that releases its page twice (REFCOUNT-BALANCED). */

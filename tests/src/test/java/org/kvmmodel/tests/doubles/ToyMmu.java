@@ -67,6 +67,10 @@ final class ToyMmu implements ArchMmu {
    */
   int fault(long gfn, boolean write) {
     MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    if (broken(Breakage.FAULT_WITHOUT_PROGRESS) && write && (leafOf(gfn) & ToyFormat.V) != 0
+        && (leafOf(gfn) & ToyFormat.W) == 0) {
+      return 0;
+    }
     if (broken(Breakage.FAST_PATH_DIRTIES_FOLIO) && write && leafOf(gfn) != 0) {
       return brokenFastPath(slot, gfn);
     }
