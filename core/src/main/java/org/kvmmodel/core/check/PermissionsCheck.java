@@ -53,6 +53,9 @@ public final class PermissionsCheck extends Check {
           new String[] {"off", "on"})
           // memslot_is_logging: a read-only slot is never written, so it never logs.
           .unreachable(1, 1));
+  /** New leaves over {@code VM_PFNMAP} memory, by whether the host maps the pfn writable. */
+  private final Facet pfnmap =
+      facet(Facet.of("pfnmap-host-pte", "writable", "read-only"));
   /** Dirty-log operations whose write-protection was judged. */
   private final Facet protections = facet(Facet.of("protect", "harvest", "clear", "enable"));
 
@@ -94,13 +97,17 @@ public final class PermissionsCheck extends Check {
     judged();
     long pages = Stage2Leaves.pagesAt(format, level);
     slots.hit(slot.isReadonly() ? 1 : 0, slot.dirtyLogEnabled() ? 1 : 0);
-    Backing backing = Backing.of(kvm.memory(), format.outputAddress(value, level) >>> kvm.pageShift());
+    long hva = slot.gfnToHva(gfn);
+    long hostPte = kvm.vmm().hostPte(hva);
+    Backing backing =
+        Backing.of(kvm.memory(), format.outputAddress(value, level) >>> kvm.pageShift());
     if (newLeaf && backing.ordinal() <= Backing.PFNMAP.ordinal()
         && (pages == 1 || (backing != Backing.ANON && backing != Backing.FILE))) {
       leaves.hit(backing.ordinal(), pages > 1 ? 1 : 0);
     }
-    long hva = slot.gfnToHva(gfn);
-    long hostPte = kvm.vmm().hostPte(hva);
+    if (newLeaf && backing == Backing.PFNMAP) {
+      pfnmap.hit(HostPte.isWritable(hostPte) ? 0 : 1);
+    }
     if (newWrite && slot.isReadonly()) {
       fail(seq, actor, "writable-readonly-slot",
           "gfn %#x of read-only memslot %d mapped writable at stage 2", gfn, slot.id());

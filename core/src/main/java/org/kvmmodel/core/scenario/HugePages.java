@@ -19,7 +19,10 @@ import org.kvmmodel.core.vcpu.Vcpu;
  * and {@code VM_PFNMAP} IO memory, in memslots whose placement sometimes allows stage-2 huge
  * mappings and sometimes not: a THP slot and a hugetlbfs slot aligned for blocks, a THP slot
  * whose hva is one host page off huge-page alignment, a slot smaller than a block, a slot whose end
- * cuts a THP, an IO slot whose hva and physical address align and one whose do not. Two vCPUs
+ * cuts a THP, an IO slot whose hva and physical address align and one whose do not, the latter
+ * mapped read-only by the host on half the runs (a guest write there is -EFAULT; where KVM
+ * refuses a writable slot over it with -EPERM, as RISC-V's prepare does, the VMM makes the slot
+ * read-only and the write exits as MMIO). Two vCPUs
  * read and write all of them while the host splits THPs ({@code split_huge_pmd_address}),
  * khugepaged collapses a region of small pages into one ({@code collapse_huge_page}), pages and
  * whole huge pages are dropped ({@code MADV_DONTNEED}) and the VMM switches dirty logging on the
@@ -70,7 +73,9 @@ public final class HugePages implements Scenario {
     long io = (vmm.memory().ioPfnBase() + pmdPages - 1) & -pmdPages;
     DemandPaging.check(vmm.mmapPfn(slots.ioAligned.hva, huge, rw, io), slots.ioAligned.hva,
         "mmap IO");
-    DemandPaging.check(vmm.mmapPfn(slots.ioMisaligned.hva, huge, rw, io + pmdPages + 1),
+    int misalignedProt = run.choices().chance(50) ? Vma.VM_READ : rw;
+    DemandPaging.check(
+        vmm.mmapPfn(slots.ioMisaligned.hva, huge, misalignedProt, io + pmdPages + 1),
         slots.ioMisaligned.hva, "mmap IO");
     prepareCollapsibleRegion(vmm, slots);
     if (run.choices().nextInt(2) == 0) {
@@ -82,6 +87,9 @@ public final class HugePages implements Scenario {
     for (Layout slot : slots.all) {
       int rc = vm.setUserMemoryRegion2(slot.region(0));
       boolean ioSlot = slot == slots.ioAligned || slot == slots.ioMisaligned;
+      if (ioSlot && rc == Errno.EPERM.negative()) {
+        rc = vm.setUserMemoryRegion2(slot.region(MemorySlot.KVM_MEM_READONLY));
+      }
       if (rc != 0 && !(ioSlot && rc == Errno.EINVAL.negative())) {
         throw new IllegalStateException("KVM_SET_USER_MEMORY_REGION2(" + slot.id + ") failed: " + rc);
       }
