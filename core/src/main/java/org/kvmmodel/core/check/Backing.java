@@ -37,11 +37,6 @@ enum Backing {
     return labels;
   }
 
-  /** The labels of every backing, in ordinal order. */
-  static String[] labels() {
-    return labels(VALUES);
-  }
-
   /** What backs frame {@code pfn} now. */
   static Backing of(HostMemory memory, long pfn) {
     if (memory.isIoPfn(pfn) || !memory.pfnValid(pfn)) {

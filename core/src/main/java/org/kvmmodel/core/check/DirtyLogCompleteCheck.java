@@ -257,8 +257,8 @@ public final class DirtyLogCompleteCheck extends Check {
     }
     judged();
     long[] h = history(op.slot, gfn);
-    boolean initiallyDirty = kvm.dirtyLogManualProtectAndInitSet()
-        && h[1] < operations.loggingEnabledAt(DirtyLogOperations.slotArg(op.slot));
+    boolean initiallyDirty =
+        h[1] < operations.initiallySetSince(DirtyLogOperations.slotArg(op.slot));
     if (h[0] <= h[1] && !initiallyDirty && !dirtyingInFlight(gfn)) {
       fail(seq, actor, "reported-unwritten",
           "KVM_GET_DIRTY_LOG reported gfn %#x dirty, but nothing could have written it since its"

@@ -109,7 +109,7 @@ final class DirtyLogOperations {
   /** Per actor inside {@code mark_page_dirty_in_slot}: the gfn whose bit it is setting. */
   private final Map<Integer, Long> markingGfn = new HashMap<>();
   private final Map<Integer, Boolean> logging = new HashMap<>();
-  private final Map<Integer, Long> enabledAt = new HashMap<>();
+  private final Map<Integer, Long> initiallySetAt = new HashMap<>();
   /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot. */
   private final Map<Integer, Integer> enabling = new HashMap<>();
   private long[] faultGfn = new long[8];
@@ -266,8 +266,10 @@ final class DirtyLogOperations {
     boolean now = s != null && s.slot().dirtyLogEnabled();
     logging.put(slotArg, now);
     if (now && !was) {
-      enabledAt.put(slotArg, seq);
-      if (!kvm.dirtyLogManualProtectAndInitSet()) {
+      if (kvm.dirtyLogManualProtectAndInitSet()) {
+        initiallySetAt.put(slotArg, seq);
+      } else {
+        initiallySetAt.remove(slotArg);
         begin(seq, actor, slotArg, Kind.ENABLE);
       }
     }
@@ -303,9 +305,10 @@ final class DirtyLogOperations {
 
   /**
    * The event at which dirty logging was last turned on for the slot {@code slotArg} names
-   * ({@code as_id << 16 | id}), or 0 if it never was.
+   * ({@code as_id << 16 | id}) with every bit initially set
+   * ({@code KVM_DIRTY_LOG_INITIALLY_SET}), or 0 if the last time was without it or never.
    */
-  long loggingEnabledAt(int slotArg) {
-    return enabledAt.getOrDefault(slotArg, 0L);
+  long initiallySetSince(int slotArg) {
+    return initiallySetAt.getOrDefault(slotArg, 0L);
   }
 }

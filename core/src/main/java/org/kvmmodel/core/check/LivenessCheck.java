@@ -24,6 +24,7 @@ public final class LivenessCheck extends Check {
   static final int BOUND = 16;
 
   private long epoch;
+  /** Operations in progress that a fault may wait out (0 if one began before the check). */
   private int busy;
   private long[] faultGpa = new long[8];
   private long[] faultEpoch = new long[8];
@@ -59,7 +60,7 @@ public final class LivenessCheck extends Check {
       case SET_MEMORY_REGION_DONE:
       case GET_DIRTY_LOG_DONE:
       case CLEAR_DIRTY_LOG_DONE:
-        busy--;
+        busy = Math.max(0, busy - 1);
         epoch++;
         break;
       case FLUSH_REMOTE_TLBS:
