@@ -105,40 +105,64 @@ final class DirtyLogOperations {
 
   private final KvmInstance kvm;
   private final Finished finished;
-  private final Map<Integer, Operation> running = new HashMap<>();
-  /** Per actor inside {@code mark_page_dirty_in_slot}: the gfn whose bit it is setting. */
-  private final Map<Integer, Long> markingGfn = new HashMap<>();
+  /** Per actor: the operation it is inside, or null; how many are. */
+  private Operation[] running = new Operation[8];
+  private int runningCount;
+  /** Per actor inside {@code mark_page_dirty_in_slot}: the gfn whose bit it is setting, or -1. */
+  private long[] markingGfn = new long[8];
   private final Map<Integer, Boolean> logging = new HashMap<>();
   private final Map<Integer, Long> initiallySetAt = new HashMap<>();
-  /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot. */
-  private final Map<Integer, Integer> enabling = new HashMap<>();
+  /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot, or -1. */
+  private int[] enabling = new int[8];
+  /** Per actor in a guest fault: its gfn, or -1. */
   private long[] faultGfn = new long[8];
 
   DirtyLogOperations(KvmInstance kvm, Finished finished) {
     this.kvm = kvm;
     this.finished = finished;
     Arrays.fill(faultGfn, -1);
+    Arrays.fill(markingGfn, -1);
+    Arrays.fill(enabling, -1);
+  }
+
+  /** Per-actor state grown to hold {@code actor}; allocates only for a new actor. */
+  private void ensure(int actor) {
+    if (actor < faultGfn.length) {
+      return;
+    }
+    int old = faultGfn.length;
+    int n = Math.max(actor + 1, old * 2);
+    running = Arrays.copyOf(running, n);
+    faultGfn = Arrays.copyOf(faultGfn, n);
+    markingGfn = Arrays.copyOf(markingGfn, n);
+    enabling = Arrays.copyOf(enabling, n);
+    Arrays.fill(faultGfn, old, n, -1);
+    Arrays.fill(markingGfn, old, n, -1);
+    Arrays.fill(enabling, old, n, -1);
   }
 
   /** Follows one event. */
   void onEvent(long seq, Tracepoint tp, int actor, long a, long b, long c) {
+    ensure(actor);
     switch (tp) {
       case KVM_PAGE_FAULT:
         faultBegins(actor, a >>> kvm.pageShift());
         break;
       case KVM_PAGE_FAULT_DONE:
-        if (actor < faultGfn.length) {
-          faultGfn[actor] = -1;
-        }
+        faultGfn[actor] = -1;
         break;
       case MARK_PAGE_DIRTY_IN_SLOT:
-        markingGfn.put(actor, a);
-        for (Operation op : running.values()) {
-          noteMark(op, a);
+        markingGfn[actor] = a;
+        if (runningCount > 0) {
+          for (Operation op : running) {
+            if (op != null) {
+              noteMark(op, a);
+            }
+          }
         }
         break;
       case MARK_PAGE_DIRTY_IN_SLOT_DONE:
-        markingGfn.remove(actor);
+        markingGfn[actor] = -1;
         break;
       case GET_DIRTY_LOG:
         begin(seq, actor, (int) a,
@@ -159,11 +183,11 @@ final class DirtyLogOperations {
         break;
       case SET_MEMORY_REGION:
         if ((b & MemorySlot.KVM_MEM_LOG_DIRTY_PAGES) != 0) {
-          enabling.put(actor, (int) a);
+          enabling[actor] = (int) a;
         }
         break;
       case SET_MEMORY_REGION_DONE:
-        enabling.remove(actor);
+        enabling[actor] = -1;
         break;
       case COMMIT_MEMORY_REGION:
         commitBegins(seq, actor, (int) a, MemoryChange.values()[(int) b]);
@@ -181,14 +205,13 @@ final class DirtyLogOperations {
   }
 
   private void faultBegins(int actor, long gfn) {
-    if (actor >= faultGfn.length) {
-      int old = faultGfn.length;
-      faultGfn = Arrays.copyOf(faultGfn, Math.max(actor + 1, old * 2));
-      Arrays.fill(faultGfn, old, faultGfn.length, -1);
-    }
     faultGfn[actor] = gfn;
-    for (Operation op : running.values()) {
-      noteFault(op, gfn);
+    if (runningCount > 0) {
+      for (Operation op : running) {
+        if (op != null) {
+          noteFault(op, gfn);
+        }
+      }
     }
   }
 
@@ -221,15 +244,20 @@ final class DirtyLogOperations {
         noteFault(op, gfn);
       }
     }
-    for (long gfn : markingGfn.values()) {
-      noteMark(op, gfn);
+    for (long gfn : markingGfn) {
+      if (gfn >= 0) {
+        noteMark(op, gfn);
+      }
     }
-    running.put(actor, op);
+    if (running[actor] == null) {
+      runningCount++;
+    }
+    running[actor] = op;
     return op;
   }
 
   private void reported(int actor, long gfn) {
-    Operation op = running.get(actor);
+    Operation op = running(actor);
     if (op != null) {
       long rel = gfn - op.slot.baseGfn();
       if (rel >= 0 && rel < op.slot.npages()) {
@@ -239,7 +267,7 @@ final class DirtyLogOperations {
   }
 
   private void requested(int actor, long gfnOffset, long mask) {
-    Operation op = running.get(actor);
+    Operation op = running(actor);
     if (op == null) {
       return;
     }
@@ -276,8 +304,10 @@ final class DirtyLogOperations {
   }
 
   private void end(long seq, int actor, int ret) {
-    Operation op = running.remove(actor);
+    Operation op = running[actor];
     if (op != null) {
+      running[actor] = null;
+      runningCount--;
       op.ret = ret;
       finished.finished(seq, actor, op);
     }
@@ -290,7 +320,7 @@ final class DirtyLogOperations {
 
   /** The operation {@code actor} is inside, or null. */
   Operation running(int actor) {
-    return running.get(actor);
+    return actor < running.length ? running[actor] : null;
   }
 
   /**
@@ -300,7 +330,13 @@ final class DirtyLogOperations {
    * be logged.
    */
   boolean loggingBeingEnabled(MemorySlot slot) {
-    return enabling.containsValue(slotArg(slot));
+    int arg = slotArg(slot);
+    for (int e : enabling) {
+      if (e == arg) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
