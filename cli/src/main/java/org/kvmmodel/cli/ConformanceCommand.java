@@ -104,10 +104,9 @@ final class ConformanceCommand implements Callable<Integer> {
    * {@code not-applicable} with the reason.
    */
   private static void writeCoverage(PrintWriter out, List<CoverageRow> coverage) {
-    int arch = Math.max(6, coverage.stream().mapToInt(c -> c.arch().length()).max().orElse(0));
-    int check = Math.max(20, coverage.stream().mapToInt(c -> c.check().length()).max().orElse(0));
-    int kind = Math.max(10, coverage.stream().mapToInt(c -> c.kind().length()).max().orElse(0));
-    String columns = "%-" + arch + "s %-" + check + "s %-" + kind + "s %-14s %10s%n";
+    String columns = "%-" + width(coverage, CoverageRow::arch, 6) + "s %-"
+        + width(coverage, CoverageRow::check, 20) + "s %-"
+        + width(coverage, CoverageRow::kind, 10) + "s %-14s %10s%n";
     out.println();
     out.println("coverage: the kinds of situation each check judged, per arch");
     out.printf(Locale.US, columns, "arch", "check", "kind", "status", "judged");
@@ -131,8 +130,7 @@ final class ConformanceCommand implements Callable<Integer> {
   }
 
   /** The width of a text column: its longest value, and at least {@code least}. */
-  private static int width(
-      List<ConformanceRow> rows, Function<ConformanceRow, String> column, int least) {
+  private static <T> int width(List<T> rows, Function<T, String> column, int least) {
     return Math.max(least, rows.stream().mapToInt(r -> column.apply(r).length()).max().orElse(0));
   }
 

@@ -41,8 +41,8 @@ class KnownDivergenceTests {
 
   private static ConformanceRow dirtyProtected(ToyPlugin plugin) {
     List<ConformanceRow> rows =
-        Conformance.run(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
-            List.of(plugin), List.of(Scenarios.byName("writeback-storm")), 6, done -> {});
+        Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
+            List.of(plugin), List.of(Scenarios.byName("writeback-storm")), 6, done -> {}).rows();
     return rows.stream().filter(r -> r.check().equals(DirtyProtectedCheck.ID)).findFirst()
         .orElseThrow();
   }

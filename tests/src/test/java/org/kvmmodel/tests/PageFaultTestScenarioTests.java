@@ -72,8 +72,8 @@ class PageFaultTestScenarioTests {
   void conformanceOnTheDoublesPassesEveryCheckWithNothingUnexercised() {
     List<ArchPlugin> doubles = List.of(ToyPlugin.spinlockWholeVm(), ToyPlugin.concatenatedRoot());
     List<ConformanceRow> rows =
-        Conformance.run(Conformance.defaults(), ArchPluginRegistry.of(doubles), doubles,
-            List.of(Scenarios.byName(SCENARIO)), 4, done -> {});
+        Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(doubles), doubles,
+            List.of(Scenarios.byName(SCENARIO)), 4, done -> {}).rows();
     assertEquals(2 * 11, rows.size(), "ten checks and the run row per double");
     for (ConformanceRow row : rows) {
       assertEquals(CheckStatus.PASS, row.status(), row.toString());
@@ -137,8 +137,8 @@ class PageFaultTestScenarioTests {
   void conformanceReportsAnUnmetExpectationInTheRunRowWithTheSeedThatReplaysIt() {
     ToyPlugin broken = ToyPlugin.broken(Breakage.EFAULTS_READONLY_SLOT_WRITES);
     List<ConformanceRow> rows =
-        Conformance.run(Conformance.defaults(), ArchPluginRegistry.of(List.of(broken)),
-            List.of(broken), List.of(Scenarios.byName(SCENARIO)), 2, done -> {});
+        Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(List.of(broken)),
+            List.of(broken), List.of(Scenarios.byName(SCENARIO)), 2, done -> {}).rows();
     ConformanceRow run = rows.get(rows.size() - 1);
     assertEquals(Conformance.RUN_ROW, run.check());
     assertEquals(CheckStatus.FAIL, run.status());

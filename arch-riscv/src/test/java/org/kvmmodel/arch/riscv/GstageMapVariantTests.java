@@ -53,8 +53,8 @@ class GstageMapVariantTests {
 
   private static List<ConformanceRow> dirtyProtected(RiscvPlugin plugin) {
     List<ConformanceRow> rows =
-        Conformance.run(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
-            List.of(plugin), Scenarios.all(), 8, done -> {});
+        Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
+            List.of(plugin), Scenarios.all(), 8, done -> {}).rows();
     return rows.stream().filter(r -> r.check().equals(DirtyProtectedCheck.ID)).toList();
   }
 

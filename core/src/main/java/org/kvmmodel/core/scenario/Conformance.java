@@ -38,17 +38,6 @@ public final class Conformance {
 
   private Conformance() {}
 
-  /** Runs the matrix and returns its cells; {@code progress} is told after each cell. */
-  public static List<ConformanceRow> run(
-      Config baseConfig,
-      ArchPluginRegistry registry,
-      List<ArchPlugin> plugins,
-      List<Scenario> scenarios,
-      int seeds,
-      IntConsumer progress) {
-    return report(baseConfig, registry, plugins, scenarios, seeds, progress).rows();
-  }
-
   /**
    * Runs the matrix: its cells, and per arch and check the kinds of situation judged over all
    * of that arch's configurations and scenarios; {@code progress} is told after each cell.
