@@ -183,7 +183,7 @@ class BrokenVariantsTests {
   /**
    * The bugs this program reaches; the write-tracking ones need guest writes and the teardown
    * one a destroyed VM, the retried-release one a retry and the livelock a write-protected
-   * leaf (their own tests).
+   * leaf (their own tests). This program's walks never yield, so a yield's bug stays hidden.
    * The page-fault-test ones break no check: only that scenario's expectations catch them.
    */
   @ParameterizedTest
@@ -212,7 +212,7 @@ class BrokenVariantsTests {
             case NONE, RELEASES_DIRTY_ONLY_FOR_WRITE, REPROTECT_SKIPS_A_GFN,
                 FLUSH_ALL_LEAVES_A_LEAF, RETRY_RELEASES_USED, FAULT_WITHOUT_PROGRESS,
                 EFAULTS_READONLY_SLOT_WRITES, INSTALLS_OLD_LEAVES,
-                LOGS_EVERY_FAULT -> false;
+                LOGS_EVERY_FAULT, YIELDS_WITH_FLUSH_PENDING -> false;
           };
       assertEquals(expected, r.status() == CheckStatus.FAIL, breakage + " " + r);
     }

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.check.TlbCoherentCheck;
 import org.kvmmodel.core.choice.ChoiceStream;
@@ -19,14 +20,21 @@ import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
 import org.kvmmodel.core.model.KvmModel;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.scenario.Conformance;
+import org.kvmmodel.core.scenario.ConformanceReport;
+import org.kvmmodel.core.scenario.ConformanceRow;
+import org.kvmmodel.core.scenario.CoverageRow;
+import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.Vcpu;
+import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyPlugin;
 
 /**
  * TLB-COHERENT leaves alone the flushes KVM defers past mmu_lock on purpose: dirty logging's
  * write-protection when logging is turned on and when a harvest re-protects the gfns it
- * reported.
+ * reported. It judges a long walk's yield of mmu_lock like an unlock, so a zap that yields
+ * with its flush pending is caught.
  */
 class TlbCoherentTests {
 
@@ -63,5 +71,35 @@ class TlbCoherentTests {
         "the harvest's flush reached the vCPU before its next access");
     CheckResult r = checker.finish().get(0);
     assertEquals(List.of(), r.violations(), r.toString());
+  }
+
+  private static ConformanceReport hugePages(ToyPlugin plugin) {
+    return Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
+        List.of(plugin), List.of(Scenarios.byName("huge-pages")), 8, done -> {});
+  }
+
+  private static ConformanceRow tlbCoherent(ConformanceReport report) {
+    return report.rows().stream().filter(r -> r.check().equals(TlbCoherentCheck.ID)).findFirst()
+        .orElseThrow();
+  }
+
+  @Test
+  void aZapThatYieldsWithItsFlushPendingIsCaught() {
+    ConformanceRow row =
+        tlbCoherent(hugePages(ToyPlugin.broken(Breakage.YIELDS_WITH_FLUSH_PENDING)));
+    assertEquals(CheckStatus.FAIL, row.status(), row.toString());
+    assertTrue(row.message().matches("mmu_lock yielded by cond_resched while vcpu\\d's TLB still"
+        + " translates gfn 0x[0-9a-f]+, which has no stage-2 leaf"), row.message());
+  }
+
+  @Test
+  void theCorrectZapYieldsAfterFlushing() {
+    ConformanceReport report = hugePages(ToyPlugin.broken(Breakage.NONE));
+    assertEquals(CheckStatus.PASS, tlbCoherent(report).status(), tlbCoherent(report).toString());
+    CoverageRow yielded = report.coverage().stream()
+        .filter(c -> c.check().equals(TlbCoherentCheck.ID)
+            && c.kind().equals("when=mmu-lock-yielded"))
+        .findFirst().orElseThrow();
+    assertTrue(yielded.judged() > 0, "the walks yielded: " + yielded);
   }
 }

@@ -23,6 +23,29 @@ public interface MmuLock {
   /** {@code read_unlock}. */
   void readUnlock();
 
+  /**
+   * The test of {@code cond_resched_rwlock_write}, {@code cond_resched_rwlock_read} and
+   * {@code cond_resched_lock}, for a caller holding the lock: {@code need_resched()}, or
+   * another actor waiting for the lock ({@code rwlock_needbreak}, {@code spin_needbreak}).
+   */
+  boolean needResched();
+
+  /**
+   * What those helpers do once their test holds: drop the lock, held in either mode, let
+   * others run, and take it again in the same mode. The caller has issued any batched TLB
+   * flush first and restarts its walk afterwards, since the tables may have changed.
+   */
+  void reschedule();
+
+  /** {@code cond_resched_rwlock_write} and friends: reschedules if due; whether it did. */
+  default boolean condResched() {
+    if (!needResched()) {
+      return false;
+    }
+    reschedule();
+    return true;
+  }
+
   /** Whether the calling actor holds the lock in any mode. */
   boolean isHeld();
 

@@ -15,12 +15,16 @@ public final class RadixMmuOps {
 
   private final RadixPageTable table;
   private final KvmFlushes flushes;
+  private final KvmFlushes reschedulingAfterFlush;
+  private final KvmFlushes reschedulingKeepingFlush;
   private final PageTableCursor cursor;
 
-  /** Operations on {@code table}, flushing through {@code kvm}; they never yield mmu_lock. */
+  /** Operations on {@code table}, flushing through {@code kvm} and yielding its mmu_lock. */
   public RadixMmuOps(Kvm kvm, RadixPageTable table) {
     this.table = table;
-    this.flushes = new KvmFlushes(kvm);
+    this.flushes = new KvmFlushes(kvm, false, false);
+    this.reschedulingAfterFlush = new KvmFlushes(kvm, true, true);
+    this.reschedulingKeepingFlush = new KvmFlushes(kvm, true, false);
     this.cursor = table.newCursor(flushes);
   }
 
@@ -29,24 +33,41 @@ public final class RadixMmuOps {
     return table.newCursor(flushes);
   }
 
+  /**
+   * A cursor of its own for one walk that may drop mmu_lock when {@link MmuLock#needResched}
+   * says so ({@code tdp_mmu_iter_cond_resched}, {@code cond_resched_lock}) and then restarts
+   * from the root. A fresh one each time: while the walk is yielded another actor may take the
+   * lock and walk with {@link #cursor()}.
+   *
+   * @param flushFirst whether a batched flush is issued before each yield
+   *     ({@link WalkControl#flushesBeforeYield})
+   */
+  public PageTableCursor newReschedulingCursor(boolean flushFirst) {
+    return table.newCursor(flushFirst ? reschedulingAfterFlush : reschedulingKeepingFlush);
+  }
+
   public RadixPageTable table() {
     return table;
   }
 
-  /** The cursor these operations walk with; one thread at a time. */
+  /** The cursor these operations walk with when they never yield; one thread at a time. */
   public PageTableCursor cursor() {
     return cursor;
   }
 
   /**
-   * Zaps every leaf of the range; returns whether anything was zapped (a flush is due). Common
-   * code holds mmu_lock for write here and flushes once before unlocking, so the zaps are plain
-   * stores with the flush batched, as {@code kvm_tdp_mmu_unmap_gfn_range} does.
+   * Zaps every leaf of the range; returns whether a flush is due. Common code holds mmu_lock
+   * for write here and flushes once before unlocking, so the zaps are plain stores with the
+   * flush batched, as {@code kvm_tdp_mmu_unmap_gfn_range} does. When the range may block, the
+   * walk yields the lock when due, flushing first ({@code tdp_mmu_zap_leafs} with
+   * {@code can_yield}); then only the zaps since the last yield are left to flush.
    */
   public boolean unmap(GfnRange range) {
-    long zapped = cursor.zapRangeExclusive(range.start(), range.end());
-    cursor.clearFlushPending();
-    return zapped > 0;
+    PageTableCursor walk = range.mayBlock() ? newReschedulingCursor(true) : cursor;
+    walk.zapRangeExclusive(range.start(), range.end());
+    boolean flush = walk.flushPending();
+    walk.clearFlushPending();
+    return flush;
   }
 
   /** Clears the accessed state of every leaf in the range; returns whether any was young. */
@@ -59,10 +80,12 @@ public final class RadixMmuOps {
     return cursor.testYoungRange(range.start(), range.end());
   }
 
-  /** Write-protects every leaf of the slot; the caller flushes. */
+  /**
+   * Write-protects every leaf of the slot, yielding mmu_lock when due with the flush left
+   * pending ({@code kvm_tdp_mmu_wrprot_slot} → {@code wrprot_gfn_range}); the caller flushes.
+   */
   public void writeProtectSlot(MemorySlot slot) {
-    cursor.writeProtectRange(slot.baseGfn(), slot.endGfn());
-    cursor.clearFlushPending();
+    newReschedulingCursor(false).writeProtectRange(slot.baseGfn(), slot.endGfn());
   }
 
   /**
@@ -78,9 +101,12 @@ public final class RadixMmuOps {
     cursor.clearFlushPending();
   }
 
-  /** Zaps the leaves of a slot. */
+  /**
+   * Zaps the leaves of a slot, yielding mmu_lock when due ({@code kvm_mmu_zap_memslot} passes
+   * {@code may_block}).
+   */
   public void zapSlot(MemorySlot slot) {
-    cursor.zapRange(slot.baseGfn(), slot.endGfn());
+    newReschedulingCursor(true).zapRange(slot.baseGfn(), slot.endGfn());
   }
 
   /** Zaps every leaf. */
@@ -88,22 +114,34 @@ public final class RadixMmuOps {
     cursor.zapAll();
   }
 
-  /** The engine's view of KVM's remote TLB flushes, for walks that never yield. */
+  /** The engine's view of KVM's remote TLB flushes and of mmu_lock's reschedule test. */
   private static final class KvmFlushes implements WalkControl {
     private final Kvm kvm;
+    private final boolean yields;
+    private final boolean flushFirst;
 
-    KvmFlushes(Kvm kvm) {
+    KvmFlushes(Kvm kvm, boolean yields, boolean flushFirst) {
       this.kvm = kvm;
+      this.yields = yields;
+      this.flushFirst = flushFirst;
     }
 
     @Override
     public boolean shouldYield() {
-      return false;
+      return yields && kvm.mmuLock().needResched();
     }
 
     @Override
     public void yieldLock() {
-      throw new IllegalStateException("these walks never yield mmu_lock");
+      if (!yields) {
+        throw new IllegalStateException("this walk may not yield mmu_lock");
+      }
+      kvm.mmuLock().reschedule();
+    }
+
+    @Override
+    public boolean flushesBeforeYield() {
+      return flushFirst;
     }
 
     @Override

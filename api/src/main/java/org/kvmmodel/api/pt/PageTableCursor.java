@@ -17,8 +17,9 @@ import java.util.function.LongPredicate;
  * <p>Range operations visit every entry of every table that intersects the range, descend
  * only into present tables (so empty subtrees cost one entry read) and treat a leaf that
  * overlaps the range as inside it, as both kernels do. Between entries they consult
- * {@link WalkControl#shouldYield()}; to yield they first issue any batched flush, then
- * {@link WalkControl#yieldLock()}, then restart from the root at the first unprocessed frame.
+ * {@link WalkControl#shouldYield()}; to yield they first issue any batched flush (if
+ * {@link WalkControl#flushesBeforeYield()}), then {@link WalkControl#yieldLock()}, then restart
+ * from the root at the first unprocessed frame.
  */
 public final class PageTableCursor {
 
@@ -482,8 +483,20 @@ public final class PageTableCursor {
         }
       }
       gfn += pages;
+      if (gfn < end && control.shouldYield()) {
+        yieldLock();
+      }
     }
     return result;
+  }
+
+  /** Issues the pending flush if the control wants it before yielding, then yields. */
+  private void yieldLock() {
+    if (flushPending && control.flushesBeforeYield()) {
+      control.flushTlbs();
+      flushPending = false;
+    }
+    control.yieldLock();
   }
 
   /**
@@ -637,11 +650,7 @@ public final class PageTableCursor {
       }
       table = path[depth];
       if (gfn < end && gfn != yieldedGfn && control.shouldYield()) {
-        if (flushPending) {
-          control.flushTlbs();
-          flushPending = false;
-        }
-        control.yieldLock();
+        yieldLock();
         yieldedGfn = gfn;
         depth = 0;
         table = pageTable.root;

@@ -13,10 +13,21 @@ public interface WalkControl {
   boolean shouldYield();
 
   /**
-   * Drops and retakes mmu_lock (and RCU). Called only after any pending flush has been issued;
-   * the engine restarts its walk from the root afterwards.
+   * Drops and retakes mmu_lock (and RCU). Called after the pending flush, if
+   * {@link #flushesBeforeYield}; the engine restarts its walk from the root afterwards.
    */
   void yieldLock();
+
+  /**
+   * Whether a batched flush still pending is issued before yielding, as x86's
+   * {@code tdp_mmu_iter_cond_resched} does when its caller passes {@code flush}. False where the
+   * flush stays the caller's across the yield ({@code wrprot_gfn_range} passes false: dirty
+   * logging flushes after the whole walk) or where each change was flushed as it was made
+   * (RISC-V's {@code gstage_unmap_range} before {@code cond_resched_lock}).
+   */
+  default boolean flushesBeforeYield() {
+    return true;
+  }
 
   /** Flushes every translation the VM's vCPUs may cache ({@code kvm_flush_remote_tlbs}). */
   void flushTlbs();

@@ -115,26 +115,77 @@ final class Arm64Mmu implements ArchMmu {
   @Override
   public boolean unmapGfnRange(GfnRange range) {
     kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
-    unmapStage2Range(range.start(), range.end());
+    unmapStage2Range(range.start(), range.end(), range.mayBlock());
     return false;
   }
 
+  /** One chunk of a {@link #applyStage2Range} walk. */
+  @FunctionalInterface
+  private interface Stage2RangeWalk {
+    void apply(long startGfn, long endGfn);
+  }
+
   /**
-   * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap}, mmu_lock held for write:
-   * clear every leaf and, after its entries, every table the walk left empty (cleared with a
+   * {@code stage2_apply_range}: {@code walk} chunk by chunk, each chunk ending at the next
+   * boundary of a block at {@code KVM_PGTABLE_MIN_BLOCK_LEVEL} ({@code stage2_range_addr_end}:
+   * 1 GiB with 4 KiB pages) and, when {@code resched}, mmu_lock yielded between chunks if due
+   * ({@code cond_resched_rwlock_write}). Each chunk's walk has flushed what it must before it
+   * returns, so nothing is pending across a yield.
+   */
+  private void applyStage2Range(long startGfn, long endGfn, boolean resched, Stage2RangeWalk walk) {
+    long chunkPages = 1L << (config.levelShift(config.minBlockLevel()) - kvm.pageShift());
+    long gfn = startGfn;
+    do {
+      long next = chunkEnd(gfn, endGfn, chunkPages);
+      walk.apply(gfn, next);
+      if (resched && next != endGfn) {
+        kvm.mmuLock().condResched();
+      }
+      gfn = next;
+    } while (gfn != endGfn);
+  }
+
+  /**
+   * The end of the chunk that starts at {@code gfn}: the next multiple of {@code chunkPages},
+   * or {@code endGfn} if that comes first ({@code stage2_range_addr_end}'s
+   * {@code boundary - 1 < end - 1}, which also holds when the boundary wraps).
+   */
+  private static long chunkEnd(long gfn, long endGfn, long chunkPages) {
+    long boundary = (gfn + chunkPages) & -chunkPages;
+    return boundary - 1 < endGfn - 1 ? boundary : endGfn;
+  }
+
+  /**
+   * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap} per chunk of
+   * {@link #applyStage2Range} (yielding between chunks when {@code mayBlock}), mmu_lock held
+   * for write: clear every leaf and, after its entries, every table the walk left empty (cleared with a
    * range invalidation of its span), then the deferred range invalidation
    * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}. 6.13 puts an
    * emptied table page at once: no software walker can hold it, since 6.13's shared walkers run
    * under the read lock. The model hands it to the VM's deferred free, which frees it after an
    * RCU grace period, later than the kernel but never earlier.
    */
-  private void unmapStage2Range(long startGfn, long endGfn) {
-    PageTableCursor cursor = ops.cursor();
-    long zapped = cursor.zapRangeExclusiveFreeingEmptyTables(startGfn, endGfn);
-    cursor.clearFlushPending();
-    if (zapped > 0 && format.deferUnmapFlush()) {
-      kvm.flushRemoteTlbsRange(startGfn, endGfn - startGfn);
-    }
+  private void unmapStage2Range(long startGfn, long endGfn, boolean mayBlock) {
+    applyStage2Range(startGfn, endGfn, mayBlock, (start, end) -> {
+      PageTableCursor cursor = ops.cursor();
+      long zapped = cursor.zapRangeExclusiveFreeingEmptyTables(start, end);
+      cursor.clearFlushPending();
+      if (zapped > 0 && format.deferUnmapFlush()) {
+        kvm.flushRemoteTlbsRange(start, end - start);
+      }
+    });
+  }
+
+  /**
+   * {@code kvm_stage2_wp_range} → {@code stage2_apply_range_resched} with
+   * {@code kvm_pgtable_stage2_wrprotect}, mmu_lock held for write; the caller flushes.
+   */
+  private void writeProtectStage2Range(long startGfn, long endGfn) {
+    applyStage2Range(startGfn, endGfn, true, (start, end) -> {
+      PageTableCursor cursor = ops.cursor();
+      cursor.writeProtectRange(start, end);
+      cursor.clearFlushPending();
+    });
   }
 
   /** {@code kvm_age_gfn} → {@code kvm_pgtable_stage2_test_clear_young(mkold = true)}. */
@@ -204,7 +255,7 @@ final class Arm64Mmu implements ArchMmu {
     }
     kvm.mmuLock().lock();
     try {
-      ops.writeProtectSlot(updated);
+      writeProtectStage2Range(updated.baseGfn(), updated.endGfn());
     } finally {
       kvm.mmuLock().unlock();
     }
@@ -241,8 +292,7 @@ final class Arm64Mmu implements ArchMmu {
       if (ret != 0) {
         return;
       }
-      long boundary = (gfn + chunkPages) & -chunkPages;
-      long next = boundary - 1 < endGfn - 1 ? boundary : endGfn;
+      long next = chunkEnd(gfn, endGfn, chunkPages);
       if (ops.cursor().splitRange(gfn, next, Stage2Pte.LAST_LEVEL) == UpdateStatus.NO_MEMORY) {
         return;
       }
@@ -265,13 +315,13 @@ final class Arm64Mmu implements ArchMmu {
 
   /**
    * {@code kvm_arch_flush_shadow_memslot}: under mmu_lock held for write, unmap the slot's IPA
-   * range.
+   * range, yielding between chunks ({@code kvm_stage2_unmap_range} with {@code may_block}).
    */
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      unmapStage2Range(slot.baseGfn(), slot.endGfn());
+      unmapStage2Range(slot.baseGfn(), slot.endGfn(), true);
     } finally {
       kvm.mmuLock().unlock();
     }
@@ -302,9 +352,7 @@ final class Arm64Mmu implements ArchMmu {
     kvm.mmuLock().assertHeldExclusive("kvm_arch_mmu_enable_log_dirty_pt_masked");
     long start = slot.maskedSpanStart(gfnOffset, mask);
     long end = slot.maskedSpanEnd(gfnOffset, mask);
-    PageTableCursor cursor = ops.cursor();
-    cursor.writeProtectRange(start, end);
-    cursor.clearFlushPending();
+    writeProtectStage2Range(start, end);
     if (kvm.dirtyLogManualProtectAndInitSet()) {
       splitHugePages(start, end);
     }

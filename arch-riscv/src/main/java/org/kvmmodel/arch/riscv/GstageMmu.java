@@ -51,16 +51,18 @@ final class GstageMmu implements ArchMmu {
   @Override
   public boolean unmapGfnRange(GfnRange range) {
     kvm.mmuLock().assertHeldExclusive("kvm_unmap_gfn_range");
-    unmapRange(range.start(), range.end());
+    unmapRange(range.start(), range.end(), range.mayBlock());
     return false;
   }
 
   /**
    * {@code gstage_unmap_range}, mmu_lock held: clear every leaf the range covers whole, each
-   * flushed as it is cleared ({@code gstage_op_pte}), so nothing is left for the caller to flush.
+   * flushed as it is cleared ({@code gstage_op_pte}), so nothing is left for the caller to
+   * flush; when {@code mayBlock}, after each step short of the end the lock is yielded if due
+   * ({@code cond_resched_lock}), with nothing to flush first.
    */
-  private void unmapRange(long startGfn, long endGfn) {
-    PageTableCursor cursor = ops.cursor();
+  private void unmapRange(long startGfn, long endGfn, boolean mayBlock) {
+    PageTableCursor cursor = mayBlock ? ops.newReschedulingCursor(false) : ops.cursor();
     cursor.zapCoveredLeaves(startGfn, endGfn);
     cursor.clearFlushPending();
   }
@@ -163,7 +165,7 @@ final class GstageMmu implements ArchMmu {
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      unmapRange(slot.baseGfn(), slot.endGfn());
+      unmapRange(slot.baseGfn(), slot.endGfn(), false);
     } finally {
       kvm.mmuLock().unlock();
     }

@@ -41,6 +41,16 @@ class TdpMmuTests {
     @Override public void readUnlock() { rw.readLock().unlock(); }
     @Override public boolean isHeld() { return rw.getReadHoldCount() > 0 || rw.isWriteLockedByCurrentThread(); }
     @Override public boolean isHeldExclusive() { return rw.isWriteLockedByCurrentThread(); }
+    @Override public boolean needResched() { return rw.hasQueuedThreads(); }
+    @Override public void reschedule() {
+      if (isHeldExclusive()) {
+        unlock();
+        lock();
+      } else {
+        readUnlock();
+        readLock();
+      }
+    }
   }
 
   /** Walk control of the test's own probe: never yields, flushes nothing. */

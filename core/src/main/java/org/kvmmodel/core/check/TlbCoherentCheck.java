@@ -17,7 +17,8 @@ import org.kvmmodel.core.trace.Tracepoint;
  * to its own lock. When {@code kvm_mmu_notifier_invalidate_range_start} returns, no vCPU's TLB
  * translates a gfn of the range: the host is about to reuse the pages. And a permission loss
  * made under mmu_lock (a leaf zapped, made read-only or pointed at another pfn) is flushed from
- * every vCPU's TLB before that hold of mmu_lock ends, as the TDP MMU's
+ * every vCPU's TLB before that hold of mmu_lock ends, by unlock or by a long walk yielding the
+ * lock to reschedule, as the TDP MMU's
  * {@code kvm_flush_remote_tlbs} before {@code write_unlock} (and before
  * {@code tdp_mmu_iter_cond_resched} yields) guarantees; otherwise a second path could see the
  * tables and a TLB disagree.
@@ -44,7 +45,8 @@ public final class TlbCoherentCheck extends Check {
   private final List<GfnRanges> lost = new ArrayList<>();
   /** When the TLBs were judged. */
   private final Facet moments =
-      facet(Facet.of("when", "mmu-lock-released", "invalidate-range-start-returned"));
+      facet(Facet.of("when", "mmu-lock-released", "mmu-lock-yielded",
+          "invalidate-range-start-returned"));
 
   public TlbCoherentCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -70,7 +72,7 @@ public final class TlbCoherentCheck extends Check {
         break;
       case MMU_UNLOCK:
         holding[actor] = false;
-        judgeUnlock(seq, actor);
+        judgeUnlock(seq, actor, b != 0);
         break;
       case ENABLE_LOG_DIRTY_PT_MASKED:
       case COMMIT_MEMORY_REGION:
@@ -116,14 +118,18 @@ public final class TlbCoherentCheck extends Check {
     lost.get(actor).add(gfn, Stage2Leaves.pagesAt(format, level));
   }
 
-  /** At the end of a hold of mmu_lock: every loss made under it is gone from every TLB. */
-  private void judgeUnlock(long seq, int actor) {
+  /**
+   * At the end of a hold of mmu_lock, whether the critical section ends or a long walk yields
+   * the lock to reschedule: every loss made under it is gone from every TLB.
+   */
+  private void judgeUnlock(long seq, int actor, boolean resched) {
     GfnRanges ranges = lost.get(actor);
     if (ranges.isEmpty()) {
       return;
     }
     judged();
-    moments.hit(0);
+    moments.hit(resched ? 1 : 0);
+    String released = resched ? "mmu_lock yielded by cond_resched" : "mmu_lock released";
     long[] leafPfn = new long[1];
     for (VcpuRequestTarget vcpu : kvm.vcpus()) {
       if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
@@ -139,21 +145,21 @@ public final class TlbCoherentCheck extends Check {
               case NONE:
                 stale[0] = "unmapped-leaf-cached";
                 stale[1] = String.format(Locale.US,
-                    "mmu_lock released while %s's TLB still translates gfn %#x, which has no"
-                        + " stage-2 leaf", vcpu.name(), gfn);
+                    "%s while %s's TLB still translates gfn %#x, which has no stage-2 leaf",
+                    released, vcpu.name(), gfn);
                 break;
               case OTHER_PFN:
                 stale[0] = "repointed-leaf-cached";
                 stale[1] = String.format(Locale.US,
-                    "mmu_lock released while %s's TLB still translates gfn %#x to pfn %#x, whose"
-                        + " stage-2 leaf now maps pfn %#x", vcpu.name(), gfn, pfn, leafPfn[0]);
+                    "%s while %s's TLB still translates gfn %#x to pfn %#x, whose stage-2 leaf"
+                        + " now maps pfn %#x", released, vcpu.name(), gfn, pfn, leafPfn[0]);
                 break;
               case READ_ONLY:
                 if ((permissions & GuestAccess.WRITE) != 0) {
                   stale[0] = "write-protected-leaf-cached";
                   stale[1] = String.format(Locale.US,
-                      "mmu_lock released while %s's TLB still grants write to gfn %#x, whose"
-                          + " stage-2 leaf is read-only", vcpu.name(), gfn);
+                      "%s while %s's TLB still grants write to gfn %#x, whose stage-2 leaf is"
+                          + " read-only", released, vcpu.name(), gfn);
                 }
                 break;
               default:
@@ -176,7 +182,7 @@ public final class TlbCoherentCheck extends Check {
         long gfnStart = slot.hvaToGfn(Math.max(start, slot.userspaceAddr()));
         long gfnEnd = slot.hvaToGfn(Math.min(end, slot.userspaceEnd()) + slot.pageSize() - 1);
         judged();
-        moments.hit(1);
+        moments.hit(2);
         for (VcpuRequestTarget vcpu : kvm.vcpus()) {
           if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
             continue;

@@ -21,11 +21,13 @@ public final class KvmMmuLock implements MmuLock {
   private final SchedLock lock;
   private final LongAdder acquisitions = new LongAdder();
   private final EventLog log;
+  private final Scheduler scheduler;
 
   public KvmMmuLock(MmuLockKind kind, Scheduler scheduler, EventLog log) {
     this.kind = kind;
     this.lock = scheduler.newLock("mmu_lock");
     this.log = log;
+    this.scheduler = scheduler;
   }
 
   @Override
@@ -43,12 +45,23 @@ public final class KvmMmuLock implements MmuLock {
 
   @Override
   public void unlock() {
-    if (!lock.heldExclusive()) {
+    release(true, 0);
+  }
+
+  private void release(boolean exclusive, long resched) {
+    if (exclusive && !lock.heldExclusive()) {
       throw new IllegalStateException(
           (kind == MmuLockKind.RWLOCK ? "write_unlock" : "spin_unlock") + " of mmu_lock not held");
     }
-    log.emit(Tracepoint.MMU_UNLOCK, 1, 0, 0);
-    lock.releaseExclusive();
+    if (!exclusive && (kind != MmuLockKind.RWLOCK || !lock.heldShared())) {
+      throw new IllegalStateException("read_unlock of mmu_lock not held for read");
+    }
+    log.emit(Tracepoint.MMU_UNLOCK, exclusive ? 1 : 0, resched, 0);
+    if (exclusive) {
+      lock.releaseExclusive();
+    } else {
+      lock.releaseShared();
+    }
   }
 
   @Override
@@ -64,11 +77,31 @@ public final class KvmMmuLock implements MmuLock {
 
   @Override
   public void readUnlock() {
-    if (kind != MmuLockKind.RWLOCK || !lock.heldShared()) {
-      throw new IllegalStateException("read_unlock of mmu_lock not held for read");
+    release(false, 0);
+  }
+
+  @Override
+  public boolean needResched() {
+    return lock.isContended() || scheduler.needResched();
+  }
+
+  /**
+   * The unlock is traced with {@code resched} set, so checks can tell a yield from the end of
+   * a critical section; then the actor goes behind the others, as {@code schedule()} puts it.
+   */
+  @Override
+  public void reschedule() {
+    boolean exclusive = lock.heldExclusive();
+    if (!exclusive && !lock.heldShared()) {
+      throw new IllegalStateException("cond_resched of mmu_lock not held");
     }
-    log.emit(Tracepoint.MMU_UNLOCK, 0, 0, 0);
-    lock.releaseShared();
+    release(exclusive, 1);
+    scheduler.spinPoint("cond_resched mmu_lock");
+    if (exclusive) {
+      lock();
+    } else {
+      readLock();
+    }
   }
 
   @Override

@@ -269,9 +269,15 @@ public final class ScenarioRun {
    * accesses over gfns {@code [0, gfns)}, {@code writePercent} of them writes.
    */
   public void spawnRandomVcpus(int count, int gfns, int accesses, int writePercent) {
+    spawnRandomVcpus(count, 0, gfns, accesses, writePercent);
+  }
+
+  /** As {@link #spawnRandomVcpus(int, int, int, int)}, over gfns {@code [baseGfn, baseGfn + gfns)}. */
+  public void spawnRandomVcpus(int count, long baseGfn, int gfns, int accesses, int writePercent) {
     for (int id = 0; id < count; id++) {
       Vcpu vcpu = createVcpu(id);
-      GuestProgram program = GuestProgram.random(choices, vm().pageShift(), 0, gfns, accesses, writePercent);
+      GuestProgram program =
+          GuestProgram.random(choices, vm().pageShift(), baseGfn, gfns, accesses, writePercent);
       spawn(vcpu.name(), () -> vcpu.run(program));
     }
   }

@@ -17,6 +17,9 @@ import org.kvmmodel.core.choice.ChoiceStream;
  */
 public final class DeterministicScheduler implements Scheduler {
 
+  /** The odds, one in this many, that a random schedule wants the CPU back at a resched test. */
+  static final int RESCHED_ODDS = 8;
+
   private final ChoiceStream choices;
   private final SchedulePolicy policy;
   private final int pctDepth;
@@ -157,6 +160,25 @@ public final class DeterministicScheduler implements Scheduler {
       me.priority = lowest - 1;
     }
     point(label);
+  }
+
+  /**
+   * One chance in {@value #RESCHED_ODDS} under a random schedule, while another actor is
+   * runnable; never under PCT, whose running actor is by construction the one it wants on the
+   * CPU (contention still makes a walk yield there).
+   */
+  @Override
+  public boolean needResched() {
+    Actor me = self.get();
+    if (me == null || policy == SchedulePolicy.PCT) {
+      return false;
+    }
+    for (Actor a : actors) {
+      if (a != me && a.state == State.RUNNABLE) {
+        return choices.nextInt(RESCHED_ODDS) == 0;
+      }
+    }
+    return false;
   }
 
   @Override
@@ -448,6 +470,16 @@ public final class DeterministicScheduler implements Scheduler {
     @Override
     public boolean isWriteLocked() {
       return writer != null;
+    }
+
+    @Override
+    public boolean isContended() {
+      for (Actor a : actors) {
+        if (a.state == State.BLOCKED && a.blockedOn == this) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 }

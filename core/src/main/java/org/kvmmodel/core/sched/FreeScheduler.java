@@ -168,6 +168,12 @@ public final class FreeScheduler implements Scheduler {
     }
   }
 
+  /** Preemption in free mode is the hardware's and the JVM's; a walk yields on contention. */
+  @Override
+  public boolean needResched() {
+    return false;
+  }
+
   @Override
   public SchedLock newLock(String name) {
     return new RealLock(name);
@@ -309,6 +315,11 @@ public final class FreeScheduler implements Scheduler {
     @Override
     public boolean isWriteLocked() {
       return lock.isWriteLocked();
+    }
+
+    @Override
+    public boolean isContended() {
+      return lock.hasQueuedThreads();
     }
   }
 }

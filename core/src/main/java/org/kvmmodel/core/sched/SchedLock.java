@@ -31,4 +31,11 @@ public interface SchedLock {
 
   /** Whether any actor holds it exclusively. */
   boolean isWriteLocked();
+
+  /**
+   * Whether another actor is waiting to take it ({@code rwlock_is_contended},
+   * {@code spin_is_contended}, which {@code rwlock_needbreak} and {@code spin_needbreak} ask
+   * on a preemptible kernel).
+   */
+  boolean isContended();
 }

@@ -16,11 +16,20 @@ public interface Scheduler {
    * A point at which this actor is spinning until another makes progress (a vCPU re-entering the
    * guest after its fault was retried, as {@code RET_PF_RETRY} does while an invalidation is in
    * progress). On real CPUs the other actor runs meanwhile; a scheduler that prefers some actors
-   * must not let the spinner starve it.
+   * must not let the spinner starve it. A voluntary reschedule ({@code cond_resched} after
+   * dropping a lock) is such a point too: the yielder goes behind everyone else.
    */
   default void spinPoint(String label) {
     point(label);
   }
+
+  /**
+   * {@code need_resched()}: whether the scheduler wants this CPU for another task now, which a
+   * long walk holding a lock answers by yielding it. Deterministic mode draws it from the
+   * choice stream while another actor could run; free mode leaves preemption to the hardware
+   * and the JVM and says no.
+   */
+  boolean needResched();
 
   /** A lock whose waiting is visible to the scheduler ({@code rwlock_t}, a mutex, a spinlock). */
   SchedLock newLock(String name);

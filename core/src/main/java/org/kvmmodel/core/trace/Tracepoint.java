@@ -16,7 +16,7 @@ public enum Tracepoint {
   KVM_UNPIN_PAGE("kvm_vcpu_unmap_unpin", "page", "", ""),
   MMU_INVALIDATE_RETRY("mmu_invalidate_retry", "gfn", "mmu_seq", "retry"),
   MMU_LOCK("mmu_lock", "exclusive", "", ""),
-  MMU_UNLOCK("mmu_unlock", "exclusive", "", ""),
+  MMU_UNLOCK("mmu_unlock", "exclusive", "resched", ""),
   KVM_RELEASE_PAGE_CLEAN("kvm_release_page_clean", "page", "", ""),
   KVM_RELEASE_PAGE_DIRTY("kvm_release_page_dirty", "page", "", ""),
   KVM_RELEASE_PAGE_UNUSED("kvm_release_page_unused", "page", "", ""),

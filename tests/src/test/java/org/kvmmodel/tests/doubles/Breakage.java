@@ -27,6 +27,11 @@ public enum Breakage {
   UNMAP_LEAVES_LEAF,
   /** An unmap hook that zaps the leaf but never flushes the TLBs (TLB-COHERENT). */
   UNMAP_WITHOUT_FLUSH,
+  /**
+   * An unmap hook whose walk yields mmu_lock to reschedule with the flush for the leaves it
+   * zapped so far still pending (TLB-COHERENT, in a scheduled run where the yield is due).
+   */
+  YIELDS_WITH_FLUSH_PENDING,
   /** A fault that maps a gfn of a read-only memslot writable (PERMISSIONS). */
   MAPS_READONLY_SLOT_WRITABLE,
   /** A fault that maps writable whatever faultin said about the host page (PERMISSIONS). */

@@ -111,6 +111,13 @@ final class ToyFormat implements PageTableFormat, DescriptorFormat {
     return tryReplace(slot, expected, 0);
   }
 
+  /** Under mmu_lock held exclusively a plain store, the flush batched, as the TDP MMU does. */
+  @Override
+  public boolean zapExclusive(EntrySlot slot, long expected) {
+    slot.write(0);
+    return true;
+  }
+
   @Override
   public boolean tryUpdateLeaf(EntrySlot slot, long expected, long value) {
     return slot.compareAndSet(expected, value);

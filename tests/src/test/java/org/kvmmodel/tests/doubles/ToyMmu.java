@@ -163,6 +163,13 @@ final class ToyMmu implements ArchMmu {
       root.newCursor(WalkOnly.NEVER_FLUSHES).zapRange(range.start(), range.end());
       return false;
     }
+    if (broken(Breakage.YIELDS_WITH_FLUSH_PENDING)) {
+      PageTableCursor walk = ops.newReschedulingCursor(false);
+      walk.zapRangeExclusive(range.start(), range.end());
+      boolean flush = walk.flushPending();
+      walk.clearFlushPending();
+      return flush;
+    }
     return !broken(Breakage.UNMAP_LEAVES_LEAF) && ops.unmap(range);
   }
 
