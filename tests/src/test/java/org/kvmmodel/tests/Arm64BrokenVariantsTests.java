@@ -130,6 +130,42 @@ class Arm64BrokenVariantsTests {
     return r.violations().get(0).message();
   }
 
+  /**
+   * A 2 MiB THP slot logging from its creation, so writes and reads map pages under a table,
+   * which the vCPU's TLB caches; logging off, a read of another page maps the block over the
+   * table. Returns TLB-COHERENT's verdict.
+   */
+  private static CheckResult blockOverCachedPages(Arm64Breakage breakage) {
+    KvmInstance kvm = vm(breakage);
+    Checker checker = Checker.attach(kvm, List.of(TlbCoherentCheck::new));
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 2 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON_THP));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(
+        0, MemorySlot.KVM_MEM_LOG_DIRTY_PAGES, 0, 2 * MB, HVA)));
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
+    vcpu.access(0x3000, GuestAccess.WRITE);
+    vcpu.access(0x5000, GuestAccess.READ);
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 2 * MB, HVA)));
+    vcpu.access(0x9000, GuestAccess.READ);
+    return checker.finish().get(0);
+  }
+
+  @Test
+  void theRealPluginBreaksTheTableBeforeMakingTheBlock() {
+    CheckResult r = blockOverCachedPages(Arm64Breakage.NONE);
+    assertEquals(CheckStatus.PASS, r.status(), r.toString());
+    assertTrue(r.situations().getOrDefault("install-over=other-size", 0L) > 0, r.toString());
+  }
+
+  @Test
+  void aBlockMadeOverATableWithoutInvalidatingIsCaughtByTlbCoherent() {
+    CheckResult r = blockOverCachedPages(Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI);
+    assertEquals("replaced-without-break", r.violations().get(0).kind(), r.toString());
+    assertEquals("a level-2 leaf was installed over gfn 0x3 while vcpu0's TLB still holds a"
+        + " level-3 translation of it: the old entry was not made invalid and flushed first"
+        + " (break-before-make)", firstMessage(r));
+  }
+
   @Test
   void theRealPluginPassesEveryCheckOnTheProgram() {
     long[] huge = new long[1];

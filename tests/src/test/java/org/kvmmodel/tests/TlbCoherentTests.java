@@ -12,6 +12,7 @@ import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.check.TlbCoherentCheck;
+import org.kvmmodel.core.check.Violation;
 import org.kvmmodel.core.choice.ChoiceStream;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.kvm.KvmInstance;
@@ -28,6 +29,8 @@ import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Breakage;
+import org.kvmmodel.tests.doubles.ToyDriver;
+import org.kvmmodel.tests.doubles.ToyVms;
 import org.kvmmodel.tests.doubles.ToyPlugin;
 
 /**
@@ -71,6 +74,37 @@ class TlbCoherentTests {
         "the harvest's flush reached the vCPU before its next access");
     CheckResult r = checker.finish().get(0);
     assertEquals(List.of(), r.violations(), r.toString());
+  }
+
+  /**
+   * The guest writes page 0 through a leaf its TLB caches; the host drops the page; the guest's
+   * next fault on it (driven directly, past the TLB) maps the new frame. Returns TLB-COHERENT.
+   */
+  private static CheckResult refaultAfterDrop(Breakage breakage) {
+    KvmInstance kvm = ToyVms.create(breakage);
+    Checker checker = Checker.attach(kvm, List.of(TlbCoherentCheck::new));
+    assertEquals(HVA, kvm.vmm().mmap(HVA, 4 * MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, 4 * MB, HVA)));
+    ToyVms.vcpu(kvm, 0).access(0, GuestAccess.WRITE);
+    kvm.vmm().madviseDontneed(HVA, 4096);
+    assertEquals(0, new ToyDriver(kvm).fault(0, true));
+    return checker.finish().get(0);
+  }
+
+  @Test
+  void aLeafInstalledWhileTheTlbHoldsTheOldFrameIsCaught() {
+    CheckResult r = refaultAfterDrop(Breakage.UNMAP_WITHOUT_FLUSH);
+    Violation v = r.violations().stream()
+        .filter(x -> x.kind().equals("stale-translation-at-install")).findFirst().orElseThrow();
+    assertTrue(v.message().matches("a leaf mapping gfn 0x0 to pfn 0x[0-9a-f]+ was installed while"
+        + " vcpu0's TLB still translates it to pfn 0x[0-9a-f]+"), v.message());
+  }
+
+  @Test
+  void aLeafInstalledAfterTheFlushFindsTheTlbClean() {
+    CheckResult r = refaultAfterDrop(Breakage.NONE);
+    assertEquals(List.of(), r.violations(), r.toString());
+    assertTrue(r.situations().getOrDefault("install-over=empty", 0L) > 0, r.toString());
   }
 
   private static ConformanceReport hugePages(ToyPlugin plugin) {

@@ -79,6 +79,17 @@ public interface PageTableFormat {
   boolean tryZap(EntrySlot slot, long expected);
 
   /**
+   * Whether the architecture requires break-before-make: a valid entry replaced by one of
+   * another size (table and block swapped) or output address must first be made invalid and
+   * its translations invalidated, or the TLB may hold both (Arm ARM, "TLB maintenance
+   * requirements and the TLB conflict abort"). x86 and RISC-V let a walk use either until the
+   * flush that follows, so they replace in place.
+   */
+  default boolean requiresBreakBeforeMake() {
+    return false;
+  }
+
+  /**
    * Makes the present leaf {@code expected} empty when the caller holds mmu_lock exclusively, so
    * no other thread can touch the entry: the TLB flush is left to the caller, who batches one
    * for the whole range before dropping the lock (x86 {@code tdp_mmu_zap_leafs} under the write

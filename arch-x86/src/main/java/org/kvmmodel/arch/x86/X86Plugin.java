@@ -62,8 +62,10 @@ public final class X86Plugin implements ArchPlugin {
    */
   @Override
   public List<ImpossibleSituation> impossibleSituations() {
-    return List.of(new ImpossibleSituation("PERMISSIONS", "leaf=huge",
-        "the x86 plugin models the TDP MMU's 4 KiB mappings only; huge pages are not modelled"));
+    String reason =
+        "the x86 plugin models the TDP MMU's 4 KiB mappings only; huge pages are not modelled";
+    return List.of(new ImpossibleSituation("PERMISSIONS", "leaf=huge", reason),
+        new ImpossibleSituation("TLB-COHERENT", "install-over=other-size", reason));
   }
 
   @Override

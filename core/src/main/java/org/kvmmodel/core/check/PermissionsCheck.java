@@ -194,7 +194,7 @@ public final class PermissionsCheck extends Check {
         continue;
       }
       long[] cached = {-1};
-      vcpu.forEachCachedTranslation((gfn, pfn, permissions) -> {
+      vcpu.forEachCachedTranslation((gfn, pfn, permissions, level) -> {
         long rel = gfn - slot.baseGfn();
         if ((cached[0] < 0 || gfn < cached[0]) && (permissions & GuestAccess.WRITE) != 0
             && rel >= 0 && rel < slot.npages() && pages.get((int) rel)) {

@@ -33,8 +33,13 @@ import org.kvmmodel.core.trace.Tracepoint;
  * returns); and aging ({@code clear_young}), whose leaf change is the format's own
  * make-old transition and which the mmu_notifier contract lets go unflushed.
  *
+ * <p>When an entry is installed, no vCPU's TLB holds a translation of its range that it does
+ * not give: another pfn (on every arch), or, where the architecture requires break-before-make
+ * (arm64), another size.
+ *
  * <p>Violation kinds: {@code unmapped-leaf-cached}, {@code repointed-leaf-cached},
- * {@code write-protected-leaf-cached}, {@code cached-after-invalidate-start}.
+ * {@code write-protected-leaf-cached}, {@code cached-after-invalidate-start},
+ * {@code stale-translation-at-install}, {@code replaced-without-break}.
  */
 public final class TlbCoherentCheck extends Check {
 
@@ -42,11 +47,21 @@ public final class TlbCoherentCheck extends Check {
 
   private boolean[] holding = new boolean[8];
   private boolean[] deferring = new boolean[8];
+  /** The entry each actor last made invalid in its hold: first gfn, level, and leaf or table. */
+  private long[] brokenGfn = new long[8];
+  private int[] brokenLevel = new int[8];
+  private boolean[] brokenLeaf = new boolean[8];
   private final List<GfnRanges> lost = new ArrayList<>();
   /** When the TLBs were judged. */
   private final Facet moments =
       facet(Facet.of("when", "mmu-lock-released", "mmu-lock-yielded",
           "invalidate-range-start-returned"));
+  /**
+   * What an installed entry replaced, in place or just broken by the same actor in the same hold
+   * (break-before-make): nothing, an entry of its kind (a leaf, a table), or the other kind.
+   */
+  private final Facet installs =
+      facet(Facet.of("install-over", "empty", "same-size", "other-size"));
 
   public TlbCoherentCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -57,6 +72,9 @@ public final class TlbCoherentCheck extends Check {
       int n = Math.max(actor + 1, holding.length * 2);
       holding = Arrays.copyOf(holding, n);
       deferring = Arrays.copyOf(deferring, n);
+      brokenGfn = Arrays.copyOf(brokenGfn, n);
+      brokenLevel = Arrays.copyOf(brokenLevel, n);
+      brokenLeaf = Arrays.copyOf(brokenLeaf, n);
     }
     while (lost.size() <= actor) {
       lost.add(new GfnRanges());
@@ -69,9 +87,11 @@ public final class TlbCoherentCheck extends Check {
     switch (tp) {
       case MMU_LOCK:
         holding[actor] = true;
+        brokenLevel[actor] = -1;
         break;
       case MMU_UNLOCK:
         holding[actor] = false;
+        brokenLevel[actor] = -1;
         judgeUnlock(seq, actor, b != 0);
         break;
       case ENABLE_LOG_DIRTY_PT_MASKED:
@@ -84,6 +104,7 @@ public final class TlbCoherentCheck extends Check {
         break;
       case SPTE_CHANGED:
         noteLoss(actor, a, b, c);
+        judgeInstall(seq, actor, a, b, c);
         break;
       case INVALIDATE_RANGE_START_DONE:
         judgeRange(seq, actor, a, b);
@@ -119,6 +140,73 @@ public final class TlbCoherentCheck extends Check {
   }
 
   /**
+   * When a valid entry is written: no vCPU's TLB still holds, inside the entry's range, a
+   * translation the entry does not give. A new leaf maps each gfn to its own pfn, so a cached
+   * translation to another pfn survived its old leaf's removal. And where the architecture
+   * requires break-before-make, a cached translation of another size (small pages under a new
+   * block, a block under a new table) means the old entry was replaced without being made
+   * invalid and flushed first.
+   */
+  private void judgeInstall(long seq, int actor, long gfn, long old, long value) {
+    if (old == value || kvm.pageTablePages().pageTables().isEmpty()) {
+      return;
+    }
+    PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
+    int level = kvm.pageTablePages().lastWriteLevel();
+    long pages = Stage2Leaves.pagesAt(format, level);
+    long base = gfn & -pages;
+    if (!format.isPresent(value, level)) {
+      if (format.isPresent(old, level)) {
+        brokenGfn[actor] = base;
+        brokenLevel[actor] = level;
+        brokenLeaf[actor] = Stage2Leaves.isLeaf(format, old, level);
+      }
+      return;
+    }
+    boolean leaf = Stage2Leaves.isLeaf(format, value, level);
+    int replaced; // 0 nothing, 1 an entry of the same kind, 2 a table for a block or back
+    if (format.isPresent(old, level)) {
+      replaced = Stage2Leaves.isLeaf(format, old, level) == leaf ? 1 : 2;
+    } else if (brokenLevel[actor] == level && brokenGfn[actor] == base) {
+      replaced = brokenLeaf[actor] == leaf ? 1 : 2;
+    } else {
+      replaced = 0;
+    }
+    judged();
+    installs.hit(replaced);
+    long firstPfn = leaf ? format.outputAddress(value, level) >>> kvm.pageShift() : -1;
+    boolean breakBeforeMake = format.requiresBreakBeforeMake();
+    for (VcpuRequestTarget vcpu : kvm.vcpus()) {
+      if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
+        continue;
+      }
+      String[] stale = new String[2];
+      vcpu.forEachCachedTranslation(
+          (g, pfn, permissions, cachedLevel) -> {
+            if (stale[0] != null || g < base || g >= base + pages) {
+              return;
+            }
+            if (leaf && pfn != firstPfn + (g - base)) {
+              stale[0] = "stale-translation-at-install";
+              stale[1] = String.format(Locale.US,
+                  "a leaf mapping gfn %#x to pfn %#x was installed while %s's TLB still"
+                      + " translates it to pfn %#x", g, firstPfn + (g - base), vcpu.name(), pfn);
+            } else if (breakBeforeMake && (leaf ? cachedLevel != level : cachedLevel == level)) {
+              stale[0] = "replaced-without-break";
+              stale[1] = String.format(Locale.US,
+                  "a level-%d %s was installed over gfn %#x while %s's TLB still holds a level-%d"
+                      + " translation of it: the old entry was not made invalid and flushed first"
+                      + " (break-before-make)", level, leaf ? "leaf" : "table", g, vcpu.name(),
+                  cachedLevel);
+            }
+          });
+      if (stale[0] != null) {
+        fail(seq, actor, stale[0], "%s", stale[1]);
+      }
+    }
+  }
+
+  /**
    * At the end of a hold of mmu_lock, whether the critical section ends or a long walk yields
    * the lock to reschedule: every loss made under it is gone from every TLB.
    */
@@ -137,7 +225,7 @@ public final class TlbCoherentCheck extends Check {
       }
       String[] stale = new String[2]; // the kind and the message of the first stale entry
       vcpu.forEachCachedTranslation(
-          (gfn, pfn, permissions) -> {
+          (gfn, pfn, permissions, level) -> {
             if (stale[0] != null || !ranges.contains(gfn)) {
               return;
             }
@@ -189,7 +277,7 @@ public final class TlbCoherentCheck extends Check {
           }
           long[] first = {-1};
           vcpu.forEachCachedTranslation(
-              (gfn, pfn, permissions) -> {
+              (gfn, pfn, permissions, level) -> {
                 if (gfn >= gfnStart && gfn < gfnEnd && (first[0] < 0 || gfn < first[0])) {
                   first[0] = gfn;
                 }

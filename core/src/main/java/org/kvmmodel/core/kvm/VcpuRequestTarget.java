@@ -10,10 +10,10 @@ public interface VcpuRequestTarget {
   /** {@code KVM_REQ_TLB_FLUSH}. */
   int KVM_REQ_TLB_FLUSH = 1;
 
-  /** One translation a vCPU's TLB caches. */
+  /** One translation a vCPU's TLB caches, and the level of the leaf it was filled from. */
   @FunctionalInterface
   interface CachedTranslation {
-    void visit(long gfn, long pfn, int permissions);
+    void visit(long gfn, long pfn, int permissions, int level);
   }
 
   /** Sets {@code request} and kicks; returns once the vCPU is outside guest mode. */

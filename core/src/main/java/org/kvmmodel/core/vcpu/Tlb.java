@@ -22,6 +22,7 @@ public final class Tlb {
   private final long[] gfns;
   private final long[] pfns;
   private final int[] permissions;
+  private final byte[] levels;
   private long flushes;
 
   public Tlb(int entries) {
@@ -32,6 +33,7 @@ public final class Tlb {
     this.gfns = new long[entries];
     this.pfns = new long[entries];
     this.permissions = new int[entries];
+    this.levels = new byte[entries];
     Arrays.fill(gfns, EMPTY);
   }
 
@@ -45,12 +47,16 @@ public final class Tlb {
     return gfns[i] == gfn && (permissions[i] & need) == need ? pfns[i] : -1;
   }
 
-  /** Caches a translation the hardware walk produced. */
-  public void fill(long gfn, long pfn, int perms) {
+  /**
+   * Caches a translation the hardware walk produced from a leaf at {@code level} (the arch's
+   * kernel numbering): the size of the leaf is part of a TLB entry, as on real TLBs.
+   */
+  public void fill(long gfn, long pfn, int perms, int level) {
     int i = (int) gfn & mask;
     gfns[i] = gfn;
     pfns[i] = pfn;
     permissions[i] = perms;
+    levels[i] = (byte) level;
   }
 
   /** Drops everything ({@code kvm_vcpu_flush_tlb_all}). */
@@ -74,14 +80,14 @@ public final class Tlb {
   /** One cached translation. */
   @FunctionalInterface
   public interface Entry {
-    void visit(long gfn, long pfn, int permissions);
+    void visit(long gfn, long pfn, int permissions, int level);
   }
 
   /** Visits every cached translation, in slot order. */
   public void forEach(Entry visitor) {
     for (int i = 0; i < gfns.length; i++) {
       if (gfns[i] != EMPTY) {
-        visitor.visit(gfns[i], pfns[i], permissions[i]);
+        visitor.visit(gfns[i], pfns[i], permissions[i], levels[i]);
       }
     }
   }

@@ -112,7 +112,7 @@ public final class Vcpu implements VcpuRequestTarget {
         if (walk.translated()) {
           pfn = walk.hpa() >>> pageShift;
           int perms = walk.permissions() | ((access & GuestAccess.WRITE) != 0 ? Tlb.DIRTY_SEEN : 0);
-          tlb.fill(gfn, pfn, perms);
+          tlb.fill(gfn, pfn, perms, walk.level());
         }
       }
       if (pfn >= 0) {

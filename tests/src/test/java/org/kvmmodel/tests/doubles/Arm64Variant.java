@@ -70,7 +70,14 @@ public final class Arm64Variant implements ArchPlugin {
      * dropping the page's reference; the unused release, which arm64 does nowhere else, is
      * swallowed (REFCOUNT-BALANCED).
      */
-    MTE_ZONE_DEVICE_KEEPS_REFERENCE
+    MTE_ZONE_DEVICE_KEEPS_REFERENCE,
+    /**
+     * The abort handler's break-before-make without its TLB invalidation, as when merging a
+     * table back into a block first skipped it ("KVM: arm64: Fix handling of merging tables
+     * into a block entry"): every remote TLB flush asked for inside {@code user_mem_abort} is
+     * dropped (TLB-COHERENT).
+     */
+    FAULT_BREAKS_WITHOUT_TLBI
   }
 
   private final Arm64Plugin real = new Arm64Plugin();
@@ -129,7 +136,8 @@ public final class Arm64Variant implements ArchPlugin {
   @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
     boolean[] permissionFault = {false};
-    ArchMmu mmu = real.createMmu(decorate(kvm, permissionFault), configuration);
+    boolean[] inFault = {false};
+    ArchMmu mmu = real.createMmu(decorate(kvm, permissionFault, inFault), configuration);
     if (breakage == Arm64Breakage.NONE) {
       return mmu;
     }
@@ -140,7 +148,13 @@ public final class Arm64Variant implements ArchPlugin {
           }
           int type = ((Stage2Walk) args[1]).faultKind() & FSC_TYPE;
           permissionFault[0] = type == FSC_PERM;
-          Object ret = invoke(method, mmu, args);
+          inFault[0] = true;
+          Object ret;
+          try {
+            ret = invoke(method, mmu, args);
+          } finally {
+            inFault[0] = false;
+          }
           if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
             releaseDirty(kvm, ((Stage2Walk) args[1]).gfn(kvm.pageShift()));
           }
@@ -164,9 +178,13 @@ public final class Arm64Variant implements ArchPlugin {
     }
   }
 
-  private Kvm decorate(Kvm kvm, boolean[] permissionFault) {
+  private Kvm decorate(Kvm kvm, boolean[] permissionFault, boolean[] inFault) {
     return (Kvm) Proxy.newProxyInstance(Kvm.class.getClassLoader(), new Class<?>[] {Kvm.class},
         (proxy, method, args) -> {
+          if (breakage == Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI && inFault[0]
+              && method.getName().startsWith("flushRemoteTlbs")) {
+            return null;
+          }
           if (breakage == Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY && permissionFault[0]
               && method.getName().equals("mmuInvalidateRetry")) {
             return false;
