@@ -8,6 +8,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.ArchPlugin;
+import org.kvmmodel.arch.x86.X86Plugin;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.Checker;
@@ -16,14 +18,20 @@ import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.UserspaceMemoryRegion2;
 import org.kvmmodel.core.mm.Vma;
 import org.kvmmodel.core.mm.VmaKind;
+import org.kvmmodel.core.plugin.ArchPluginRegistry;
+import org.kvmmodel.core.scenario.Conformance;
+import org.kvmmodel.core.scenario.ConformanceRow;
+import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.vcpu.Vcpu;
 import org.kvmmodel.tests.doubles.Breakage;
 import org.kvmmodel.tests.doubles.ToyVms;
+import org.kvmmodel.tests.doubles.X86Variant;
 
 /**
  * LIVENESS catches a fault handler that returns without changing what made the access fault,
  * and passes the correct double running the same accesses, which re-fault only where something
- * changed.
+ * changed; and it catches faults that keep taking mmu_lock from a zap only to retry, where x86
+ * checks for the invalidation before faultin and lets the zap finish.
  */
 class LivenessTests {
 
@@ -62,6 +70,30 @@ class LivenessTests {
     assertEquals("main faulted 17 times in a row at gpa 0x3000 with nothing changing in between:"
         + " the fault handler does not change the state that made the access fault",
         r.violations().get(0).message());
+  }
+
+  private static ConformanceRow livenessOnHugePages(ArchPlugin plugin) {
+    return Conformance.report(Conformance.defaults(), ArchPluginRegistry.of(List.of(plugin)),
+            List.of(plugin), List.of(Scenarios.byName("huge-pages")), 8, done -> {}).rows()
+        .stream().filter(r -> r.check().equals(LivenessCheck.ID)
+            && r.configuration().equals("ept4-ad"))
+        .findFirst().orElseThrow();
+  }
+
+  @Test
+  void faultsThatTakeTheLockOnlyToRetryLivelockAZap() {
+    ConformanceRow row = livenessOnHugePages(new X86Variant());
+    assertEquals(CheckStatus.FAIL, row.status(), row.toString());
+    assertTrue(row.message().matches("host's invalidation of hva \\[0x[0-9a-f]+, 0x[0-9a-f]+\\) was"
+        + " still zapping when vcpu\\d's fault became the 17th to take mmu_lock only to retry:"
+        + " faults in a range under invalidation contend for the lock the zap needs, and a"
+        + " contended zap yields to each of them"), row.message());
+  }
+
+  @Test
+  void faultsThatRetryBeforeTakingTheLockLetTheZapFinish() {
+    ConformanceRow row = livenessOnHugePages(new X86Plugin());
+    assertEquals(CheckStatus.PASS, row.status(), row.toString());
   }
 
   @Test

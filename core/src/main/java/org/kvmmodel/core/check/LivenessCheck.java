@@ -1,11 +1,12 @@
 package org.kvmmodel.core.check;
 
 import java.util.Arrays;
+import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
- * LIVENESS, for guest faults: handling a fault must change the state that caused it, so a vCPU
+ * LIVENESS. For guest faults: handling a fault must change the state that caused it, so a vCPU
  * whose access faults again and again at the same gpa, while nothing else that could make it
  * fault again happens, is livelocked (an arm64 relax-permission fault at the wrong level, a
  * spurious-fault path that fixes nothing). Judged at every guest fault from the vCPU's own
@@ -14,7 +15,15 @@ import org.kvmmodel.core.trace.Tracepoint;
  * included), TLB flush or writeback in between and none of them in progress, is a violation. An access that
  * completes, or a fault that exits to userspace, ends the run of faults.
  *
- * <p>Violation kinds: {@code fault-livelock}.
+ * <p>For invalidations: the zap of {@code kvm_mmu_notifier_invalidate_range_start} finishes
+ * while vCPUs keep faulting in its range. It holds mmu_lock for the walk and drops it only to
+ * yield, so every fault in its range that takes mmu_lock and retries before the zap is done took
+ * it from the zap; more than {@value #BOUND} of them in one zap is a livelock of the invalidation, since
+ * each re-fault contends again and a contended walk yields again (faults that check
+ * {@code mmu_invalidate_retry_gfn_unsafe} before faultin never take the lock). The violation is
+ * the fault's that crossed the bound.
+ *
+ * <p>Violation kinds: {@code fault-livelock}, {@code zap-livelock}.
  */
 public final class LivenessCheck extends Check {
 
@@ -29,20 +38,36 @@ public final class LivenessCheck extends Check {
   private long[] faultGpa = new long[8];
   private long[] faultEpoch = new long[8];
   private int[] inARow = new int[8];
+  /** Each actor's zap in progress, its hva range, and the retries under mmu_lock during it. */
+  private boolean[] zapping = new boolean[8];
+  private long[] zapStart = new long[8];
+  private long[] zapEnd = new long[8];
+  private int[] retriesDuringZap = new int[8];
+  private int highestActor = -1;
   /** Faults judged: the first of an access, or one more in a row of the same access. */
   private final Facet faults = facet(Facet.of("fault", "first", "again"));
+  /** Zaps of invalidate_range_start judged when they finished. */
+  private final Facet zaps = facet(Facet.of("zap", "finished"));
 
   public LivenessCheck(KvmInstance kvm) {
     super(ID, kvm);
+    Arrays.fill(faultGpa, -1);
   }
 
   private void ensure(int actor) {
     if (actor >= inARow.length) {
       int n = Math.max(actor + 1, inARow.length * 2);
+      int old = faultGpa.length;
       faultGpa = Arrays.copyOf(faultGpa, n);
+      Arrays.fill(faultGpa, old, n, -1);
       faultEpoch = Arrays.copyOf(faultEpoch, n);
       inARow = Arrays.copyOf(inARow, n);
+      zapping = Arrays.copyOf(zapping, n);
+      zapStart = Arrays.copyOf(zapStart, n);
+      zapEnd = Arrays.copyOf(zapEnd, n);
+      retriesDuringZap = Arrays.copyOf(retriesDuringZap, n);
     }
+    highestActor = Math.max(highestActor, actor);
   }
 
   @Override
@@ -50,6 +75,20 @@ public final class LivenessCheck extends Check {
     ensure(actor);
     switch (tp) {
       case INVALIDATE_RANGE_START:
+        zapping[actor] = true;
+        zapStart[actor] = a;
+        zapEnd[actor] = b;
+        retriesDuringZap[actor] = 0;
+        busy++;
+        epoch++;
+        break;
+      case INVALIDATE_RANGE_START_DONE:
+        if (zapping[actor]) {
+          zapping[actor] = false;
+          judged();
+          zaps.hit(0);
+        }
+        break;
       case SET_MEMORY_REGION:
       case GET_DIRTY_LOG:
       case CLEAR_DIRTY_LOG:
@@ -70,6 +109,9 @@ public final class LivenessCheck extends Check {
         break;
       case MMU_INVALIDATE_RETRY:
         epoch += c;
+        if (c != 0) {
+          judgeRetryDuringZaps(seq, actor);
+        }
         break;
       case GUEST_ACCESS:
         inARow[actor] = 0;
@@ -84,6 +126,35 @@ public final class LivenessCheck extends Check {
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * A fault of {@code actor} retried under mmu_lock: it took the lock from every zap running
+   * over its hva (a fault elsewhere that retries only because the arch's check is whole-VM
+   * contends too, but the zap's range is not where it faults).
+   */
+  private void judgeRetryDuringZaps(long seq, int actor) {
+    if (faultGpa[actor] < 0) {
+      return;
+    }
+    long gfn = faultGpa[actor] >>> kvm.pageShift();
+    MemorySlot slot = kvm.memslots().gfnToMemslot(0, gfn);
+    if (slot == null) {
+      return;
+    }
+    long hva = slot.gfnToHva(gfn);
+    for (int z = 0; z <= highestActor; z++) {
+      if (z == actor || !zapping[z] || hva < zapStart[z] || hva >= zapEnd[z]
+          || ++retriesDuringZap[z] != BOUND + 1) {
+        continue;
+      }
+      fail(seq, actor, "zap-livelock",
+          "%s's invalidation of hva [%#x, %#x) was still zapping when %s's fault became the %dth to"
+              + " take mmu_lock only to retry: faults in a range under invalidation contend for"
+              + " the lock the zap needs, and a contended zap yields to each of them",
+          kvm.log().actorName(z), zapStart[z], zapEnd[z], kvm.log().actorName(actor),
+          retriesDuringZap[z]);
     }
   }
 

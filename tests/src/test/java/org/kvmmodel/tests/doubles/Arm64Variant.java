@@ -1,23 +1,14 @@
 package org.kvmmodel.tests.doubles;
 
-import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.util.List;
-import java.util.Set;
 import org.kvmmodel.api.ArchConfiguration;
-import org.kvmmodel.api.ArchFeature;
-import org.kvmmodel.api.ArchPlugin;
-import org.kvmmodel.api.KnownDivergence;
-import org.kvmmodel.api.KvmVersion;
-import org.kvmmodel.api.MmuLockKind;
 import org.kvmmodel.api.kvm.ArchMmu;
 import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Kvm;
 import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.Stage2Walk;
-import org.kvmmodel.api.pt.DescriptorFormat;
 import org.kvmmodel.arch.arm64.Arm64Plugin;
 
 /**
@@ -25,13 +16,15 @@ import org.kvmmodel.arch.arm64.Arm64Plugin;
  * decorated view of common KVM, and its abort handler is wrapped, so the arm64 code itself is
  * unchanged. The correct variant ({@link Arm64Breakage#NONE}) adds nothing.
  */
-public final class Arm64Variant implements ArchPlugin {
+public final class Arm64Variant extends DecoratedPlugin {
 
   /** {@code ESR_ELx_FSC_TYPE} and the two fault types the variants single out. */
   private static final int FSC_TYPE = 0x3c;
   private static final int FSC_ACCESS = 0x08;
   private static final int FSC_PERM = 0x0c;
   private static final int PMD_SHIFT = 21;
+  private static final int IN_FAULT = 0;
+  private static final int PERMISSION = 1;
 
   /** Deliberate bugs of the arm64 variant, each of which one check must catch. */
   public enum Arm64Breakage {
@@ -80,21 +73,13 @@ public final class Arm64Variant implements ArchPlugin {
     FAULT_BREAKS_WITHOUT_TLBI
   }
 
-  private final Arm64Plugin real = new Arm64Plugin();
   private final Arm64Breakage breakage;
+  /** On the faulting thread: whether a fault is being handled, and whether it is a permission one. */
+  private final ThreadLocal<boolean[]> fault = ThreadLocal.withInitial(() -> new boolean[2]);
 
   public Arm64Variant(Arm64Breakage breakage) {
+    super(new Arm64Plugin(), "arm64-variant");
     this.breakage = breakage;
-  }
-
-  @Override
-  public String name() {
-    return "arm64-variant";
-  }
-
-  @Override
-  public String version() {
-    return real.version();
   }
 
   @Override
@@ -103,41 +88,8 @@ public final class Arm64Variant implements ArchPlugin {
   }
 
   @Override
-  public Set<ArchFeature> features() {
-    return real.features();
-  }
-
-  @Override
-  public List<KvmVersion> kvmVersions() {
-    return real.kvmVersions();
-  }
-
-  /** The real plugin's declarations: a variant's own bug is never among them. */
-  @Override
-  public List<KnownDivergence> knownDivergences(KvmVersion version) {
-    return real.knownDivergences(version);
-  }
-
-  @Override
-  public List<ArchConfiguration> configurations() {
-    return real.configurations();
-  }
-
-  @Override
-  public MmuLockKind mmuLockKind() {
-    return real.mmuLockKind();
-  }
-
-  @Override
-  public DescriptorFormat descriptorFormat(ArchConfiguration configuration) {
-    return real.descriptorFormat(configuration);
-  }
-
-  @Override
   public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
-    boolean[] permissionFault = {false};
-    boolean[] inFault = {false};
-    ArchMmu mmu = real.createMmu(decorate(kvm, permissionFault, inFault), configuration);
+    ArchMmu mmu = super.createMmu(kvm, configuration);
     if (breakage == Arm64Breakage.NONE) {
       return mmu;
     }
@@ -147,13 +99,14 @@ public final class Arm64Variant implements ArchPlugin {
             return invoke(method, mmu, args);
           }
           int type = ((Stage2Walk) args[1]).faultKind() & FSC_TYPE;
-          permissionFault[0] = type == FSC_PERM;
-          inFault[0] = true;
+          boolean[] state = fault.get();
+          state[PERMISSION] = type == FSC_PERM;
+          state[IN_FAULT] = true;
           Object ret;
           try {
             ret = invoke(method, mmu, args);
           } finally {
-            inFault[0] = false;
+            state[IN_FAULT] = false;
           }
           if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
             releaseDirty(kvm, ((Stage2Walk) args[1]).gfn(kvm.pageShift()));
@@ -178,46 +131,38 @@ public final class Arm64Variant implements ArchPlugin {
     }
   }
 
-  private Kvm decorate(Kvm kvm, boolean[] permissionFault, boolean[] inFault) {
-    return (Kvm) Proxy.newProxyInstance(Kvm.class.getClassLoader(), new Class<?>[] {Kvm.class},
-        (proxy, method, args) -> {
-          if (breakage == Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI && inFault[0]
-              && method.getName().startsWith("flushRemoteTlbs")) {
-            return null;
-          }
-          if (breakage == Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY && permissionFault[0]
-              && method.getName().equals("mmuInvalidateRetry")) {
-            return false;
-          }
-          if (breakage == Arm64Breakage.BLOCK_OVER_HOST_PAGES
-              && method.getName().equals("hostMappingShift")) {
-            return PMD_SHIFT;
-          }
-          if (breakage == Arm64Breakage.MTE_ZONE_DEVICE_KEEPS_REFERENCE
-              && method.getName().equals("releasePageUnused")) {
-            return null;
-          }
-          Object ret = invoke(method, kvm, args);
-          if (breakage == Arm64Breakage.BLOCK_WHILE_LOGGING
-              && method.getName().equals("gfnToMemslot") && ret != null) {
-            MemorySlot s = (MemorySlot) ret;
-            return s.withFlags(s.flags() & ~MemorySlot.KVM_MEM_LOG_DIRTY_PAGES);
-          }
-          if (breakage == Arm64Breakage.BLOCK_CROSSES_MEMSLOT
-              && method.getName().equals("gfnToMemslot") && ret != null) {
-            MemorySlot s = (MemorySlot) ret;
-            return new MemorySlot(s.asId(), s.id(), s.baseGfn(), s.npages() + 512,
-                s.userspaceAddr(), s.flags(), s.pageShift());
-          }
-          return ret;
-        });
-  }
-
-  private static Object invoke(Method method, Object target, Object[] args) throws Throwable {
-    try {
-      return method.invoke(target, args);
-    } catch (InvocationTargetException e) {
-      throw e.getCause();
+  @Override
+  protected Object intercept(Kvm kvm, Method method, Object[] args, KvmCall call)
+      throws Throwable {
+    boolean[] state = fault.get();
+    if (breakage == Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI && state[IN_FAULT]
+        && method.getName().startsWith("flushRemoteTlbs")) {
+      return null;
     }
+    if (breakage == Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY && state[PERMISSION]
+        && method.getName().equals("mmuInvalidateRetry")) {
+      return false;
+    }
+    if (breakage == Arm64Breakage.BLOCK_OVER_HOST_PAGES
+        && method.getName().equals("hostMappingShift")) {
+      return PMD_SHIFT;
+    }
+    if (breakage == Arm64Breakage.MTE_ZONE_DEVICE_KEEPS_REFERENCE
+        && method.getName().equals("releasePageUnused")) {
+      return null;
+    }
+    Object ret = call.proceed();
+    if (breakage == Arm64Breakage.BLOCK_WHILE_LOGGING
+        && method.getName().equals("gfnToMemslot") && ret != null) {
+      MemorySlot s = (MemorySlot) ret;
+      return s.withFlags(s.flags() & ~MemorySlot.KVM_MEM_LOG_DIRTY_PAGES);
+    }
+    if (breakage == Arm64Breakage.BLOCK_CROSSES_MEMSLOT
+        && method.getName().equals("gfnToMemslot") && ret != null) {
+      MemorySlot s = (MemorySlot) ret;
+      return new MemorySlot(s.asId(), s.id(), s.baseGfn(), s.npages() + 512,
+          s.userspaceAddr(), s.flags(), s.pageShift());
+    }
+    return ret;
   }
 }

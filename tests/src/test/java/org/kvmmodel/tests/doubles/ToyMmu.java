@@ -76,6 +76,9 @@ final class ToyMmu implements ArchMmu {
     }
     FaultinResult faultin = new FaultinResult();
     long seq = kvm.mmuInvalidateSeq();
+    if (kvm.mmuInvalidateRetryGfnUnsafe(seq, gfn)) {
+      return Errno.EAGAIN.negative(); // an invalidation covers it: retry before faultin
+    }
     boolean lockedEarly = broken(Breakage.FAULTIN_UNDER_MMU_LOCK);
     if (lockedEarly) {
       lock();
