@@ -52,6 +52,21 @@ public final class TlbCoherentCheck extends Check {
   private int[] brokenLevel = new int[8];
   private boolean[] brokenLeaf = new boolean[8];
   private final List<GfnRanges> lost = new ArrayList<>();
+  /**
+   * The entry being installed and the vCPU whose TLB is judged against it, in fields so that
+   * judging an install allocates nothing.
+   */
+  private long installBase;
+  private long installPages;
+  private int installLevel;
+  private boolean installLeaf;
+  private long installFirstPfn;
+  private boolean installBreakBeforeMake;
+  private long installSeq;
+  private int installActor;
+  private VcpuRequestTarget installVcpu;
+  private boolean staleFound;
+  private final VcpuRequestTarget.CachedTranslation cachedAtInstall = this::judgeCachedAtInstall;
   /** When the TLBs were judged. */
   private final Facet moments =
       facet(Facet.of("when", "mmu-lock-released", "mmu-lock-yielded",
@@ -174,35 +189,53 @@ public final class TlbCoherentCheck extends Check {
     }
     judged();
     installs.hit(replaced);
-    long firstPfn = leaf ? format.outputAddress(value, level) >>> kvm.pageShift() : -1;
-    boolean breakBeforeMake = format.requiresBreakBeforeMake();
+    installBase = base;
+    installPages = pages;
+    installLevel = level;
+    installLeaf = leaf;
+    installFirstPfn = leaf ? format.outputAddress(value, level) >>> kvm.pageShift() : -1;
+    installBreakBeforeMake = format.requiresBreakBeforeMake();
+    installSeq = seq;
+    installActor = actor;
     for (VcpuRequestTarget vcpu : kvm.vcpus()) {
       if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
         continue;
       }
-      String[] stale = new String[2];
-      vcpu.forEachCachedTranslation(
-          (g, pfn, permissions, cachedLevel) -> {
-            if (stale[0] != null || g < base || g >= base + pages) {
-              return;
-            }
-            if (leaf && pfn != firstPfn + (g - base)) {
-              stale[0] = "stale-translation-at-install";
-              stale[1] = String.format(Locale.US,
-                  "a leaf mapping gfn %#x to pfn %#x was installed while %s's TLB still"
-                      + " translates it to pfn %#x", g, firstPfn + (g - base), vcpu.name(), pfn);
-            } else if (breakBeforeMake && (leaf ? cachedLevel != level : cachedLevel == level)) {
-              stale[0] = "replaced-without-break";
-              stale[1] = String.format(Locale.US,
-                  "a level-%d %s was installed over gfn %#x while %s's TLB still holds a level-%d"
-                      + " translation of it: the old entry was not made invalid and flushed first"
-                      + " (break-before-make)", level, leaf ? "leaf" : "table", g, vcpu.name(),
-                  cachedLevel);
-            }
-          });
-      if (stale[0] != null) {
-        fail(seq, actor, stale[0], "%s", stale[1]);
+      installVcpu = vcpu;
+      staleFound = false;
+      if (pages == 1) {
+        long pfn = vcpu.cachedPfn(base);
+        if (pfn >= 0) {
+          judgeCachedAtInstall(base, pfn, 0, vcpu.cachedLevel(base));
+        }
+      } else {
+        vcpu.forEachCachedTranslation(cachedAtInstall);
       }
+    }
+  }
+
+  /**
+   * One translation {@link #installVcpu}'s TLB holds, judged against the entry being installed
+   * (the {@code install*} fields); the first stale one per vCPU fails.
+   */
+  private void judgeCachedAtInstall(long gfn, long pfn, int permissions, int cachedLevel) {
+    if (staleFound || gfn < installBase || gfn >= installBase + installPages) {
+      return;
+    }
+    long expected = installFirstPfn + (gfn - installBase);
+    if (installLeaf && pfn != expected) {
+      staleFound = true;
+      fail(installSeq, installActor, "stale-translation-at-install",
+          "a leaf mapping gfn %#x to pfn %#x was installed while %s's TLB still translates it to"
+              + " pfn %#x", gfn, expected, installVcpu.name(), pfn);
+    } else if (installBreakBeforeMake
+        && (installLeaf ? cachedLevel != installLevel : cachedLevel == installLevel)) {
+      staleFound = true;
+      fail(installSeq, installActor, "replaced-without-break",
+          "a level-%d %s was installed over gfn %#x while %s's TLB still holds a level-%d"
+              + " translation of it: the old entry was not made invalid and flushed first"
+              + " (break-before-make)", installLevel, installLeaf ? "leaf" : "table", gfn,
+          installVcpu.name(), cachedLevel);
     }
   }
 

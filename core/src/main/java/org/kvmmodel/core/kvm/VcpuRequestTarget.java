@@ -30,4 +30,10 @@ public interface VcpuRequestTarget {
    * filled with; what the vCPU could use without walking the tables again.
    */
   void forEachCachedTranslation(CachedTranslation visitor);
+
+  /** The pfn the TLB caches for {@code gfn}, or -1. */
+  long cachedPfn(long gfn);
+
+  /** The level of the leaf the TLB's translation of {@code gfn} was filled from, or -1. */
+  int cachedLevel(long gfn);
 }

@@ -71,6 +71,12 @@ public final class Tlb {
     return gfns[i] == gfn ? pfns[i] : -1;
   }
 
+  /** The level of the leaf the translation of {@code gfn} came from, or -1 if none is cached. */
+  public int cachedLevel(long gfn) {
+    int i = (int) gfn & mask;
+    return gfns[i] == gfn ? levels[i] : -1;
+  }
+
   /** The cached permissions for {@code gfn}, or 0. */
   public int cachedPermissions(long gfn) {
     int i = (int) gfn & mask;

@@ -201,6 +201,16 @@ public final class Vcpu implements VcpuRequestTarget {
     tlb.forEach(visitor::visit);
   }
 
+  @Override
+  public long cachedPfn(long gfn) {
+    return tlb.cachedPfn(gfn);
+  }
+
+  @Override
+  public int cachedLevel(long gfn) {
+    return tlb.cachedLevel(gfn);
+  }
+
   public long accesses() {
     return accesses;
   }
