@@ -197,7 +197,9 @@ public final class TlbCoherentCheck extends Check {
     installBreakBeforeMake = format.requiresBreakBeforeMake();
     installSeq = seq;
     installActor = actor;
-    for (VcpuRequestTarget vcpu : kvm.vcpus()) {
+    List<VcpuRequestTarget> vcpus = kvm.vcpus();
+    for (int i = 0; i < vcpus.size(); i++) { // by index: an iterator would allocate per write
+      VcpuRequestTarget vcpu = vcpus.get(i);
       if (vcpu.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH)) {
         continue;
       }

@@ -1,5 +1,6 @@
 package org.kvmmodel.core.kvm;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
@@ -58,6 +59,7 @@ public final class KvmInstance implements Kvm {
   private final EventLog log;
   private final GuestWrites guestWrites;
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
+  private final List<VcpuRequestTarget> vcpusView = Collections.unmodifiableList(vcpus);
   private final GfnToPfnCaches pfnCaches;
   private final KvmGuestWrite guestWrite;
   private final UserCopy userCopy;
@@ -605,7 +607,7 @@ public final class KvmInstance implements Kvm {
 
   /** The vCPUs created so far, in creation order. */
   public List<VcpuRequestTarget> vcpus() {
-    return List.copyOf(vcpus);
+    return vcpusView;
   }
 
   /** The per-frame count of guest writes that landed. */
