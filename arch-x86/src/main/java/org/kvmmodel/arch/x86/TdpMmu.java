@@ -472,12 +472,16 @@ final class TdpMmu implements ArchMmu {
    * missing tables and install the leaf from {@link #makeSpte}, every step a {@code cmpxchg};
    * a lost one retries the fault ({@code tdp_mmu_map_handle_target_level}). A present leaf that
    * already allows the access (another vCPU fixed it first), or the same SPTE, is spurious and
-   * stays as it is, Accessed and Dirty included. A writable leaf in a dirty-logged slot marks the gfn in the
-   * dirty log, as {@code make_spte} does. An empty page-table cache, which the kernel's
+   * stays as it is, Accessed and Dirty included. A writable leaf in a dirty-logged slot marks the
+   * gfn in the dirty log, as {@code make_spte} does, except where the existing leaf already
+   * allowed the access: {@code tdp_mmu_map_handle_target_level} returns spurious for that before
+   * it calls {@code make_spte}, so such a fault (a read racing a harvest that write-protected the
+   * leaf) logs nothing. An empty page-table cache, which the kernel's
    * allocation never reports, is -ENOMEM.
    */
   private int kvmTdpMmuMap(PageFault fault) {
     long spte = makeSpte(fault);
+    fault.keptAllowedLeaf = false;
     int idx = kvm.rcuReadLock();
     int r;
     try {
@@ -496,7 +500,7 @@ final class TdpMmu implements ArchMmu {
     } finally {
       kvm.rcuReadUnlock(idx);
     }
-    if (Spte.isWritablePte(spte) && fault.slot.dirtyLogEnabled()) {
+    if (!fault.keptAllowedLeaf && Spte.isWritablePte(spte) && fault.slot.dirtyLogEnabled()) {
       kvm.markPageDirtyInSlot(fault.slot, fault.gfn);
     }
     return r;
@@ -571,6 +575,8 @@ final class TdpMmu implements ArchMmu {
     long pfn;
     long mmuSeq;
     RetPf outcome;
+    /** Whether the map found a present leaf that already allows the access, and kept it. */
+    boolean keptAllowedLeaf;
 
     PageFault(PageTableCursor cursor) {
       this.cursor = cursor;
@@ -579,7 +585,8 @@ final class TdpMmu implements ArchMmu {
     /** Whether the present leaf {@code spte} already allows this fault's access. */
     @Override
     public boolean test(long spte) {
-      return isAccessAllowed(this, spte);
+      keptAllowedLeaf = isAccessAllowed(this, spte);
+      return keptAllowedLeaf;
     }
 
     /** {@code kvm_mmu_do_page_fault}'s initialisation from the exit. */

@@ -4,6 +4,7 @@ import com.typesafe.config.ConfigFactory;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.choice.ChoiceStream;
@@ -23,7 +24,7 @@ public final class ToyVms {
   private ToyVms() {}
 
   /** A VM of {@code plugin} with the embedded defaults under {@code settings} (HOCON). */
-  public static KvmInstance create(ToyPlugin plugin, String settings) {
+  public static KvmInstance create(ArchPlugin plugin, String settings) {
     ModelSettings model =
         ModelSettings.from(
             ConfigFactory.parseString("kvmmodel { arch = " + plugin.name() + " }\n" + settings)
