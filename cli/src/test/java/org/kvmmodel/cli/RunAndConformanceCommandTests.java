@@ -59,7 +59,7 @@ class RunAndConformanceCommandTests extends CommandLineTest {
   @Test
   void badUsageIsExitTwoWithAOneLineMessage() {
     assertEquals(Main.EXIT_USAGE, run("run", "no-such-scenario"));
-    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages)\n",
+    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages, mte-copy-tags)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));
@@ -91,7 +91,10 @@ class RunAndConformanceCommandTests extends CommandLineTest {
     assertTrue(text.contains("x86    ept5-noad    demand-paging   REFCOUNT-BALANCED    pass"), text);
     assertTrue(text.contains("x86    ept4-ad      writeback-storm NO-LOST-WRITE        pass"), text);
     assertTrue(text.contains("x86    ept4-ad      dirty-log       DIRTY-LOG-COMPLETE   pass"), text);
-    assertTrue(text.matches("(?s).*\\n\\d+ pass, 0 fail, 0 not-exercised\n.*"), text);
+    assertTrue(text.contains("x86    ept4-ad      mte-copy-tags   run                  not-applicable"
+        + "          0     0\n       KVM_ARM_MTE_COPY_TAGS needs a VM with MTE"), text);
+    assertTrue(text.matches("(?s).*\\n\\d+ pass, 0 fail, 0 not-exercised, \\d+ not-applicable\n.*"),
+        text);
     assertTrue(text.contains("\ncoverage: the kinds of situation each check judged, per arch\n"),
         text);
     assertTrue(text.matches("(?s).*\\nx86 +PERMISSIONS +backing=anon-thp leaf=huge +not-applicable"

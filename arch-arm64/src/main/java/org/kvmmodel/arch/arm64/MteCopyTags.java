@@ -22,14 +22,15 @@ public final class MteCopyTags {
 
   /**
    * What the ioctl does when it writes tags to the guest: it releases the page it took with
-   * {@code __gfn_to_page} dirty, never having taken mmu_lock.
+   * {@code __gfn_to_page} dirty, having taken no mmu_lock since that lookup (a notifier that
+   * the lookup's own fault raised may have taken it before).
    */
   static final ViolationSignature TAGS_WRITTEN_RELEASED_DIRTY =
       ViolationSignature.of(
           "tags written to the guest release their __gfn_to_page page dirty without mmu_lock",
           v -> v.kind().equals("no-mmu-lock")
-              && v.saw("kvm_release_page_dirty")
-              && !v.saw("mmu_lock"));
+              && v.sinceLast("kvm_follow_pfn_get_page").saw("kvm_release_page_dirty")
+              && !v.sinceLast("kvm_follow_pfn_get_page").saw("mmu_lock"));
 
   /** {@code _IOR(KVMIO, 0xb4, struct kvm_arm_copy_mte_tags)}: the 48-byte structure below. */
   public static final long KVM_ARM_MTE_COPY_TAGS = 0x8030aeb4L;

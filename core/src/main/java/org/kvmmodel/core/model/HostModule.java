@@ -24,6 +24,13 @@ final class HostModule extends AbstractModule {
   static final long IO_PAGES = 1 << 16;
 
   /**
+   * ZONE_DEVICE frames (a device-DAX or pmem region, with struct pages but not online memory)
+   * the host has for {@code ZONE_DEVICE} mappings: one PMD's worth, which keeps the IO pfns
+   * that follow them PMD-aligned.
+   */
+  static final int DEVICE_PMDS = 1;
+
+  /**
    * PMD-sized folios the host's RAM holds at least: {@code kvmmodel.host.memory} is raised to
    * this many PMDs where it is smaller, so THP and hugetlbfs memory can be PMD-sized on every
    * host page size (a 64 KiB-page host's 512 MiB THP needs GiBs of RAM). With the 256 MiB
@@ -68,7 +75,8 @@ final class HostModule extends AbstractModule {
   HostMemory hostMemory(ArchSelection selection) {
     HostPageSize pageSize = HostPageSize.ofShift(selection.configuration().hostPageShift());
     long bytes = Math.max(settings.hostMemoryBytes(), MIN_PMD_FOLIOS * pageSize.pmdSize());
-    return new HostMemory(bytes >>> pageSize.shift(), 0, IO_PAGES, pageSize, scheduler);
+    long devicePages = DEVICE_PMDS * (pageSize.pmdSize() >>> pageSize.shift());
+    return new HostMemory(bytes >>> pageSize.shift(), devicePages, IO_PAGES, pageSize, scheduler);
   }
 
   @Provides

@@ -14,7 +14,7 @@ import org.kvmmodel.core.check.Violation;
  * events the signature matches, is reported as {@code known-divergence} with its citation
  * rather than as a failure; any other violation of the same check is not covered.
  */
-final class KnownDivergences {
+public final class KnownDivergences {
 
   private final List<KnownDivergence> declared;
 
@@ -23,12 +23,12 @@ final class KnownDivergences {
   }
 
   /** What {@code plugin} declares for {@code version}. */
-  static KnownDivergences of(ArchPlugin plugin, KvmVersion version) {
+  public static KnownDivergences of(ArchPlugin plugin, KvmVersion version) {
     return new KnownDivergences(plugin, version);
   }
 
   /** The divergence that covers {@code v}, or null. */
-  KnownDivergence covering(Violation v) {
+  public KnownDivergence covering(Violation v) {
     for (KnownDivergence d : declared) {
       if (d.covers(v.evidence())) {
         return d;
@@ -38,7 +38,7 @@ final class KnownDivergences {
   }
 
   /** The first violation of {@code result} no declaration covers, or null. */
-  Violation firstUncovered(CheckResult result) {
+  public Violation firstUncovered(CheckResult result) {
     for (Violation v : result.violations()) {
       if (covering(v) == null) {
         return v;

@@ -85,7 +85,7 @@ public final class PfnCache implements Scenario {
   }
 
   /** migrate_pages of the folio mapped by {@code pte}, if any; a busy folio stays put. */
-  private static void migrate(ScenarioRun run, HostMemory memory, long pte) {
+  static void migrate(ScenarioRun run, HostMemory memory, long pte) {
     if (!HostPte.mapsPfn(pte)) {
       return;
     }
