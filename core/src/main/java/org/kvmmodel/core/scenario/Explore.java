@@ -2,7 +2,10 @@ package org.kvmmodel.core.scenario;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.IntConsumer;
+import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.Violation;
 import org.kvmmodel.core.check.Checker;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
@@ -17,6 +20,9 @@ import org.kvmmodel.core.sched.SchedulePolicy;
  * without one each seed draws both, as {@code run --seed} does.
  */
 public final class Explore {
+
+  /** The check id {@link #searchAny} reports when no run broke anything. */
+  public static final String ANY = "any";
 
   private Explore() {}
 
@@ -52,6 +58,80 @@ public final class Explore {
     if (budget < 1) {
       throw new IllegalArgumentException("--budget must be at least 1");
     }
+    return search(scenario, settings, registry, check,
+        r -> r.violates(check) ? Breach.of(r, check) : null, scenarioSeed, fromSeed, budget,
+        progress);
+  }
+
+  /**
+   * Explores up to {@code budget} schedules of {@code scenario} (each seed drawing both its
+   * actions and its schedule) for the first that fails in any way the plugin does not declare
+   * real KVM fails too: a check's violation no known divergence covers, or the schedule
+   * itself failing ({@link Conformance#RUN_ROW}). The exploration's check is the one broken,
+   * or {@code any} when none was.
+   */
+  public static Exploration searchAny(
+      Scenario scenario,
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      long fromSeed,
+      int budget,
+      IntConsumer progress) {
+    if (budget < 1) {
+      throw new IllegalArgumentException("--budget must be at least 1");
+    }
+    KnownDivergences declared =
+        KnownDivergences.of(registry.require(settings.arch()), settings.kvmVersion());
+    return search(scenario, settings, registry, ANY, r -> firstUndeclared(r, declared), null,
+        fromSeed, budget, progress);
+  }
+
+  /** The first check {@code r} broke that {@code declared} does not cover, or the run row. */
+  private static Breach firstUndeclared(RunResult r, KnownDivergences declared) {
+    for (CheckResult c : r.checks()) {
+      Violation v = declared.firstUncovered(c);
+      if (v != null) {
+        return new Breach(c.id(), v.kind());
+      }
+    }
+    return r.failure() != null ? Breach.of(r, Conformance.RUN_ROW) : null;
+  }
+
+  /**
+   * What a run broke: a check and the kind of its first violation, or the run row and how the
+   * schedule failed. Shrinking keeps both, so a replay that breaks the same check another way
+   * (a run cut short that leaks what it held) is not taken for the same failure.
+   */
+  private record Breach(String check, String kind) {
+
+    /** The breach of {@code check} by {@code r}, which violates it. */
+    static Breach of(RunResult r, String check) {
+      if (check.equals(Conformance.RUN_ROW)) {
+        return new Breach(check, r.failure().kind().name());
+      }
+      for (CheckResult c : r.checks()) {
+        if (c.id().equals(check) && !c.violations().isEmpty()) {
+          return new Breach(check, c.violations().get(0).kind());
+        }
+      }
+      throw new IllegalArgumentException(check + " is not violated");
+    }
+  }
+
+  /**
+   * The search loop: {@code broken} names what a run broke, or null; the first run it names is
+   * shrunk while its replays break the same.
+   */
+  private static Exploration search(
+      Scenario scenario,
+      ModelSettings settings,
+      ArchPluginRegistry registry,
+      String sought,
+      Function<RunResult, Breach> broken,
+      Long scenarioSeed,
+      long fromSeed,
+      int budget,
+      IntConsumer progress) {
     String arch = null;
     String configuration = null;
     for (int i = 0; i < budget; i++) {
@@ -64,14 +144,15 @@ public final class Explore {
       arch = r.arch();
       configuration = r.configuration();
       progress.accept(i + 1);
-      if (r.violates(check)) {
-        RunResult shrunk =
-            RunShrink.shrink(scenario, settings, registry, r, replay -> replay.violates(check));
-        return new Exploration(scenario.name(), arch, configuration, check, scenarioSeed,
+      Breach breach = broken.apply(r);
+      if (breach != null) {
+        RunResult shrunk = RunShrink.shrink(
+            scenario, settings, registry, r, replay -> breach.equals(broken.apply(replay)));
+        return new Exploration(scenario.name(), arch, configuration, breach.check(), scenarioSeed,
             fromSeed, i + 1, r, shrunk);
       }
     }
-    return new Exploration(scenario.name(), arch, configuration, check, scenarioSeed, fromSeed,
+    return new Exploration(scenario.name(), arch, configuration, sought, scenarioSeed, fromSeed,
         budget, null, null);
   }
 }
