@@ -60,9 +60,7 @@ final class ConformanceCommand implements Callable<Integer> {
     List<ArchPlugin> plugins = new ArrayList<>();
     Config base;
     try {
-      if (!format.equals("text") && !format.equals("json")) {
-        throw new IllegalArgumentException("unknown format '" + format + "' (allowed: text, json)");
-      }
+      Main.requireTextOrJson(format);
       if (seeds < 1) {
         throw new IllegalArgumentException("--seeds must be at least 1");
       }

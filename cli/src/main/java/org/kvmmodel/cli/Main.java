@@ -11,7 +11,7 @@ import picocli.CommandLine;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "A plugin-based, multi-architecture model of Linux KVM's memory virtualisation.",
-    subcommands = {ListCommand.class, RunCommand.class, StressCommand.class, ExploreCommand.class, ConformanceCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ListCommand.class, RunCommand.class, StressCommand.class, ExploreCommand.class, ConformanceCommand.class, MutantsCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
   /** Exit status for bad usage or bad configuration. */
@@ -19,6 +19,13 @@ public final class Main {
 
   /** Exit status when a check failed. */
   public static final int EXIT_CHECK_FAILED = 1;
+
+  /** Refuses an output format other than {@code text} and {@code json}. */
+  static void requireTextOrJson(String format) {
+    if (!format.equals("text") && !format.equals("json")) {
+      throw new IllegalArgumentException("unknown format '" + format + "' (allowed: text, json)");
+    }
+  }
 
   private Main() {}
 

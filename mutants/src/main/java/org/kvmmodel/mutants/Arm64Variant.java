@@ -1,14 +1,11 @@
-package org.kvmmodel.tests.doubles;
+package org.kvmmodel.mutants;
 
 import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
-import org.kvmmodel.api.ArchConfiguration;
-import org.kvmmodel.api.kvm.ArchMmu;
-import org.kvmmodel.api.kvm.FaultinResult;
 import org.kvmmodel.api.kvm.Kvm;
-import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.Stage2Walk;
+import org.kvmmodel.api.pt.DeferredFree;
+import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.arch.arm64.Arm64Plugin;
 
 /**
@@ -70,7 +67,14 @@ public final class Arm64Variant extends DecoratedPlugin {
      * into a block entry"): every remote TLB flush asked for inside {@code user_mem_abort} is
      * dropped (TLB-COHERENT).
      */
-    FAULT_BREAKS_WITHOUT_TLBI
+    FAULT_BREAKS_WITHOUT_TLBI,
+    /**
+     * {@code user_mem_abort} before "KVM: arm/arm64: Fix handling of stage2 huge mappings": a
+     * block written where dirty logging left a table, with neither the TLB invalidation nor the
+     * free of the table it replaces (the table is leaked), as if the range held nothing
+     * (TLB-COHERENT, REFCOUNT-BALANCED).
+     */
+    BLOCK_OVER_LIVE_TABLE
   }
 
   private final Arm64Breakage breakage;
@@ -78,66 +82,49 @@ public final class Arm64Variant extends DecoratedPlugin {
   private final ThreadLocal<boolean[]> fault = ThreadLocal.withInitial(() -> new boolean[2]);
 
   public Arm64Variant(Arm64Breakage breakage) {
-    super(new Arm64Plugin(), "arm64-variant");
+    super(new Arm64Plugin(), breakage);
     this.breakage = breakage;
   }
 
   @Override
-  public String description() {
-    return "arm64 with " + breakage;
-  }
-
-  @Override
-  public ArchMmu createMmu(Kvm kvm, ArchConfiguration configuration) {
-    ArchMmu mmu = super.createMmu(kvm, configuration);
-    if (breakage == Arm64Breakage.NONE) {
-      return mmu;
+  protected Object interceptMmu(Kvm kvm, Method method, Object[] args, KvmCall call)
+      throws Throwable {
+    if (breakage == Arm64Breakage.NONE || !method.getName().equals("handleGuestFault")) {
+      return call.proceed();
     }
-    return (ArchMmu) Proxy.newProxyInstance(ArchMmu.class.getClassLoader(),
-        new Class<?>[] {ArchMmu.class}, (proxy, method, args) -> {
-          if (!method.getName().equals("handleGuestFault")) {
-            return invoke(method, mmu, args);
-          }
-          int type = ((Stage2Walk) args[1]).faultKind() & FSC_TYPE;
-          boolean[] state = fault.get();
-          state[PERMISSION] = type == FSC_PERM;
-          state[IN_FAULT] = true;
-          Object ret;
-          try {
-            ret = invoke(method, mmu, args);
-          } finally {
-            state[IN_FAULT] = false;
-          }
-          if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
-            releaseDirty(kvm, ((Stage2Walk) args[1]).gfn(kvm.pageShift()));
-          }
-          return ret;
-        });
-  }
-
-  /** The access-flag variant's extra: the page of {@code gfn} looked up, then released dirty. */
-  private static void releaseDirty(Kvm kvm, long gfn) {
-    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
-    FaultinResult out = new FaultinResult();
-    long pfn = kvm.faultinPfn(slot, gfn, 0, out);
-    if (KvmPfn.isErrorOrNoslot(pfn)) {
-      return;
-    }
-    kvm.mmuLock().readLock();
+    int type = ((Stage2Walk) args[1]).faultKind() & FSC_TYPE;
+    boolean[] state = fault.get();
+    state[PERMISSION] = type == FSC_PERM;
+    state[IN_FAULT] = true;
+    Object ret;
     try {
-      kvm.releasePageDirty(out.refcountedPage());
+      ret = call.proceed();
     } finally {
-      kvm.mmuLock().readUnlock();
+      state[IN_FAULT] = false;
     }
+    if (breakage == Arm64Breakage.ACCESS_FAULT_RELEASES_DIRTY && type == FSC_ACCESS) {
+      setPageDirty(kvm, ((Stage2Walk) args[1]).gfn(kvm.pageShift()), true);
+    }
+    return ret;
   }
 
   @Override
   protected Object intercept(Kvm kvm, Method method, Object[] args, KvmCall call)
       throws Throwable {
     boolean[] state = fault.get();
-    if (breakage == Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI && state[IN_FAULT]
-        && method.getName().startsWith("flushRemoteTlbs")) {
+    boolean overTable = breakage == Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI
+        || breakage == Arm64Breakage.BLOCK_OVER_LIVE_TABLE;
+    if (overTable && state[IN_FAULT] && method.getName().startsWith("flushRemoteTlbs")) {
       return null;
+    }
+    if (breakage == Arm64Breakage.BLOCK_OVER_LIVE_TABLE && method.getName().equals("pageTables")) {
+      PageTableEnvironment env = (PageTableEnvironment) call.proceed();
+      DeferredFree free = env.deferredFree();
+      return new PageTableEnvironment(env.allocator(), page -> {
+        if (!fault.get()[IN_FAULT]) {
+          free.deferFree(page);
+        }
+      }, env.observer(), env.raceHook());
     }
     if (breakage == Arm64Breakage.PERMISSION_FAULT_SKIPS_RETRY && state[PERMISSION]
         && method.getName().equals("mmuInvalidateRetry")) {

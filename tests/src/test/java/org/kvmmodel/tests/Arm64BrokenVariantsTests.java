@@ -45,8 +45,8 @@ import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.sched.FreeScheduler;
 import org.kvmmodel.core.trace.EventLog;
 import org.kvmmodel.core.vcpu.Vcpu;
-import org.kvmmodel.tests.doubles.Arm64Variant;
-import org.kvmmodel.tests.doubles.Arm64Variant.Arm64Breakage;
+import org.kvmmodel.mutants.Arm64Variant;
+import org.kvmmodel.mutants.Arm64Variant.Arm64Breakage;
 
 /**
  * The real arm64 plugin with one deliberate bug put in from outside ({@link Arm64Variant}) is

@@ -1,10 +1,14 @@
 package org.kvmmodel.tests;
 
+import static com.tngtech.archunit.base.DescribedPredicate.not;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import org.kvmmodel.api.ArchPlugin;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +31,7 @@ class LayeringTests {
         .that().resideInAPackage("org.kvmmodel.api..")
         .should().dependOnClassesThat()
         .resideInAnyPackage("org.kvmmodel.core..", "org.kvmmodel.arch..", "org.kvmmodel.tests..",
-            "org.kvmmodel.cli..", "org.kvmmodel.bench..")
+            "org.kvmmodel.mutants..", "org.kvmmodel.cli..", "org.kvmmodel.bench..")
         .check(classes);
   }
 
@@ -46,7 +50,7 @@ class LayeringTests {
         .that().resideInAPackage("org.kvmmodel.arch..")
         .should().dependOnClassesThat()
         .resideInAnyPackage("org.kvmmodel.core..", "org.kvmmodel.tests..", "org.kvmmodel.cli..",
-            "com.google.inject..", "com.typesafe.config..")
+            "org.kvmmodel.mutants..", "com.google.inject..", "com.typesafe.config..")
         .check(classes);
   }
 
@@ -55,7 +59,18 @@ class LayeringTests {
     noClasses()
         .that().resideInAPackage("org.kvmmodel.core..")
         .should().dependOnClassesThat()
-        .resideInAnyPackage("org.kvmmodel.arch..", "org.kvmmodel.tests..", "org.kvmmodel.cli..")
+        .resideInAnyPackage("org.kvmmodel.arch..", "org.kvmmodel.tests..", "org.kvmmodel.cli..",
+            "org.kvmmodel.mutants..")
+        .check(classes);
+  }
+
+  /** Mutants change real plugins from outside only: through the SPI, never their internals. */
+  @Test
+  void mutantsReachPluginsThroughTheSpiOnly() {
+    noClasses()
+        .that().resideInAPackage("org.kvmmodel.mutants..")
+        .should().dependOnClassesThat(resideInAPackage("org.kvmmodel.arch..")
+            .and(not(assignableTo(ArchPlugin.class))))
         .check(classes);
   }
 }
