@@ -24,13 +24,11 @@ public final class MutantHunt {
 
   /**
    * The verdict on {@code mutant} after at most {@code budget} schedules; {@code progress} is
-   * told after each schedule of the mutant and of the control.
+   * told after each schedule of the mutant and of the control. Throws
+   * {@link IllegalArgumentException} for a budget below 1.
    */
   public static MutantVerdict hunt(
       CatalogMutant mutant, Config base, int budget, IntConsumer progress) {
-    if (budget < 1) {
-      throw new IllegalArgumentException("--budget must be at least 1");
-    }
     DecoratedPlugin broken = mutant.plugin().get();
     Exploration found = explore(mutant, base, broken, budget, progress);
     Exploration control = null;

@@ -55,9 +55,6 @@ public final class Explore {
       throw new IllegalArgumentException(
           "check " + check + " does not judge scenario " + scenario.name());
     }
-    if (budget < 1) {
-      throw new IllegalArgumentException("--budget must be at least 1");
-    }
     return search(scenario, settings, registry, check,
         r -> r.violates(check) ? Breach.of(r, check) : null, scenarioSeed, fromSeed, budget,
         progress);
@@ -68,7 +65,7 @@ public final class Explore {
    * actions and its schedule) for the first that fails in any way the plugin does not declare
    * real KVM fails too: a check's violation no known divergence covers, or the schedule
    * itself failing ({@link Conformance#RUN_ROW}). The exploration's check is the one broken,
-   * or {@code any} when none was.
+   * or {@code any} when none was. Throws {@link IllegalArgumentException} for a budget below 1.
    */
   public static Exploration searchAny(
       Scenario scenario,
@@ -77,9 +74,6 @@ public final class Explore {
       long fromSeed,
       int budget,
       IntConsumer progress) {
-    if (budget < 1) {
-      throw new IllegalArgumentException("--budget must be at least 1");
-    }
     KnownDivergences declared =
         KnownDivergences.of(registry.require(settings.arch()), settings.kvmVersion());
     return search(scenario, settings, registry, ANY, r -> firstUndeclared(r, declared), null,
@@ -132,6 +126,9 @@ public final class Explore {
       long fromSeed,
       int budget,
       IntConsumer progress) {
+    if (budget < 1) {
+      throw new IllegalArgumentException("--budget must be at least 1");
+    }
     String arch = null;
     String configuration = null;
     for (int i = 0; i < budget; i++) {
