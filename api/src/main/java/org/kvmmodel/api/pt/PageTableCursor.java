@@ -75,18 +75,39 @@ public final class PageTableCursor {
   // ---------------------------------------------------------------- walk
 
   /**
-   * Walks to {@code gfn} without taking locks or allocating, as a lockless walker does
-   * ({@code kvm_tdp_mmu_get_walk}, {@code kvm_pgtable_get_leaf}). Afterwards {@link #level()},
+   * Walks to {@code gfn} without taking locks or allocating, in one go as the MMU hardware
+   * and the checks read it ({@code kvm_tdp_mmu_get_walk}, {@code kvm_pgtable_get_leaf}); KVM's
+   * own lockless fast path uses {@link #walkLockless}. Afterwards {@link #level()},
    * {@link #entry()}, {@link #table()} and {@link #index()} describe the last entry read.
    *
    * @return whether that entry is a present leaf
    */
   public boolean walk(long gfn) {
+    return walk(gfn, false);
+  }
+
+  /**
+   * {@link #walk} as KVM's own lockless walkers do it, under RCU without mmu_lock
+   * ({@code kvm_tdp_mmu_fast_pf_get_last_sptep}): each entry below the root is a separate read
+   * another CPU can come between, so the race hook is told before each one. A table unlinked
+   * meanwhile is still readable until its grace period ends; what its entries hold then is the
+   * format's business.
+   *
+   * @return whether the last entry read is a present leaf
+   */
+  public boolean walkLockless(long gfn) {
+    return walk(gfn, true);
+  }
+
+  private boolean walk(long gfn, boolean lockless) {
     checkGfn(gfn);
     PageTablePage table = pageTable.root;
     for (int depth = 0; ; depth++) {
       int index = geometry.index(gfn, depth);
       int level = geometry.kernelLevel(depth);
+      if (lockless && depth > 0) {
+        pageTable.raceHook.beforeLocklessRead(level, gfn);
+      }
       long entry = table.entry(index);
       walkTable = table;
       walkGfn = gfn;

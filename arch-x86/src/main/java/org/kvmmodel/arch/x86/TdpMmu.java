@@ -317,7 +317,7 @@ final class TdpMmu implements ArchMmu {
     int idx = kvm.rcuReadLock();
     try {
       for (; ; ) {
-        if (!cursor.walk(fault.gfn)) {
+        if (!cursor.walkLockless(fault.gfn)) {
           break;
         }
         long spte = cursor.entry();

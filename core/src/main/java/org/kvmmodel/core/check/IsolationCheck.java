@@ -61,7 +61,7 @@ public final class IsolationCheck extends Check {
       return;
     }
     long gfn = gpa >>> pageShift;
-    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    MemorySlot slot = kvm.memslots().gfnToMemslot(0, gfn);
     long hva = slot == null ? -1 : slot.gfnToHva(gfn);
     long backing = slot == null ? -1 : backingFrame(hva);
     String otherVm = kvm.vmList().size() > 1 ? otherVmBacking(pfn) : null;

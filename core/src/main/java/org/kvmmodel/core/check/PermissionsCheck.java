@@ -90,7 +90,7 @@ public final class PermissionsCheck extends Check {
     if (!newLeaf && !newWrite) {
       return;
     }
-    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    MemorySlot slot = kvm.memslots().gfnToMemslot(0, gfn);
     if (slot == null) {
       return;
     }

@@ -228,6 +228,7 @@ public final class GfnToPfnCache {
     if (kvm.mnActive().count() != 0) {
       return true;
     }
+    kvm.scheduler().point("smp_rmb in mmu_notifier_retry_cache");
     return kvm.invalidate().seq() != mmuSeq;
   }
 

@@ -78,7 +78,7 @@ public final class KvmInstance implements Kvm {
     this.version = spec.version();
     this.scheduler = scheduler;
     this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler, log);
-    this.invalidate = new MmuInvalidate(mmuLock);
+    this.invalidate = new MmuInvalidate(mmuLock, scheduler);
     this.mnActive = new MnActiveInvalidations(scheduler);
     this.srcu = new Srcu(scheduler, log);
     this.memslots = new KvmMemslots(spec.limits().addressSpaces(), srcu, mnActive);
@@ -186,6 +186,7 @@ public final class KvmInstance implements Kvm {
   public long mmuInvalidateSeq() {
     long seq = invalidate.seq();
     log.emit(Tracepoint.MMU_INVALIDATE_SEQ, seq, 0, 0);
+    scheduler.point("smp_rmb after mmu_invalidate_seq");
     return seq;
   }
 
@@ -210,11 +211,13 @@ public final class KvmInstance implements Kvm {
 
   @Override
   public MemorySlot gfnToMemslot(int asId, long gfn) {
+    scheduler.point("srcu_dereference kvm->memslots");
     return memslots.gfnToMemslot(asId, gfn);
   }
 
   @Override
   public long memslotsGeneration(int asId) {
+    scheduler.point("srcu_dereference kvm->memslots");
     return memslots.active(asId).generation();
   }
 

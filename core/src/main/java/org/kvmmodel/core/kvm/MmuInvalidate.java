@@ -1,6 +1,7 @@
 package org.kvmmodel.core.kvm;
 
 import org.kvmmodel.api.kvm.MmuLock;
+import org.kvmmodel.core.sched.Scheduler;
 
 /**
  * KVM's side of mmu_notifier invalidation ({@code virt/kvm/kvm_main.c},
@@ -8,7 +9,8 @@ import org.kvmmodel.api.kvm.MmuLock;
  * {@code mmu_invalidate_in_progress}, the merged gfn range, and the retry checks a fault makes
  * after taking mmu_lock. The writers require mmu_lock for write; the sequence is bumped before
  * the in-progress count drops, so a reader that sees the count at zero also sees the new
- * sequence.
+ * sequence. The lockless {@link #retryGfnUnsafe} is a race point between its reads, so
+ * a deterministic schedule can start or end an invalidation in the window KVM leaves open there.
  */
 public final class MmuInvalidate {
 
@@ -16,13 +18,15 @@ public final class MmuInvalidate {
   public static final long INVALID_GFN = -1L;
 
   private final MmuLock mmuLock;
+  private final Scheduler scheduler;
   private volatile long seq;
   private volatile int inProgress;
   private volatile long rangeStart = INVALID_GFN;
   private volatile long rangeEnd = INVALID_GFN;
 
-  public MmuInvalidate(MmuLock mmuLock) {
+  public MmuInvalidate(MmuLock mmuLock, Scheduler scheduler) {
     this.mmuLock = mmuLock;
+    this.scheduler = scheduler;
   }
 
   /** {@code kvm_mmu_invalidate_begin}: one more invalidation in progress. */
@@ -110,11 +114,15 @@ public final class MmuInvalidate {
   }
 
   /**
-   * {@code mmu_invalidate_retry_gfn_unsafe}: the same test without the lock. The range is read
-   * racily, so it may answer wrongly either way; only the locked check is authoritative.
+   * {@code mmu_invalidate_retry_gfn_unsafe}: the same test without the lock. The in-progress
+   * count, the range and the sequence are separate reads another CPU's invalidation can fall
+   * between (a race point), so it may answer wrongly either way; only the locked check is
+   * authoritative.
    */
   public boolean retryGfnUnsafe(long snapshot, long gfn) {
-    if (inProgress != 0) {
+    int active = inProgress;
+    scheduler.point("READ_ONCE mmu_invalidate_in_progress");
+    if (active != 0) {
       long start = rangeStart;
       long end = rangeEnd;
       if (start != INVALID_GFN && gfn >= start && gfn < end) {

@@ -8,6 +8,7 @@ import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.api.pt.DeferredFree;
 import org.kvmmodel.api.pt.PageTableAllocator;
+import org.kvmmodel.api.pt.EntryRaceHook;
 import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.api.pt.PageTableObserver;
 import org.kvmmodel.api.pt.PageTablePage;
@@ -94,9 +95,17 @@ public final class VmPageTables implements PageTableAllocator, DeferredFree {
             log.emit(Tracepoint.TABLE_UNLINKED, table.physicalAddress(), level, gfn);
           }
         },
-        (table, index, level, gfn) -> {
-          scheduler.point("cmpxchg spte");
-          return inject.cmpxchgLoss();
+        new EntryRaceHook() {
+          @Override
+          public boolean beforeAtomicUpdate(PageTablePage table, int index, int level, long gfn) {
+            scheduler.point("cmpxchg spte");
+            return inject.cmpxchgLoss();
+          }
+
+          @Override
+          public void beforeLocklessRead(int level, long gfn) {
+            scheduler.point("READ_ONCE spte");
+          }
         });
   }
 

@@ -38,7 +38,7 @@ final class MemslotFixture {
     lock = new KvmMmuLock(MmuLockKind.RWLOCK, scheduler, new EventLog(16));
     srcu = new Srcu(scheduler);
     mnActive = new MnActiveInvalidations(scheduler);
-    invalidate = new MmuInvalidate(lock);
+    invalidate = new MmuInvalidate(lock, scheduler);
     memslots = new KvmMemslots(limits.addressSpaces(), srcu, mnActive);
     dirtyLog = new DirtyLog(memslots, lock, arch, mode, () -> flushes++, limits.userMemSlots(), log,
         scheduler);

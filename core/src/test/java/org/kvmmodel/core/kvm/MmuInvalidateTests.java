@@ -7,13 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.kvmmodel.api.MmuLockKind;
+import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.sched.DeterministicScheduler;
 import org.kvmmodel.core.sched.FreeScheduler;
+import org.kvmmodel.core.sched.SchedulePolicy;
 import org.kvmmodel.core.trace.EventLog;
 
 class MmuInvalidateTests {
 
   private final KvmMmuLock lock = new KvmMmuLock(MmuLockKind.RWLOCK, FreeScheduler.INSTANCE, new EventLog(16));
-  private final MmuInvalidate inv = new MmuInvalidate(lock);
+  private final MmuInvalidate inv = new MmuInvalidate(lock, FreeScheduler.INSTANCE);
 
   private void locked(Runnable r) {
     lock.lock();
@@ -110,5 +113,43 @@ class MmuInvalidateTests {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * {@code mmu_invalidate_retry_gfn_unsafe} reads the in-progress count, then the range and the
+   * sequence: a deterministic schedule can start an invalidation of the faulting gfn between
+   * the reads, so the unsafe check lets the fault through while the invalidation is in progress
+   * and only the locked check catches it. Without the race point between the reads no schedule
+   * could do so, and an arch that took the unsafe answer as final would go uncaught.
+   */
+  @Test
+  void anInvalidationCanBeginBetweenTheUnsafeCheckReads() {
+    boolean opened = false;
+    for (long seed = 0; seed < 64 && !opened; seed++) {
+      ChoiceStream choices = ChoiceStream.seeded(seed);
+      DeterministicScheduler scheduler =
+          new DeterministicScheduler(choices, SchedulePolicy.RANDOM, 2, 16, 1_000);
+      KvmMmuLock mmuLock = new KvmMmuLock(MmuLockKind.RWLOCK, scheduler, new EventLog(16));
+      MmuInvalidate raced = new MmuInvalidate(mmuLock, scheduler);
+      long snap = raced.seq();
+      boolean[] letThrough = new boolean[1];
+      boolean[] lockedRetry = new boolean[1];
+      scheduler.spawn("vcpu", () -> {
+        boolean through = !raced.retryGfnUnsafe(snap, 15);
+        letThrough[0] = through && raced.inProgress() == 1 && raced.rangeStart() == 10;
+        mmuLock.readLock();
+        lockedRetry[0] = raced.retryGfn(snap, 15);
+        mmuLock.readUnlock();
+      });
+      scheduler.spawn("notifier", () -> {
+        mmuLock.lock();
+        raced.begin();
+        raced.rangeAdd(10, 20);
+        mmuLock.unlock();
+      });
+      assertTrue(scheduler.run().passed());
+      opened = letThrough[0] && lockedRetry[0];
+    }
+    assertTrue(opened, "no schedule began the invalidation inside the unsafe check");
   }
 }
