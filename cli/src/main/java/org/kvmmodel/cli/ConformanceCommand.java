@@ -3,6 +3,7 @@ package org.kvmmodel.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.function.Function;
 import java.util.concurrent.Callable;
 import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.core.check.CheckStatus;
+import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.config.SettingsException;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.plugin.UnknownArchException;
@@ -49,6 +51,13 @@ final class ConformanceCommand implements Callable<Integer> {
   @Option(names = "--seeds", paramLabel = "N", description = "Seeds per scenario and configuration (default: 64).")
   private int seeds = 64;
 
+  @Option(
+      names = "--generated",
+      paramLabel = "N",
+      description = "Scenarios composed from the seed per configuration (scenario generated),"
+          + " besides the named ones (default: kvmmodel.conformance.generated-scenarios, 32).")
+  private Integer generated;
+
   @Option(names = "--format", paramLabel = "FORMAT", description = "text or json (default: text).")
   private String format = "text";
 
@@ -64,7 +73,15 @@ final class ConformanceCommand implements Callable<Integer> {
       if (seeds < 1) {
         throw new IllegalArgumentException("--seeds must be at least 1");
       }
+      if (generated != null && generated < 0) {
+        throw new IllegalArgumentException("--generated must be 0 or more");
+      }
       base = config.raw();
+      if (generated != null) {
+        base = base.withValue(
+            "kvmmodel.conformance.generated-scenarios", ConfigValueFactory.fromAnyRef(generated));
+      }
+      ModelSettings.from(base);
       if (arches.isEmpty()) {
         plugins.addAll(registry.plugins());
       } else {

@@ -59,7 +59,7 @@ class RunAndConformanceCommandTests extends CommandLineTest {
   @Test
   void badUsageIsExitTwoWithAOneLineMessage() {
     assertEquals(Main.EXIT_USAGE, run("run", "no-such-scenario"));
-    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages, mte-copy-tags)\n",
+    assertEquals("kvmmodel run: unknown scenario 'no-such-scenario' (known: demand-paging, writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages, mte-copy-tags, generated)\n",
         err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("run", "demand-paging", "--arch", "sparc"));

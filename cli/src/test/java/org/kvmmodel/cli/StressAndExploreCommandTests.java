@@ -47,7 +47,7 @@ class StressAndExploreCommandTests extends CommandLineTest {
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("stress", "no-such-scenario"));
     assertEquals("kvmmodel stress: unknown scenario 'no-such-scenario' (known: demand-paging,"
-        + " writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages, mte-copy-tags)\n", err.toString());
+        + " writeback-storm, dirty-log, memslot-delete, pfncache, two-vms, page-fault-test, huge-pages, mte-copy-tags, generated)\n", err.toString());
     err.getBuffer().setLength(0);
     assertEquals(Main.EXIT_USAGE, run("stress", "demand-paging", "--iterations", "0"));
     assertEquals("kvmmodel stress: --iterations must be at least 1\n", err.toString());

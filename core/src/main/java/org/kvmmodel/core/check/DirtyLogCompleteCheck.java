@@ -47,13 +47,18 @@ public final class DirtyLogCompleteCheck extends Check {
 
   private static final class Write {
     final long gfn;
+    /** The slot written ({@code as_id << 16 | id}) and the page in it, which a move keeps. */
+    final int slotArg;
+    final long page;
     final long seq;
     final boolean byKvm;
     long waitingFor;
     long deadline = -1;
 
-    Write(long gfn, long seq, long waitingFor, boolean byKvm) {
+    Write(long gfn, int slotArg, long page, long seq, long waitingFor, boolean byKvm) {
       this.gfn = gfn;
+      this.slotArg = slotArg;
+      this.page = page;
       this.seq = seq;
       this.waitingFor = waitingFor;
       this.byKvm = byKvm;
@@ -119,14 +124,17 @@ public final class DirtyLogCompleteCheck extends Check {
         faultReturned(seq, actor, a);
         break;
       case GET_DIRTY_LOG:
-        harvestBegins(actor);
+        harvestBegins(actor, (int) a);
         break;
       case DIRTY_LOG_HARVESTED:
-        reported(a);
+        reported(actor, a);
         judgeReport(seq, actor, a);
         break;
       case GET_DIRTY_LOG_DONE:
-        harvestReturns(seq, actor);
+        harvestReturns(seq, actor, b);
+        break;
+      case COMMIT_MEMORY_REGION_DONE:
+        bitmapMaybeFreed((int) a);
         break;
       default:
         break;
@@ -151,7 +159,7 @@ public final class DirtyLogCompleteCheck extends Check {
   }
 
   private void guestWrite(long seq, long gfn, long pfn, boolean byKvm) {
-    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    MemorySlot slot = kvm.memslots().gfnToMemslot(0, gfn);
     if (slot == null || !slot.dirtyLogEnabled()) {
       return;
     }
@@ -170,33 +178,60 @@ public final class DirtyLogCompleteCheck extends Check {
         waitingFor |= 1L << actor;
       }
     }
-    pending.add(new Write(gfn, seq, waitingFor, byKvm));
+    pending.add(new Write(gfn, DirtyLogOperations.slotArg(slot), gfn - slot.baseGfn(), seq,
+        waitingFor, byKvm));
   }
 
-  private void harvestBegins(int actor) {
+  /** A harvest of the slot {@code slotArg} begins: it owes the writes to that slot before it. */
+  private void harvestBegins(int actor, int slotArg) {
     long id = ++harvests;
     harvestOf[actor] = id;
     for (Write w : pending) {
-      if (w.deadline < 0 && w.waitingFor == 0) {
+      if (w.deadline < 0 && w.waitingFor == 0 && w.slotArg == slotArg) {
         w.deadline = id;
       }
     }
   }
 
-  private void reported(long gfn) {
+  /** The running harvest reports {@code gfn} of its slot, where the slot is now. */
+  private void reported(int actor, long gfn) {
+    DirtyLogOperations.Operation op = operations.running(actor);
+    if (op == null) {
+      return;
+    }
+    int slotArg = DirtyLogOperations.slotArg(op.slot);
+    long page = gfn - op.slot.baseGfn();
     for (Iterator<Write> it = pending.iterator(); it.hasNext(); ) {
-      if (it.next().gfn == gfn) {
+      Write w = it.next();
+      if (w.slotArg == slotArg && w.page == page) {
         judged();
         it.remove();
       }
     }
   }
 
-  private void harvestReturns(long seq, int actor) {
+  /**
+   * A memslot update committed: where the slot is gone or no longer logs, KVM freed its dirty
+   * bitmap, and the writes it held are owed to no harvest (a moved slot keeps its bitmap).
+   */
+  private void bitmapMaybeFreed(int slotArg) {
+    KvmMemslot now = kvm.memslots().active(slotArg >>> 16).byId(slotArg & 0xffff);
+    if (now == null || !now.slot().dirtyLogEnabled()) {
+      pending.removeIf(w -> w.slotArg == slotArg);
+    }
+  }
+
+  /**
+   * A harvest returned: the writes it owed and did not report fail, unless it failed (its slot
+   * does not log, say) and so reported nothing, which leaves them to the next harvest.
+   */
+  private void harvestReturns(long seq, int actor, long ret) {
     long id = harvestOf[actor];
     for (Iterator<Write> it = pending.iterator(); it.hasNext(); ) {
       Write w = it.next();
-      if (w.deadline == id) {
+      if (w.deadline == id && ret != 0) {
+        w.deadline = -1;
+      } else if (w.deadline == id) {
         judged();
         it.remove();
         fail(seq, actor, "write-unreported",
@@ -220,7 +255,7 @@ public final class DirtyLogCompleteCheck extends Check {
 
   /** A write fault on {@code gfn} began, or KVM wrote it: the log may report it. */
   private void dirtied(long seq, long gfn) {
-    MemorySlot slot = kvm.gfnToMemslot(0, gfn);
+    MemorySlot slot = kvm.memslots().gfnToMemslot(0, gfn);
     if (slot != null && slot.dirtyLogEnabled()) {
       history(slot, gfn)[0] = seq;
     }

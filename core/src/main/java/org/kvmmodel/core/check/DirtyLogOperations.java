@@ -1,8 +1,10 @@
 package org.kvmmodel.core.check;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.kvmmodel.api.kvm.MemoryChange;
 import org.kvmmodel.api.kvm.MemorySlot;
@@ -114,6 +116,13 @@ final class DirtyLogOperations {
   private final Map<Integer, Long> initiallySetAt = new HashMap<>();
   /** Per actor inside a KVM_SET_USER_MEMORY_REGION2 that asks for logging: the slot, or -1. */
   private int[] enabling = new int[8];
+  private int enablingCount;
+  /**
+   * Gfns a fault or a log mark touched while a KVM_SET_USER_MEMORY_REGION2 asking for logging
+   * ran: a slot it creates or moves is published before its commit, and a fault in between
+   * sees the logging slot, so its leaf is logged and owes no write-protection.
+   */
+  private final List<Long> touchedWhileEnabling = new ArrayList<>();
   /** Per actor in a guest fault: its gfn, or -1. */
   private long[] faultGfn = new long[8];
 
@@ -147,12 +156,18 @@ final class DirtyLogOperations {
     switch (tp) {
       case KVM_PAGE_FAULT:
         faultBegins(actor, a >>> kvm.pageShift());
+        if (enablingCount > 0) {
+          touchedWhileEnabling.add(a >>> kvm.pageShift());
+        }
         break;
       case KVM_PAGE_FAULT_DONE:
         faultGfn[actor] = -1;
         break;
       case MARK_PAGE_DIRTY_IN_SLOT:
         markingGfn[actor] = a;
+        if (enablingCount > 0) {
+          touchedWhileEnabling.add(a);
+        }
         if (runningCount > 0) {
           for (Operation op : running) {
             if (op != null) {
@@ -182,12 +197,18 @@ final class DirtyLogOperations {
         requested(actor, b, c);
         break;
       case SET_MEMORY_REGION:
-        if ((b & MemorySlot.KVM_MEM_LOG_DIRTY_PAGES) != 0) {
+        if ((b & MemorySlot.KVM_MEM_LOG_DIRTY_PAGES) != 0 && enabling[actor] < 0) {
           enabling[actor] = (int) a;
+          enablingCount++;
         }
         break;
       case SET_MEMORY_REGION_DONE:
-        enabling[actor] = -1;
+        if (enabling[actor] >= 0) {
+          enabling[actor] = -1;
+          if (--enablingCount == 0) {
+            touchedWhileEnabling.clear();
+          }
+        }
         break;
       case COMMIT_MEMORY_REGION:
         commitBegins(seq, actor, (int) a, MemoryChange.values()[(int) b]);
@@ -283,7 +304,8 @@ final class DirtyLogOperations {
   /**
    * A commit whose slot now logs dirty pages and did not before turns logging on; without
    * {@code KVM_DIRTY_LOG_INITIALLY_SET} the arch must write-protect the whole slot before it
-   * returns.
+   * returns. A slot created or moved with logging was published before its commit, so what a
+   * fault or a log mark touched since the ioctl began is exempt, as a fault then logged it.
    */
   private void commitBegins(long seq, int actor, int slotArg, MemoryChange change) {
     boolean was = Boolean.TRUE.equals(logging.get(slotArg));
@@ -298,7 +320,12 @@ final class DirtyLogOperations {
         initiallySetAt.put(slotArg, seq);
       } else {
         initiallySetAt.remove(slotArg);
-        begin(seq, actor, slotArg, Kind.ENABLE);
+        Operation op = begin(seq, actor, slotArg, Kind.ENABLE);
+        if (op != null && (change == MemoryChange.CREATE || change == MemoryChange.MOVE)) {
+          for (long gfn : touchedWhileEnabling) {
+            noteFault(op, gfn);
+          }
+        }
       }
     }
   }

@@ -87,7 +87,8 @@ public final class RefcountBalancedCheck extends Check {
    * After {@code kvm_destroy_vm} (and the VMM's exit, which the run ends with): every stage-2
    * table page is freed, and every folio KVM ever referenced is back to what the host alone
    * accounts for: no pin, and one reference per page-table mapping plus the page cache's own
-   * (folio_expected_ref_count of an idle folio), or free.
+   * (folio_expected_ref_count of an idle folio) plus, for a hwpoisoned folio, the one
+   * {@code memory_failure} took to keep it out of use for good, or free.
    */
   private void judgeTeardown() {
     judged();
@@ -101,7 +102,8 @@ public final class RefcountBalancedCheck extends Check {
       if (memory.isReserved(pfn) || memory.refcount(pfn) == 0) {
         continue;
       }
-      int expected = memory.mapcount(pfn) + (memory.isAnon(pfn) ? 0 : 1);
+      int expected = memory.mapcount(pfn) + (memory.isAnon(pfn) ? 0 : 1)
+          + (memory.isHwpoison(pfn) ? 1 : 0);
       if (memory.pincount(pfn) != 0 || memory.refcount(pfn) != expected) {
         fail(destroyed, destroyer, "folio-not-at-baseline",
             "after VM teardown folio %#x has refcount %d and pincount %d; the host alone accounts"

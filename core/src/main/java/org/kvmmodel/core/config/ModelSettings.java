@@ -27,7 +27,8 @@ public record ModelSettings(
     long seed,
     long hostMemoryBytes,
     DirtyLogMode dirtyLogMode,
-    FaultInjectionSettings faultInjection) {
+    FaultInjectionSettings faultInjection,
+    int generatedScenarios) {
 
   private static final String ROOT = "kvmmodel";
 
@@ -74,7 +75,22 @@ public record ModelSettings(
             percent(c, "fault-injection.gup-efault"),
             percent(c, "fault-injection.gup-hwpoison"),
             percent(c, "fault-injection.cache-enomem"),
-            percent(c, "fault-injection.cmpxchg-loss")));
+            percent(c, "fault-injection.cmpxchg-loss")),
+        generatedScenarios(c));
+  }
+
+  private static int generatedScenarios(Config c) {
+    String key = "conformance.generated-scenarios";
+    int value;
+    try {
+      value = c.getInt(key);
+    } catch (ConfigException.WrongType e) {
+      throw new SettingsException(ROOT + "." + key + " must be an integer 0 or more", e);
+    }
+    if (value < 0) {
+      throw new SettingsException(ROOT + "." + key + " must be an integer 0 or more, got " + value);
+    }
+    return value;
   }
 
   private static ConfigSyntax syntaxOf(File file) {

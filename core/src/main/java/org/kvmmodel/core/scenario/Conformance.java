@@ -30,6 +30,9 @@ import org.kvmmodel.core.sched.SchedulePolicy;
  * reason. Over all of an arch's cells, each kind of situation a check names is reported as
  * judged, {@code not-applicable} where the plugin declares it impossible
  * ({@link ArchPlugin#impossibleSituations}), or {@code not-exercised}, which fails like a cell.
+ * A scenario {@linkplain Scenario#composedFromSeed composed from its seed} runs as many times
+ * as {@code kvmmodel.conformance.generated-scenarios} says, each run another VM, and not at all
+ * when that is 0.
  */
 public final class Conformance {
 
@@ -63,8 +66,11 @@ public final class Conformance {
                         "kvmmodel.arch-configuration",
                         ConfigValueFactory.fromAnyRef(configuration.name())));
         for (Scenario scenario : scenarios) {
-          rows.addAll(
-              cell(settings, registry, plugin, configuration, scenario, seeds, situations));
+          int runs = scenario.composedFromSeed() ? settings.generatedScenarios() : seeds;
+          if (runs > 0) {
+            rows.addAll(
+                cell(settings, registry, plugin, configuration, scenario, runs, situations));
+          }
           progress.accept(++done);
         }
       }

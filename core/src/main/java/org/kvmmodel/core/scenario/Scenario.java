@@ -46,6 +46,15 @@ public interface Scenario {
     return null;
   }
 
+  /**
+   * Whether the scenario composes its VM from the choice stream, so that each seed is another
+   * scenario; {@code conformance} runs it for its generated-scenario budget rather than its
+   * seed count.
+   */
+  default boolean composedFromSeed() {
+    return false;
+  }
+
   /** Creates the VM's memory and memslots and spawns the actors of one run. */
   void setUp(ScenarioRun run);
 }

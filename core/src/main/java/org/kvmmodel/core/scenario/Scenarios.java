@@ -9,7 +9,7 @@ public final class Scenarios {
   private static final List<Scenario> ALL =
       List.of(new DemandPaging(), new WritebackStorm(), new DirtyLogHarvest(), new MemslotDelete(),
           new PfnCache(), new TwoVms(), new PageFaultTest(),
-          new HugePages(), new MteCopyTagsScenario());
+          new HugePages(), new MteCopyTagsScenario(), new GeneratedScenario());
 
   private Scenarios() {}
 
