@@ -48,7 +48,7 @@ class ModelSettingsTests {
   void unknownKeysNameTheirPathAndTheAllowedKeys() {
     assertEquals(
         "unknown config key kvmmodel.seeed (allowed under kvmmodel: arch, arch-configuration,"
-            + " fault-injection, host, kvm, seed, vm)",
+            + " conformance, fault-injection, host, kvm, seed, vm)",
         refused("kvmmodel.seeed = 3"));
     assertEquals(
         "unknown config key kvmmodel.fault-injection.gup-eio (allowed under"
