@@ -11,6 +11,8 @@ import org.kvmmodel.api.KernelEvent;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.ViolationEvidence;
 import org.kvmmodel.api.ViolationSignature;
+import org.kvmmodel.api.KvmVersion;
+import org.kvmmodel.arch.riscv.RiscvPlugin;
 import org.kvmmodel.core.check.CheckStatus;
 import org.kvmmodel.core.check.DirtyProtectedCheck;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
@@ -122,5 +124,23 @@ class KnownDivergenceTests {
     assertFalse(v.sinceLast("mmu_lock").saw("mmu_invalidate_retry"));
     assertEquals(2, v.sinceLast("mmu_lock").events().size());
     assertTrue(v.sinceLast("kvm_release_page_dirty").events().isEmpty());
+  }
+
+  /**
+   * RISC-V 6.13's LIVENESS declaration covers the zap livelock of its fault path (no lockless
+   * retry pre-check, a zap that yields per page), in that function only, and not a fault
+   * livelock there: a fault that fixes nothing would still fail.
+   */
+  @Test
+  void riscvDeclaresTheZapLivelockOfItsFaultPathAndNothingElseOfLiveness() {
+    KnownDivergence declared = new RiscvPlugin().knownDivergences(KvmVersion.DEFAULT).stream()
+        .filter(d -> d.check().equals("LIVENESS")).findFirst().orElseThrow();
+    assertEquals("kvm_riscv_gstage_map", declared.kernelFunction());
+    assertTrue(declared.signature().matches(new ViolationEvidence(
+        "LIVENESS", "kvm_riscv_gstage_map", "zap-livelock", List.of())));
+    assertFalse(declared.signature().matches(new ViolationEvidence(
+        "LIVENESS", "kvm_riscv_gstage_map", "fault-livelock", List.of())));
+    assertEquals("unfixed in mainline (kvm_riscv_gstage_map: re-faults in a range being zapped take mmu_lock"
+        + " only to retry, and the zap yields to each)", declared.citation());
   }
 }

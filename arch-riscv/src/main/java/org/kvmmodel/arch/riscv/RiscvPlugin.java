@@ -140,11 +140,26 @@ public final class RiscvPlugin implements ArchPlugin {
    * 6.13's {@code kvm_riscv_gstage_map} releases a page as used after the retry check fired,
    * marking the folio dirty without a passed retry check.
    */
+  /**
+   * What 6.13's {@code kvm_riscv_gstage_map} does while an invalidation zaps its range: it has
+   * no lockless {@code mmu_invalidate_retry_gfn_unsafe} pre-check before faultin, so every
+   * re-fault takes mmu_lock only to see the retry check fire, and {@code gstage_unmap_range},
+   * which calls {@code cond_resched_lock} after every page, yields the contended spinlock to
+   * each of them (x86 stopped this by checking the range before taking the lock).
+   */
+  static final ViolationSignature RETRIES_UNDER_A_YIELDING_ZAP =
+      ViolationSignature.of(
+          "re-faults in a range being zapped take mmu_lock only to retry, and the zap yields to"
+              + " each", v -> v.kind().equals("zap-livelock"));
+
   @Override
   public List<KnownDivergence> knownDivergences(KvmVersion version) {
     return version.equals(KvmVersion.DEFAULT)
-        ? List.of(new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION,
-            RETRIED_FAULT_RELEASED_USED, null))
+        ? List.of(
+            new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION,
+                RETRIED_FAULT_RELEASED_USED, null),
+            new KnownDivergence("LIVENESS", GstageMap.FUNCTION, RETRIES_UNDER_A_YIELDING_ZAP,
+                null))
         : List.of();
   }
 
