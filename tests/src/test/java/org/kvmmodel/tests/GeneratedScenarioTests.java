@@ -85,11 +85,13 @@ class GeneratedScenarioTests {
   }
 
   /**
-   * The backings the generated VMs reach on x86, as ISOLATION judges the frames accesses hit,
-   * and the slot states PERMISSIONS judges leaves in: every kind those checks name.
+   * The backings the generated VMs reach on x86, as ISOLATION judges the frames accesses hit
+   * (ZONE_DEVICE among them, which no named scenario maps on x86), and the slot states and host
+   * PTEs PERMISSIONS judges new leaves over (read-only after fork or mprotect, the zero page):
+   * every kind those checks name.
    */
   @Test
-  void sixteenGeneratedVmsMeetEveryBackingAndSlotStateOnX86() {
+  void sixteenGeneratedVmsMeetEveryBackingSlotStateAndHostPteOnX86() {
     Set<String> isolation = new TreeSet<>();
     Set<String> permissions = new TreeSet<>();
     ModelSettings settings = settings("x86", "", "");
@@ -99,16 +101,18 @@ class GeneratedScenarioTests {
         c.situations().forEach((kind, n) -> {
           if (n > 0 && c.id().equals(IsolationCheck.ID)) {
             isolation.add(kind);
-          } else if (n > 0 && c.id().equals(PermissionsCheck.ID) && kind.startsWith("slot=")) {
+          } else if (n > 0 && c.id().equals(PermissionsCheck.ID)
+              && (kind.startsWith("slot=") || kind.startsWith("host-pte="))) {
             permissions.add(kind);
           }
         });
       }
     }
     assertEquals(Set.of("backing=anon", "backing=anon-thp", "backing=file", "backing=hugetlb",
-        "backing=pfnmap"), isolation);
+        "backing=pfnmap", "backing=zone-device"), isolation);
     assertEquals(Set.of("slot=read-only logging=off", "slot=read-write logging=off",
-        "slot=read-write logging=on"), permissions);
+        "slot=read-write logging=on", "host-pte=writable", "host-pte=read-only",
+        "host-pte=zero-page"), permissions);
   }
 
   /**

@@ -17,7 +17,9 @@ enum Backing {
   FILE("file"),
   /** A frame with no {@code struct page} ({@code VM_PFNMAP} / IO memory). */
   PFNMAP("pfnmap"),
-  /** ZONE_DEVICE memory, or the zero page and other reserved frames. */
+  /** ZONE_DEVICE memory (struct pages, never on the LRU: device-DAX, pmem). */
+  ZONE_DEVICE("zone-device"),
+  /** The zero page and other reserved frames. */
   OTHER("other");
 
   private static final Backing[] VALUES = values();
@@ -42,7 +44,10 @@ enum Backing {
     if (memory.isIoPfn(pfn) || !memory.pfnValid(pfn)) {
       return PFNMAP;
     }
-    if (memory.isZoneDevice(pfn) || memory.isReserved(pfn)) {
+    if (memory.isZoneDevice(pfn)) {
+      return ZONE_DEVICE;
+    }
+    if (memory.isReserved(pfn)) {
       return OTHER;
     }
     if (memory.isHugetlb(pfn)) {

@@ -35,7 +35,7 @@ public final class IsolationCheck extends Check {
   private long crossVmJudged;
   /** Guest accesses judged, by what backs the frame they reached. */
   private final Facet accesses = facet(Facet.of("backing", Backing.labels(Backing.ANON,
-      Backing.ANON_THP, Backing.HUGETLB, Backing.FILE, Backing.PFNMAP)));
+      Backing.ANON_THP, Backing.HUGETLB, Backing.FILE, Backing.PFNMAP, Backing.ZONE_DEVICE)));
 
   public IsolationCheck(KvmInstance kvm) {
     super(ID, kvm);

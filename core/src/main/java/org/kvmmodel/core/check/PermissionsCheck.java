@@ -56,6 +56,13 @@ public final class PermissionsCheck extends Check {
   /** New leaves over {@code VM_PFNMAP} memory, by whether the host maps the pfn writable. */
   private final Facet pfnmap =
       facet(Facet.of("pfnmap-host-pte", "writable", "read-only"));
+  /**
+   * New leaves over frames with a {@code struct page}, by the host PTE at the hva when the leaf
+   * was installed: writable, present but read-only (copy-on-write shared after fork, or
+   * mprotect), or the shared zero page.
+   */
+  private final Facet hostPtes =
+      facet(Facet.of("host-pte", "writable", "read-only", "zero-page"));
   /** Dirty-log operations whose write-protection was judged. */
   private final Facet protections = facet(Facet.of("protect", "harvest", "clear", "enable"));
 
@@ -107,6 +114,9 @@ public final class PermissionsCheck extends Check {
     }
     if (newLeaf && backing == Backing.PFNMAP) {
       pfnmap.hit(HostPte.isWritable(hostPte) ? 0 : 1);
+    } else if (newLeaf && HostPte.isPresent(hostPte) && HostPte.mapsPfn(hostPte)) {
+      hostPtes.hit(kvm.memory().isZeroPfn(HostPte.pfn(hostPte)) ? 2
+          : HostPte.isWritable(hostPte) ? 0 : 1);
     }
     if (newWrite && slot.isReadonly()) {
       fail(seq, actor, "writable-readonly-slot",
