@@ -64,12 +64,7 @@ public final class DirtyLogHarvest implements Scenario {
     int pmdPages = (int) (vm.memory().hostPageSize().pmdSize() >>> pageShift);
     int pages = (choices.chance(50) ? 64 : pmdPages) + (choices.chance(50) ? PARTIAL_WORD : 0);
     VmaKind backing = choices.chance(50) ? VmaKind.ANON : VmaKind.ANON_THP;
-    if (!vm.dirtyLogManualProtect()) {
-      long mode = new long[] {0, DirtyLogMode.MANUAL_PROTECT_ENABLE,
-          DirtyLogMode.MANUAL_PROTECT_ENABLE | DirtyLogMode.INITIALLY_SET}[choices.nextInt(3)];
-      DemandPaging.check(vm.enableCap(KvmCap.MANUAL_DIRTY_LOG_PROTECT2, mode), 0,
-          "KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)");
-    }
+    enableDrawnLogMode(vm, choices);
     MmStruct vmm = vm.vmm();
     long bytes = (long) pages << pageShift;
     DemandPaging.check(vmm.mmap(HVA, bytes, Vma.VM_READ | Vma.VM_WRITE, backing), HVA,
@@ -97,6 +92,20 @@ public final class DirtyLogHarvest implements Scenario {
         });
     int delay = choices.nextInt(4);
     run.spawn("harvester", () -> harvest(run, pages, bytes, delay));
+  }
+
+  /**
+   * As {@code dirty_log_test -M}, unless the configuration set a mode: harvest-and-protect,
+   * manual protect, or manual protect with every bit initially set, drawn and enabled with
+   * {@code KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)}.
+   */
+  static void enableDrawnLogMode(KvmInstance vm, ChoiceStream choices) {
+    if (!vm.dirtyLogManualProtect()) {
+      long mode = new long[] {0, DirtyLogMode.MANUAL_PROTECT_ENABLE,
+          DirtyLogMode.MANUAL_PROTECT_ENABLE | DirtyLogMode.INITIALLY_SET}[choices.nextInt(3)];
+      DemandPaging.check(vm.enableCap(KvmCap.MANUAL_DIRTY_LOG_PROTECT2, mode), 0,
+          "KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)");
+    }
   }
 
   /**

@@ -4,9 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.kvmmodel.api.kvm.Errno;
 import org.kvmmodel.api.kvm.GuestAccess;
-import org.kvmmodel.api.kvm.KvmCap;
 import org.kvmmodel.core.choice.ChoiceStream;
-import org.kvmmodel.core.kvm.DirtyLogMode;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.KvmMemslot;
 import org.kvmmodel.core.mm.MmStruct;
@@ -68,7 +66,7 @@ public final class GeneratedScenario implements Scenario {
   public void setUp(ScenarioRun run) {
     KvmInstance vm = run.vm();
     ChoiceStream choices = run.choices();
-    drawDirtyLogMode(vm, choices);
+    DirtyLogHarvest.enableDrawnLogMode(vm, choices);
     List<GeneratedSlot> slots = new ArrayList<>();
     int count = 1 + choices.nextInt(MAX_SLOTS);
     boolean deviceTaken = false;
@@ -90,18 +88,6 @@ public final class GeneratedScenario implements Scenario {
     }
     GeneratedHost.spawn(run, slots, child);
     spawnVmm(run, slots);
-  }
-
-  /** As {@code dirty_log_test -M}: harvest-and-protect, manual protect, or manual with all set. */
-  private static void drawDirtyLogMode(KvmInstance vm, ChoiceStream choices) {
-    int mode = choices.nextInt(3);
-    if (mode == 0 || vm.dirtyLogManualProtect()) {
-      return;
-    }
-    long arg = mode == 1 ? DirtyLogMode.MANUAL_PROTECT_ENABLE
-        : DirtyLogMode.MANUAL_PROTECT_ENABLE | DirtyLogMode.INITIALLY_SET;
-    DemandPaging.check(vm.enableCap(KvmCap.MANUAL_DIRTY_LOG_PROTECT2, arg), 0,
-        "KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)");
   }
 
   /**
