@@ -166,4 +166,54 @@ class GeneratedScenarioTests {
     assertEquals("kvmmodel.conformance.generated-scenarios must be an integer 0 or more, got -1",
         e.getMessage());
   }
+
+  /**
+   * A generated host holds one VM or two, each of its own VMM process: over sixteen seeds both
+   * are drawn, and a second VM's vCPUs, VMM and host actors are named for it.
+   */
+  @Test
+  void generatedHostsHoldOneVmOrTwoEachWithItsOwnActors() {
+    Set<Integer> vmCounts = new TreeSet<>();
+    for (long seed = 0; seed < 16; seed++) {
+      RecordingVcpus recording = new RecordingVcpus();
+      ScenarioRun.execute(recording, settings("x86", "", ""), REGISTRY, seed,
+          SchedulePolicy.RANDOM);
+      vmCounts.add(recording.names.stream().anyMatch(n -> n.startsWith("vm1.vcpu")) ? 2 : 1);
+      assertTrue(recording.names.contains("vcpu0"), recording.names.toString());
+      assertTrue(recording.names.stream().allMatch(n -> n.matches("(vm1\\.)?vcpu[0-2]")),
+          recording.names.toString());
+    }
+    assertEquals(Set.of(1, 2), vmCounts);
+  }
+
+  /** The generated scenario, noting the names of the vCPUs its set-up created. */
+  private static final class RecordingVcpus implements Scenario {
+    final List<String> names = new java.util.ArrayList<>();
+
+    @Override
+    public String name() {
+      return GENERATED.name();
+    }
+
+    @Override
+    public String description() {
+      return GENERATED.description();
+    }
+
+    @Override
+    public long stepBound() {
+      return GENERATED.stepBound();
+    }
+
+    @Override
+    public boolean composedFromSeed() {
+      return true;
+    }
+
+    @Override
+    public void setUp(ScenarioRun run) {
+      GENERATED.setUp(run);
+      run.vcpus().forEach(v -> names.add(v.name()));
+    }
+  }
 }

@@ -628,6 +628,14 @@ public final class KvmInstance implements Kvm {
     return "vm" + id;
   }
 
+  /**
+   * The name of an actor working for this VM ({@code vcpu0}, {@code vmm}, {@code host}): as
+   * given for the first VM, qualified by the VM's name ({@code vm1.vmm}) for the others.
+   */
+  public String actorName(String role) {
+    return id == 0 ? role : name() + "." + role;
+  }
+
   /** Every VM on this VM's host, itself included. */
   public VmList vmList() {
     return vmList;

@@ -2,6 +2,7 @@ package org.kvmmodel.core.scenario;
 
 import java.util.List;
 import org.kvmmodel.core.choice.ChoiceStream;
+import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.HostPte;
 import org.kvmmodel.core.mm.MmStruct;
@@ -34,8 +35,11 @@ final class GeneratedHost {
 
   private GeneratedHost() {}
 
-  /** Draws the events and spawns the {@code host} actor, if there is anything to do. */
-  static void spawn(ScenarioRun run, List<GeneratedSlot> slots, MmStruct child) {
+  /**
+   * Draws the events on {@code vm}'s VMM process and spawns its {@code host} actor, if there is
+   * anything to do.
+   */
+  static void spawn(ScenarioRun run, KvmInstance vm, List<GeneratedSlot> slots, MmStruct child) {
     if (slots.isEmpty()) {
       return;
     }
@@ -53,9 +57,9 @@ final class GeneratedHost {
     if (n == 0 && child == null) {
       return;
     }
-    MmStruct vmm = run.vm().vmm();
+    MmStruct vmm = vm.vmm();
     run.spawn(
-        "host",
+        vm.actorName("host"),
         () -> {
           for (int i = 0; i < n; i++) {
             apply(run, vmm, events[i], targets[i], pages[i]);

@@ -12,8 +12,9 @@ import org.kvmmodel.core.vcpu.GuestProgram;
 import org.kvmmodel.core.vcpu.Vcpu;
 
 /**
- * generated: a scenario composed from the run's choice stream, so every seed is another VM.
- * It draws the dirty-log mode ({@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2}, with or without
+ * generated: a scenario composed from the run's choice stream, so every seed is another host.
+ * It draws one or two VMs, each of its own VMM process (so with its own mm), and for each the
+ * dirty-log mode ({@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2}, with or without
  * initially-all-set), one to three memslots ({@link GeneratedSlot}: backing, size, alignment
  * of hva and gpa, flags), one to three vCPUs whose programs are random, sequential or hot-set
  * reads, writes, atomics and instruction fetches (now and then outside every slot), the host's
@@ -23,12 +24,13 @@ import org.kvmmodel.core.vcpu.Vcpu;
  * logging toggled, slots deleted and recreated or moved, {@code kvm_write_guest}). Each memslot
  * and dirty-log ioctl's return is verified.
  *
- * <p>Every draw's 0 is its simplest option (one slot of anonymous memory, 64 pages, aligned, no
- * flags, one vCPU, no host or VMM activity), so shrinking a failing run's choices leaves the
- * smallest scenario that still fails, and {@code run generated --seed S} replays it.
+ * <p>Every draw's 0 is its simplest option (one VM, one slot of anonymous memory, 64 pages,
+ * aligned, no flags, one vCPU, no host or VMM activity), so shrinking a failing run's choices
+ * leaves the smallest scenario that still fails, and {@code run generated --seed S} replays it.
  */
 public final class GeneratedScenario implements Scenario {
 
+  static final int MAX_VMS = 2;
   static final int MAX_SLOTS = 3;
   static final int MAX_VCPUS = 3;
   static final int MAX_ACCESSES = 32;
@@ -64,16 +66,31 @@ public final class GeneratedScenario implements Scenario {
 
   @Override
   public void setUp(ScenarioRun run) {
-    KvmInstance vm = run.vm();
+    ChoiceStream choices = run.choices();
+    int vms = 1 + choices.nextInt(MAX_VMS);
+    boolean deviceTaken = false;
+    for (int index = 0; index < vms; index++) {
+      KvmInstance vm = index == 0 ? run.vm() : run.addVm();
+      deviceTaken = compose(run, vm, index * MAX_SLOTS, deviceTaken);
+    }
+  }
+
+  /**
+   * Composes one VM: its log mode, memslots, vCPUs, host events and VMM. {@code firstSlot} is
+   * its first slot's place among the host's generated slots; returns whether the host's
+   * ZONE_DEVICE frames are taken afterwards.
+   */
+  private static boolean compose(
+      ScenarioRun run, KvmInstance vm, int firstSlot, boolean deviceTaken) {
     ChoiceStream choices = run.choices();
     DirtyLogHarvest.enableDrawnLogMode(vm, choices);
     List<GeneratedSlot> slots = new ArrayList<>();
     int count = 1 + choices.nextInt(MAX_SLOTS);
-    boolean deviceTaken = false;
+    boolean taken = deviceTaken;
     for (int id = 0; id < count; id++) {
-      GeneratedSlot slot = GeneratedSlot.create(vm, choices, id, deviceTaken);
+      GeneratedSlot slot = GeneratedSlot.create(vm, choices, id, firstSlot + id, taken);
       if (slot != null) {
-        deviceTaken |= slot.backing == GeneratedBacking.ZONE_DEVICE;
+        taken |= slot.backing == GeneratedBacking.ZONE_DEVICE;
         slots.add(slot);
       }
     }
@@ -82,12 +99,13 @@ public final class GeneratedScenario implements Scenario {
             ? vm.vmm().fork() : null;
     int vcpus = 1 + choices.nextInt(MAX_VCPUS);
     for (int id = 0; id < vcpus; id++) {
-      Vcpu vcpu = run.createVcpu(id);
+      Vcpu vcpu = run.createVcpu(vm, id);
       GuestProgram program = program(choices, slots, vm.pageShift());
       run.spawn(vcpu.name(), () -> vcpu.run(program));
     }
-    GeneratedHost.spawn(run, slots, child);
-    spawnVmm(run, slots);
+    GeneratedHost.spawn(run, vm, slots, child);
+    spawnVmm(run, vm, slots);
+    return taken;
   }
 
   /**
@@ -147,7 +165,7 @@ public final class GeneratedScenario implements Scenario {
    * what it reported, with manual protect), toggle logging, delete and recreate, move, or
    * write guest memory as KVM's own kvm-clock update does.
    */
-  private static void spawnVmm(ScenarioRun run, List<GeneratedSlot> slots) {
+  private static void spawnVmm(ScenarioRun run, KvmInstance vm, List<GeneratedSlot> slots) {
     if (slots.isEmpty()) {
       return;
     }
@@ -161,9 +179,8 @@ public final class GeneratedScenario implements Scenario {
       targets[i] = choices.nextInt(slots.size());
       pages[i] = choices.nextInt((int) slots.get(targets[i]).pages);
     }
-    KvmInstance vm = run.vm();
     run.spawn(
-        "vmm",
+        vm.actorName("vmm"),
         () -> {
           for (int i = 0; i < n; i++) {
             GeneratedSlot slot = slots.get(targets[i]);
@@ -175,7 +192,7 @@ public final class GeneratedScenario implements Scenario {
                 slot.toggleLogging(vm);
                 break;
               case 2:
-                slot.deleteAndRecreate(run);
+                slot.deleteAndRecreate(run, vm);
                 break;
               case 3:
                 slot.move(vm);

@@ -53,11 +53,14 @@ final class GeneratedSlot {
   }
 
   /**
-   * Draws slot {@code id} ({@code deviceTaken}: the host's one PMD of ZONE_DEVICE frames is
-   * already another slot's), maps its memory and touches what the backing wants touched;
-   * returns null where KVM refuses the slot for its backing (the memory is unmapped again).
+   * Draws slot {@code id} of {@code vm} ({@code deviceTaken}: the host's one PMD of ZONE_DEVICE
+   * frames is already another slot's; {@code hostIndex}: the slot's place among all the host's
+   * generated slots, which picks IO frames no other slot maps), maps its memory and touches what
+   * the backing wants touched; returns null where KVM refuses the slot for its backing (the
+   * memory is unmapped again).
    */
-  static GeneratedSlot create(KvmInstance vm, ChoiceStream choices, int id, boolean deviceTaken) {
+  static GeneratedSlot create(
+      KvmInstance vm, ChoiceStream choices, int id, int hostIndex, boolean deviceTaken) {
     GeneratedBacking[] all = GeneratedBacking.values();
     GeneratedBacking backing = all[choices.nextInt(all.length)];
     if (backing == GeneratedBacking.ZONE_DEVICE && deviceTaken) {
@@ -82,7 +85,7 @@ final class GeneratedSlot {
     } else if (choices.chance(15)) {
       flags = MemorySlot.KVM_MEM_READONLY;
     }
-    long io = alignUp(vm.memory().ioPfnBase(), pmdPages) + (long) id * pmdPages
+    long io = alignUp(vm.memory().ioPfnBase(), pmdPages) + (long) hostIndex * pmdPages
         + (choices.chance(50) ? 0 : 1) + hvaOff;
     MmStruct vmm = vm.vmm();
     long bytes = pages << pageShift;
@@ -199,11 +202,10 @@ final class GeneratedSlot {
   }
 
   /** KVM_MR_DELETE, then KVM_MR_CREATE of the same slot again after a race point. */
-  void deleteAndRecreate(ScenarioRun run) {
+  void deleteAndRecreate(ScenarioRun run, KvmInstance vm) {
     if (!present) {
       return;
     }
-    KvmInstance vm = run.vm();
     DemandPaging.check(vm.setUserMemoryRegion2(
         new UserspaceMemoryRegion2(id, flags, gfn << pageShift, 0, hva)), 0,
         "KVM_SET_USER_MEMORY_REGION2 (delete) " + this);

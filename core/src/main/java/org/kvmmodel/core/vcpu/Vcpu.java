@@ -64,7 +64,7 @@ public final class Vcpu implements VcpuRequestTarget {
    */
   @Override
   public String name() {
-    return kvm.id() == 0 ? "vcpu" + id : kvm.name() + ".vcpu" + id;
+    return kvm.actorName("vcpu" + id);
   }
 
   public Tlb tlb() {
