@@ -36,7 +36,11 @@ final class ExploreCommand implements Callable<Integer> {
 
   @Mixin private ArchOptions options;
 
-  @Parameters(index = "0", paramLabel = "SCENARIO", description = "The scenario to explore.")
+  @Parameters(
+      index = "0",
+      paramLabel = "SCENARIO",
+      completionCandidates = ScenarioNames.class,
+      description = "The scenario to explore: ${COMPLETION-CANDIDATES}.")
   private String scenarioName;
 
   @Option(names = "--check", required = true, paramLabel = "ID", description = "The check to violate.")

@@ -28,8 +28,7 @@ import picocli.CommandLine.Spec;
       "Run one scenario many times in free mode (real threads, real locks and atomics), each",
       "run's actions from its own seed, every check judging every run. A violation prints the",
       "check, the run's seed, the file its event log was written to and the explore command",
-      "that hunts the same violation in deterministic mode.",
-      "Scenarios: demand-paging, writeback-storm, dirty-log, memslot-delete."
+      "that hunts the same violation in deterministic mode."
     })
 final class StressCommand implements Callable<Integer> {
 
@@ -37,7 +36,11 @@ final class StressCommand implements Callable<Integer> {
 
   @Mixin private ArchOptions options;
 
-  @Parameters(index = "0", paramLabel = "SCENARIO", description = "The scenario to stress.")
+  @Parameters(
+      index = "0",
+      paramLabel = "SCENARIO",
+      completionCandidates = ScenarioNames.class,
+      description = "The scenario to stress: ${COMPLETION-CANDIDATES}.")
   private String scenarioName;
 
   @Option(names = "--iterations", paramLabel = "N", description = "Runs (default: 200).")

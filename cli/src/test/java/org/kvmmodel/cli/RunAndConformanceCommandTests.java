@@ -27,6 +27,16 @@ class RunAndConformanceCommandTests extends CommandLineTest {
   }
 
   @Test
+  void runReportsADeclaredKnownDivergenceWithItsCitationAndPasses() {
+    assertEquals(0, run("run", "demand-paging", "--arch", "riscv", "--seed", "0"));
+    String text = out.toString();
+    assertTrue(text.contains("\n  DIRTY-PROTECTED      known-divergence judged "), text);
+    assertTrue(text.contains("\n      unfixed in mainline (kvm_riscv_gstage_map: a fault whose"
+        + " retry check fired maps nothing and releases its page dirty)\n"), text);
+    assertTrue(!text.contains("reproduce:"), text);
+  }
+
+  @Test
   void runWritesItsEventsAsJsonLines() throws IOException {
     Path trace = dir.resolve("trace.jsonl");
     assertEquals(0, run("run", "demand-paging", "--seed", "3", "--trace-out", trace.toString()));

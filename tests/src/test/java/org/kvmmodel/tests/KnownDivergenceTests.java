@@ -133,13 +133,14 @@ class KnownDivergenceTests {
    */
   @Test
   void riscvDeclaresTheZapLivelockOfItsFaultPathAndNothingElseOfLiveness() {
-    KnownDivergence declared = new RiscvPlugin().knownDivergences(KvmVersion.DEFAULT).stream()
-        .filter(d -> d.check().equals("LIVENESS")).findFirst().orElseThrow();
+    List<KnownDivergence> liveness = new RiscvPlugin().knownDivergences(KvmVersion.DEFAULT)
+        .stream().filter(d -> d.check().equals("LIVENESS")).toList();
+    KnownDivergence declared = liveness.get(0);
     assertEquals("kvm_riscv_gstage_map", declared.kernelFunction());
     assertTrue(declared.signature().matches(new ViolationEvidence(
         "LIVENESS", "kvm_riscv_gstage_map", "zap-livelock", List.of())));
-    assertFalse(declared.signature().matches(new ViolationEvidence(
-        "LIVENESS", "kvm_riscv_gstage_map", "fault-livelock", List.of())));
+    assertFalse(liveness.stream().anyMatch(d -> d.covers(new ViolationEvidence(
+        "LIVENESS", "kvm_riscv_gstage_map", "fault-livelock", List.of()))));
     assertEquals("unfixed in mainline (kvm_riscv_gstage_map: re-faults in a range being zapped take mmu_lock"
         + " only to retry, and the zap yields to each)", declared.citation());
   }

@@ -137,10 +137,6 @@ public final class RiscvPlugin implements ArchPlugin {
           });
 
   /**
-   * 6.13's {@code kvm_riscv_gstage_map} releases a page as used after the retry check fired,
-   * marking the folio dirty without a passed retry check.
-   */
-  /**
    * What 6.13's {@code kvm_riscv_gstage_map} does while an invalidation zaps its range: it has
    * no lockless {@code mmu_invalidate_retry_gfn_unsafe} pre-check before faultin, so every
    * re-fault takes mmu_lock only to see the retry check fire, and {@code gstage_unmap_range},
@@ -152,6 +148,43 @@ public final class RiscvPlugin implements ArchPlugin {
           "re-faults in a range being zapped take mmu_lock only to retry, and the zap yields to"
               + " each", v -> v.kind().equals("zap-livelock"));
 
+  /**
+   * What 6.13's {@code kvm_riscv_gstage_map} does over hugetlbfs memory: it maps a leaf of the
+   * VMA's huge page size at the gpa rounded down to that size without asking whether the
+   * memslot holds the whole leaf or places gpa and hva alike within it (it has no
+   * {@code fault_supports_gstage_huge_mapping}), so a memslot that starts or ends inside a huge
+   * page gets a leaf reaching past its bounds.
+   */
+  static final ViolationSignature HUGETLB_LEAF_NOT_FITTED_TO_SLOT =
+      ViolationSignature.of(
+          "a hugetlbfs page is mapped by a leaf of its whole size that the memslot does not hold",
+          v -> v.kind().equals("crosses-memslot") || v.kind().equals("misaligned"));
+
+  /**
+   * What follows in 6.13 from {@link #HUGETLB_LEAF_NOT_FITTED_TO_SLOT}: the notifier clips an
+   * invalidated hva range to the memslot, and {@code gstage_unmap_range} clears only leaves the
+   * clipped range covers whole, so the leaf that reaches past the memslot stays mapped when
+   * {@code invalidate_range_start} returns.
+   */
+  static final ViolationSignature CLIPPED_UNMAP_SKIPS_A_SLOT_CROSSING_LEAF =
+      ViolationSignature.of(
+          "an invalidation clipped to the memslot leaves the leaf that reaches past it",
+          v -> v.kind().equals("crossing-leaf-after-invalidate-start"));
+
+  /**
+   * What else follows in 6.13 from {@link #HUGETLB_LEAF_NOT_FITTED_TO_SLOT}: where the memslot
+   * places the gpa and hva of a huge page differently, the leaf at the rounded-down gpa points
+   * at a frame not aligned to its size, a misaligned superpage the MMU refuses; each fault maps
+   * the same leaf again (and flushes), so the access faults for ever.
+   */
+  static final ViolationSignature REMAPS_A_MISALIGNED_SUPERPAGE =
+      ViolationSignature.of(
+          "a fault maps the same misaligned superpage again and again",
+          v -> v.kind().equals("misaligned-leaf-livelock"));
+
+  /** The core entry point an mmu_notifier invalidation is judged in. */
+  private static final String INVALIDATE_RANGE_START = "kvm_mmu_notifier_invalidate_range_start";
+
   @Override
   public List<KnownDivergence> knownDivergences(KvmVersion version) {
     return version.equals(KvmVersion.DEFAULT)
@@ -159,7 +192,13 @@ public final class RiscvPlugin implements ArchPlugin {
             new KnownDivergence("DIRTY-PROTECTED", GstageMap.FUNCTION,
                 RETRIED_FAULT_RELEASED_USED, null),
             new KnownDivergence("LIVENESS", GstageMap.FUNCTION, RETRIES_UNDER_A_YIELDING_ZAP,
-                null))
+                null),
+            new KnownDivergence("PERMISSIONS", GstageMap.FUNCTION,
+                HUGETLB_LEAF_NOT_FITTED_TO_SLOT, null),
+            new KnownDivergence("LIVENESS", GstageMap.FUNCTION, REMAPS_A_MISALIGNED_SUPERPAGE,
+                null),
+            new KnownDivergence("NO-STALE-MAPPING", INVALIDATE_RANGE_START,
+                CLIPPED_UNMAP_SKIPS_A_SLOT_CROSSING_LEAF, null))
         : List.of();
   }
 

@@ -1,7 +1,11 @@
 package org.kvmmodel.core.check;
 
 import java.util.Arrays;
+import java.util.Locale;
 import org.kvmmodel.api.kvm.MemorySlot;
+import org.kvmmodel.api.pt.PageTableCursor;
+import org.kvmmodel.api.pt.PageTableFormat;
+import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.trace.Tracepoint;
 
@@ -12,8 +16,12 @@ import org.kvmmodel.core.trace.Tracepoint;
  * spurious-fault path that fixes nothing). Judged at every guest fault from the vCPU's own
  * events: more than {@value #BOUND} faults of one access in a row, with no invalidation, memslot
  * update, dirty-log operation, retry-check failure, stage-2 change (by anyone, the handler
- * included), TLB flush or writeback in between and none of them in progress, is a violation. An access that
- * completes, or a fault that exits to userspace, ends the run of faults.
+ * included), TLB flush after such a change, or writeback in between and none of them in
+ * progress, is a violation (a flush with nothing changed since the last one drops no
+ * translation the last one left). An access that completes, or a fault that exits to userspace,
+ * ends the run of faults. Where stage 2 holds a present huge leaf for the gpa whose output frame
+ * is not aligned to the leaf's size (which RISC-V's MMU, for one, refuses as a misaligned
+ * superpage), the violation is named for it.
  *
  * <p>For invalidations: the zap of {@code kvm_mmu_notifier_invalidate_range_start} finishes
  * while vCPUs keep faulting in its range. It holds mmu_lock for the walk and drops it only to
@@ -23,7 +31,8 @@ import org.kvmmodel.core.trace.Tracepoint;
  * {@code mmu_invalidate_retry_gfn_unsafe} before faultin never take the lock). The violation is
  * the fault's that crossed the bound.
  *
- * <p>Violation kinds: {@code fault-livelock}, {@code zap-livelock}.
+ * <p>Violation kinds: {@code fault-livelock}, {@code misaligned-leaf-livelock},
+ * {@code zap-livelock}.
  */
 public final class LivenessCheck extends Check {
 
@@ -33,6 +42,8 @@ public final class LivenessCheck extends Check {
   static final int BOUND = 16;
 
   private long epoch;
+  /** Whether stage 2 changed since the last TLB flush. */
+  private boolean changedSinceFlush = true;
   /** Operations in progress that a fault may wait out (0 if one began before the check). */
   private int busy;
   private long[] faultGpa = new long[8];
@@ -103,8 +114,16 @@ public final class LivenessCheck extends Check {
         epoch++;
         break;
       case FLUSH_REMOTE_TLBS:
-      case FOLIO_CLEAR_DIRTY_FOR_IO:
+        if (changedSinceFlush) {
+          changedSinceFlush = false;
+          epoch++;
+        }
+        break;
       case SPTE_CHANGED:
+        changedSinceFlush = true;
+        epoch++;
+        break;
+      case FOLIO_CLEAR_DIRTY_FOR_IO:
         epoch++;
         break;
       case MMU_INVALIDATE_RETRY:
@@ -169,10 +188,33 @@ public final class LivenessCheck extends Check {
       return;
     }
     if (++inARow[actor] == BOUND + 1) {
-      fail(seq, actor, "fault-livelock",
+      String why = misalignedLeaf(gpa >>> kvm.pageShift());
+      fail(seq, actor, why != null ? "misaligned-leaf-livelock" : "fault-livelock",
           "%s faulted %d times in a row at gpa %#x with nothing changing in between: the fault"
-              + " handler does not change the state that made the access fault",
-          kvm.log().actorName(actor), inARow[actor], gpa);
+              + " handler does not change the state that made the access fault%s",
+          kvm.log().actorName(actor), inARow[actor], gpa, why != null ? why : "");
     }
+  }
+
+  /**
+   * What is wrong with the present huge leaf stage 2 holds for {@code gfn}, read from
+   * page-table memory, if its output frame is not aligned to its size; else null.
+   */
+  private String misalignedLeaf(long gfn) {
+    for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
+      PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);
+      if (!cursor.walk(gfn)) {
+        continue;
+      }
+      PageTableFormat format = table.format();
+      long pages = Stage2Leaves.pagesAt(format, cursor.level());
+      long frame = format.outputAddress(cursor.entry(), cursor.level()) >>> kvm.pageShift();
+      if (pages > 1 && (frame & (pages - 1)) != 0) {
+        return String.format(Locale.US,
+            " (stage 2 holds a %d-page leaf at gfn %#x whose output frame %#x is not aligned to"
+                + " its size)", pages, gfn & -pages, frame);
+      }
+    }
+    return null;
   }
 }

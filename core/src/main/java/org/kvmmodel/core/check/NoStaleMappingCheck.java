@@ -21,8 +21,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * {@code invalidate_range_start} returns, no cache whose hva is in the range is still valid,
  * and no write goes through a cache whose hva was invalidated after it was last refreshed.
  *
- * <p>Violation kinds: {@code leaf-after-invalidate-start}, {@code pfn-cache-valid},
- * {@code mapped-during-invalidation}, {@code write-through-invalidated-cache}.
+ * <p>Violation kinds: {@code leaf-after-invalidate-start}, {@code crossing-leaf-after-invalidate-start}
+ * (the leaf left is larger than its memslot holds, so the range the notifier clipped to the
+ * memslot covered only part of it), {@code pfn-cache-valid}, {@code mapped-during-invalidation},
+ * {@code write-through-invalidated-cache}.
  */
 public final class NoStaleMappingCheck extends Check {
 
@@ -112,7 +114,17 @@ public final class NoStaleMappingCheck extends Check {
         for (RadixPageTable table : kvm.pageTablePages().pageTables()) {
           PageTableCursor cursor = table.newCursor(Stage2Leaves.READ_ONLY);
           long stale = cursor.findLeaf(gfnStart, gfnEnd);
-          if (stale >= 0) {
+          if (stale < 0) {
+            continue;
+          }
+          cursor.walk(stale);
+          long pages = Stage2Leaves.pagesAt(table.format(), cursor.level());
+          if (stale < slot.baseGfn() || stale + pages > slot.endGfn()) {
+            fail(seq, actor, "crossing-leaf-after-invalidate-start",
+                "invalidate_range_start returned while a %d-page leaf at gfn %#x, which crosses"
+                    + " the bounds of memslot %d, still maps hva %#x at stage 2",
+                pages, stale, slot.id(), slot.gfnToHva(Math.max(stale, gfnStart)));
+          } else {
             fail(seq, actor, "leaf-after-invalidate-start",
                 "invalidate_range_start returned while gfn %#x (hva %#x) is still mapped at"
                     + " stage 2", stale, slot.gfnToHva(stale));

@@ -5,6 +5,7 @@ import org.kvmmodel.api.kvm.GfnRange;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.core.sched.Srcu;
 import org.kvmmodel.core.trace.EventLog;
+import org.kvmmodel.core.trace.KvmCallSite;
 import org.kvmmodel.core.trace.Tracepoint;
 
 /**
@@ -55,12 +56,14 @@ public final class KvmMmuNotifier {
    * through the arch, flushing before unlock if the arch asks. Always 0 in 6.13.
    */
   public int invalidateRangeStart(long start, long end, boolean blockable) {
-    log.emit(Tracepoint.INVALIDATE_RANGE_START, start, end, 0);
-    mnActive.begin();
-    pfnCaches.invalidateStart(start, end);
-    handler.handle(start, end, invalidate::begin, this::unmapGfnRange, true, blockable);
-    log.emit(Tracepoint.INVALIDATE_RANGE_START_DONE, start, end, 0);
-    return 0;
+    return KvmCallSites.call(log, KvmCallSite.INVALIDATE_RANGE_START, start, () -> {
+      log.emit(Tracepoint.INVALIDATE_RANGE_START, start, end, 0);
+      mnActive.begin();
+      pfnCaches.invalidateStart(start, end);
+      handler.handle(start, end, invalidate::begin, this::unmapGfnRange, true, blockable);
+      log.emit(Tracepoint.INVALIDATE_RANGE_START_DONE, start, end, 0);
+      return 0;
+    });
   }
 
   /** {@code kvm_mmu_unmap_gfn_range}. */

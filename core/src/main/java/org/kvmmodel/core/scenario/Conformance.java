@@ -123,6 +123,7 @@ public final class Conformance {
     Map<String, ConformanceRow> firstFailure = new LinkedHashMap<>();
     Map<String, ConformanceRow> firstKnown = new LinkedHashMap<>();
     ConformanceRow runFailure = null;
+    ConformanceRow runKnown = null;
     for (int i = 0; i < seeds; i++) {
       SchedulePolicy policy = i < (seeds + 1) / 2 ? SchedulePolicy.RANDOM : SchedulePolicy.PCT;
       long seed = i;
@@ -136,7 +137,12 @@ public final class Conformance {
         }
         continue;
       }
-      if (r.failure() != null && runFailure == null) {
+      Violation livelock = r.failure() != null ? declared.livelockBehind(r) : null;
+      if (livelock != null && runKnown == null) {
+        runKnown = row(plugin, configuration, scenario, RUN_ROW, CheckStatus.KNOWN_DIVERGENCE, 0,
+            seeds, seed, policy, r.failure() + ", after the livelock LIVENESS found, "
+                + declared.covering(livelock).citation() + ": " + livelock.message());
+      } else if (r.failure() != null && livelock == null && runFailure == null) {
         runFailure = row(plugin, configuration, scenario, RUN_ROW, CheckStatus.FAIL, 0, seeds,
             seed, policy, r.failure().toString());
       }
@@ -173,8 +179,8 @@ public final class Conformance {
             null));
       }
     }
-    rows.add(runFailure != null
-        ? runFailure
+    rows.add(runFailure != null ? runFailure
+        : runKnown != null ? runKnown
         : row(plugin, configuration, scenario, RUN_ROW, CheckStatus.PASS, seeds, seeds, null, null,
             null));
     return rows;

@@ -5,7 +5,9 @@ import org.kvmmodel.api.ArchPlugin;
 import org.kvmmodel.api.KnownDivergence;
 import org.kvmmodel.api.KvmVersion;
 import org.kvmmodel.core.check.CheckResult;
+import org.kvmmodel.core.check.LivenessCheck;
 import org.kvmmodel.core.check.Violation;
+import org.kvmmodel.core.sched.ScheduleFailure;
 
 /**
  * The failures real KVM has at the modelled version, as the plugin declares them
@@ -32,6 +34,23 @@ public final class KnownDivergences {
     for (KnownDivergence d : declared) {
       if (d.covers(v.evidence())) {
         return d;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The livelock that explains a run stopped at its step bound, if LIVENESS found one and every
+   * violation it found is declared (real KVM spins there too); else null.
+   */
+  public Violation livelockBehind(RunResult r) {
+    if (r.failure() == null || r.failure().kind() != ScheduleFailure.Kind.STEP_BOUND) {
+      return null;
+    }
+    for (CheckResult c : r.checks()) {
+      if (c.id().equals(LivenessCheck.ID) && !c.violations().isEmpty()
+          && firstUncovered(c) == null) {
+        return c.violations().get(0);
       }
     }
     return null;

@@ -2,7 +2,7 @@ package org.kvmmodel.core.trace;
 
 /**
  * The KVM entry points whose work the checks attribute violations to: the paths that get and
- * release pages. A vCPU's guest fault is bracketed by {@link Tracepoint#KVM_PAGE_FAULT} and
+ * release pages, and the mmu_notifier callback that takes mappings away. A vCPU's guest fault is bracketed by {@link Tracepoint#KVM_PAGE_FAULT} and
  * {@link Tracepoint#KVM_PAGE_FAULT_DONE}; the others by {@link Tracepoint#KVM_CALL} and
  * {@link Tracepoint#KVM_CALL_DONE} carrying the site's ordinal. The guest fault and the VM
  * ioctl are named by the arch (the function that faults in and releases, the ioctl's
@@ -22,7 +22,9 @@ public enum KvmCallSite {
   /** {@code kvm_vcpu_map}. */
   VCPU_MAP("kvm_vcpu_map"),
   /** {@code kvm_vcpu_unmap}. */
-  VCPU_UNMAP("kvm_vcpu_unmap");
+  VCPU_UNMAP("kvm_vcpu_unmap"),
+  /** {@code kvm_mmu_notifier_invalidate_range_start}, the host's call into KVM. */
+  INVALIDATE_RANGE_START("kvm_mmu_notifier_invalidate_range_start");
 
   private static final KvmCallSite[] VALUES = values();
 
