@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -175,45 +176,16 @@ class GeneratedScenarioTests {
   void generatedHostsHoldOneVmOrTwoEachWithItsOwnActors() {
     Set<Integer> vmCounts = new TreeSet<>();
     for (long seed = 0; seed < 16; seed++) {
-      RecordingVcpus recording = new RecordingVcpus();
+      List<String> names = new ArrayList<>();
+      Scenario recording = ScenarioFixtures.observed(GENERATED,
+          run -> run.vcpus().forEach(v -> names.add(v.name())));
       ScenarioRun.execute(recording, settings("x86", "", ""), REGISTRY, seed,
           SchedulePolicy.RANDOM);
-      vmCounts.add(recording.names.stream().anyMatch(n -> n.startsWith("vm1.vcpu")) ? 2 : 1);
-      assertTrue(recording.names.contains("vcpu0"), recording.names.toString());
-      assertTrue(recording.names.stream().allMatch(n -> n.matches("(vm1\\.)?vcpu[0-2]")),
-          recording.names.toString());
+      vmCounts.add(names.stream().anyMatch(n -> n.startsWith("vm1.vcpu")) ? 2 : 1);
+      assertTrue(names.contains("vcpu0"), names.toString());
+      assertTrue(names.stream().allMatch(n -> n.matches("(vm1\\.)?vcpu[0-2]")),
+          names.toString());
     }
     assertEquals(Set.of(1, 2), vmCounts);
-  }
-
-  /** The generated scenario, noting the names of the vCPUs its set-up created. */
-  private static final class RecordingVcpus implements Scenario {
-    final List<String> names = new java.util.ArrayList<>();
-
-    @Override
-    public String name() {
-      return GENERATED.name();
-    }
-
-    @Override
-    public String description() {
-      return GENERATED.description();
-    }
-
-    @Override
-    public long stepBound() {
-      return GENERATED.stepBound();
-    }
-
-    @Override
-    public boolean composedFromSeed() {
-      return true;
-    }
-
-    @Override
-    public void setUp(ScenarioRun run) {
-      GENERATED.setUp(run);
-      run.vcpus().forEach(v -> names.add(v.name()));
-    }
   }
 }

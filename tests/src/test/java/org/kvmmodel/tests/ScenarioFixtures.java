@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import java.util.List;
+import java.util.function.Consumer;
 import org.kvmmodel.arch.x86.X86Plugin;
 import org.kvmmodel.core.check.CheckResult;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.plugin.ArchPluginRegistry;
 import org.kvmmodel.core.scenario.KnownDivergences;
 import org.kvmmodel.core.scenario.RunResult;
+import org.kvmmodel.core.scenario.Scenario;
 import org.kvmmodel.core.scenario.ScenarioRun;
 import org.kvmmodel.core.scenario.Scenarios;
 import org.kvmmodel.core.sched.SchedulePolicy;
@@ -56,5 +58,49 @@ final class ScenarioFixtures {
     for (CheckResult c : r.checks()) {
       assertTrue(c.violations().isEmpty(), what + ": " + c);
     }
+  }
+
+  /**
+   * {@code real} as it is, with {@code afterSetUp} run on the scenario's run once its set-up is
+   * done: for a test that watches what the set-up created (its vCPUs, its VMs' event logs).
+   */
+  static Scenario observed(Scenario real, Consumer<ScenarioRun> afterSetUp) {
+    return new Scenario() {
+      @Override
+      public String name() {
+        return real.name();
+      }
+
+      @Override
+      public String description() {
+        return real.description();
+      }
+
+      @Override
+      public long stepBound() {
+        return real.stepBound();
+      }
+
+      @Override
+      public boolean composedFromSeed() {
+        return real.composedFromSeed();
+      }
+
+      @Override
+      public boolean harvestsDirtyLog() {
+        return real.harvestsDirtyLog();
+      }
+
+      @Override
+      public boolean judgedBy(String checkId) {
+        return real.judgedBy(checkId);
+      }
+
+      @Override
+      public void setUp(ScenarioRun run) {
+        real.setUp(run);
+        afterSetUp.accept(run);
+      }
+    };
   }
 }

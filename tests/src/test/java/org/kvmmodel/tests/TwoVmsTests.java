@@ -79,7 +79,7 @@ class TwoVmsTests {
     Map<Long, Integer> owner = new HashMap<>();
     long[] moved = new long[1];
     Scenario twoVms =
-        new ObservedTwoVms((vm, pfn) -> {
+        observedTwoVms((vm, pfn) -> {
           Integer before = owner.put(pfn, vm);
           if (before != null && before != vm) {
             moved[0]++;
@@ -91,33 +91,8 @@ class TwoVmsTests {
   }
 
   /** The two-vms scenario, telling {@code faultin} of each page a VM faults in. */
-  private static final class ObservedTwoVms implements Scenario {
-    private final ObjLongConsumer<Integer> faultin;
-    private final Scenario real =
-        Scenarios.byName("two-vms");
-
-    ObservedTwoVms(ObjLongConsumer<Integer> faultin) {
-      this.faultin = faultin;
-    }
-
-    @Override
-    public String name() {
-      return real.name();
-    }
-
-    @Override
-    public String description() {
-      return real.description();
-    }
-
-    @Override
-    public long stepBound() {
-      return real.stepBound();
-    }
-
-    @Override
-    public void setUp(ScenarioRun run) {
-      real.setUp(run);
+  private static Scenario observedTwoVms(ObjLongConsumer<Integer> faultin) {
+    return ScenarioFixtures.observed(Scenarios.byName("two-vms"), run -> {
       for (int id = 0; id < run.vm().vmList().size(); id++) {
         int vm = id;
         run.vm().vmList().get(id).log().addListener((seq, tp, actor, a, b, c) -> {
@@ -126,7 +101,7 @@ class TwoVmsTests {
           }
         });
       }
-    }
+    });
   }
 
   /**

@@ -21,9 +21,10 @@ import org.kvmmodel.core.trace.Tracepoint;
  * {@code invalidate_range_start} returns, no cache whose hva is in the range is still valid,
  * and no write goes through a cache whose hva was invalidated after it was last refreshed.
  *
- * <p>Violation kinds: {@code leaf-after-invalidate-start}, {@code crossing-leaf-after-invalidate-start}
- * (the leaf left is larger than its memslot holds, so the range the notifier clipped to the
- * memslot covered only part of it), {@code pfn-cache-valid}, {@code mapped-during-invalidation},
+ * <p>Violation kinds: {@code leaf-after-invalidate-start},
+ * {@code crossing-leaf-after-invalidate-start} (the leaf left is larger than its memslot holds,
+ * so the range the notifier clipped to the memslot covered only part of it),
+ * {@code pfn-cache-valid}, {@code mapped-during-invalidation},
  * {@code write-through-invalidated-cache}.
  */
 public final class NoStaleMappingCheck extends Check {
