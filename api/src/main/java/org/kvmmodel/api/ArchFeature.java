@@ -27,5 +27,13 @@ public enum ArchFeature {
    * {@code CONFIG_KVM_ELIDE_TLB_FLUSH_IF_YOUNG}: the clear_flush_young notifier does not flush
    * the TLB after aging (x86 selects it).
    */
-  ELIDE_TLB_FLUSH_IF_YOUNG
+  ELIDE_TLB_FLUSH_IF_YOUNG,
+  /**
+   * {@code __KVM_HAVE_ARCH_FLUSH_REMOTE_TLBS_RANGE} with a ranged flush that always succeeds:
+   * {@code kvm_flush_remote_tlbs_range} invalidates only the leaves covering the given gfns in
+   * every vCPU's TLB (arm64's {@code kvm_tlb_flush_vmid_range}, a broadcast TLBI by IPA).
+   * Without it, as on x86 without Hyper-V's enlightenment, the range is flushed as a whole-VM
+   * flush.
+   */
+  RANGED_REMOTE_TLB_FLUSH
 }

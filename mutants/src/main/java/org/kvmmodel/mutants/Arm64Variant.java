@@ -74,7 +74,13 @@ public final class Arm64Variant extends DecoratedPlugin {
      * free of the table it replaces (the table is leaked), as if the range held nothing
      * (TLB-COHERENT, REFCOUNT-BALANCED).
      */
-    BLOCK_OVER_LIVE_TABLE
+    BLOCK_OVER_LIVE_TABLE,
+    /**
+     * {@code kvm_tlb_flush_vmid_range} with an off-by-one in its range operand: every ranged
+     * invalidation stops one page short of the range it was asked for, so a single page's is
+     * no invalidation at all (TLB-COHERENT).
+     */
+    RANGED_TLBI_DROPS_LAST_PAGE
   }
 
   private final Arm64Breakage breakage;
@@ -116,6 +122,10 @@ public final class Arm64Variant extends DecoratedPlugin {
         || breakage == Arm64Breakage.BLOCK_OVER_LIVE_TABLE;
     if (overTable && state[IN_FAULT] && method.getName().startsWith("flushRemoteTlbs")) {
       return null;
+    }
+    if (breakage == Arm64Breakage.RANGED_TLBI_DROPS_LAST_PAGE
+        && method.getName().equals("flushRemoteTlbsRange")) {
+      args[1] = (Long) args[1] - 1;
     }
     if (breakage == Arm64Breakage.BLOCK_OVER_LIVE_TABLE && method.getName().equals("pageTables")) {
       PageTableEnvironment env = (PageTableEnvironment) call.proceed();

@@ -166,6 +166,40 @@ class Arm64BrokenVariantsTests {
         + " (break-before-make)", firstMessage(r));
   }
 
+  /**
+   * A vCPU reads three pages of a small anonymous slot; the host drops the middle one
+   * (MADV_DONTNEED), so the unmap zaps one page leaf and invalidates its one page by range.
+   * Returns TLB-COHERENT's verdict.
+   */
+  private static CheckResult unmapOfOneCachedPage(Arm64Breakage breakage) {
+    KvmInstance kvm = vm(breakage);
+    Checker checker = Checker.attach(kvm, List.of(TlbCoherentCheck::new));
+    assertEquals(HVA, kvm.vmm().mmap(HVA, MB, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));
+    assertEquals(0, kvm.setUserMemoryRegion2(new UserspaceMemoryRegion2(0, 0, 0, MB, HVA)));
+    Vcpu vcpu = new Vcpu(0, kvm, kvm.arch().walker(), kvm.arch()::handleGuestFault,
+        FreeScheduler.INSTANCE);
+    for (long gpa = 0x2000; gpa <= 0x4000; gpa += 0x1000) {
+      vcpu.access(gpa, GuestAccess.READ);
+    }
+    assertEquals(0, kvm.vmm().madviseDontneed(HVA + 0x3000, 0x1000));
+    return checker.finish().get(0);
+  }
+
+  @Test
+  void theRealPluginInvalidatesExactlyTheUnmappedPageByRange() {
+    CheckResult r = unmapOfOneCachedPage(Arm64Breakage.NONE);
+    assertEquals(CheckStatus.PASS, r.status(), r.toString());
+    assertTrue(r.judged() > 0, r.toString());
+  }
+
+  @Test
+  void aRangedInvalidationThatStopsShortIsCaughtByTlbCoherent() {
+    CheckResult r = unmapOfOneCachedPage(Arm64Breakage.RANGED_TLBI_DROPS_LAST_PAGE);
+    assertEquals("unmapped-leaf-cached", r.violations().get(0).kind(), r.toString());
+    assertEquals("mmu_lock released while vcpu0's TLB still translates gfn 0x3, which has no"
+        + " stage-2 leaf", firstMessage(r));
+  }
+
   @Test
   void theRealPluginPassesEveryCheckOnTheProgram() {
     long[] huge = new long[1];
@@ -299,7 +333,7 @@ class Arm64BrokenVariantsTests {
     KvmInstance kvm = KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, plugin.mmuLockKind(),
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, true),
+            DirtyLogMode.DEFAULT, true, true),
         new MmStruct(new HostMemory(16384, 1024, 0)), FreeScheduler.INSTANCE,
         FaultInjector.none(), new EventLog(256),
         k -> plugin.createMmu(k, plugin.configuration("4k-ipa40-fwb-ha-mte")));

@@ -66,7 +66,7 @@ class KvmWritesAndTeardownTests {
         KvmInstance.create(
             new KvmInstance.Spec(KvmVersion.DEFAULT, plugin.mmuLockKind(),
                 new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-                DirtyLogMode.DEFAULT, false),
+                DirtyLogMode.DEFAULT, false, false),
             vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
             k -> plugin.createMmu(k, plugin.configurations().get(0)), new VmList(), gpc);
     assertEquals(HVA, vmm.mmap(HVA, 2 * BYTES, Vma.VM_READ | Vma.VM_WRITE, VmaKind.ANON));

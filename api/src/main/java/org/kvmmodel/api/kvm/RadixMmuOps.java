@@ -114,6 +114,14 @@ public final class RadixMmuOps {
     cursor.zapAll();
   }
 
+  /**
+   * Zaps every leaf with mmu_lock held for write and flushes nothing, for when no vCPU can run
+   * again ({@link PageTableCursor#zapAllExclusive()}).
+   */
+  public void zapAllExclusive() {
+    cursor.zapAllExclusive();
+  }
+
   /** The engine's view of KVM's remote TLB flushes and of mmu_lock's reschedule test. */
   private static final class KvmFlushes implements WalkControl {
     private final Kvm kvm;

@@ -722,6 +722,21 @@ public final class PageTableCursor {
    * The root stays usable.
    */
   public void zapAll() {
+    zapEverything(false);
+  }
+
+  /**
+   * As {@link #zapAll()} with the caller holding mmu_lock exclusively, each entry cleared by
+   * {@link PageTableFormat#zapExclusive} and no flush left pending: for a teardown after which
+   * no vCPU can enter the guest again ({@code kvm_tdp_mmu_zap_all}, which zaps each root with
+   * {@code tdp_mmu_zap_root} and flushes nothing).
+   */
+  public void zapAllExclusive() {
+    zapEverything(true);
+    flushPending = false;
+  }
+
+  private void zapEverything(boolean exclusive) {
     PageTablePage root = pageTable.root;
     int entries = geometry.entries(0);
     int level = geometry.kernelLevel(0);
@@ -733,7 +748,7 @@ public final class PageTableCursor {
         continue;
       }
       slot.point(root, index, level, index * span, span);
-      if (!format.tryZap(slot, entry)) {
+      if (!(exclusive ? format.zapExclusive(slot, entry) : format.tryZap(slot, entry))) {
         continue;
       }
       if (lastDepth > 0 && !format.isLeaf(entry, level)) {

@@ -90,7 +90,8 @@ public final class Arm64Plugin implements ArchPlugin {
         ArchFeature.HUGE_PAGES,
         ArchFeature.CONCATENATED_ROOTS,
         ArchFeature.HARDWARE_ACCESSED,
-        ArchFeature.DIRTY_LOGGING);
+        ArchFeature.DIRTY_LOGGING,
+        ArchFeature.RANGED_REMOTE_TLB_FLUSH);
   }
 
   @Override

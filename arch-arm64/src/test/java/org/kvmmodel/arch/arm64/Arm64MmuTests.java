@@ -67,7 +67,7 @@ class Arm64MmuTests {
     kvm = KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            dirtyLogMode, true),
+            dirtyLogMode, true, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
         k -> new Arm64Mmu(recording(k), config));
     mmu = (Arm64Mmu) kvm.arch();

@@ -48,7 +48,7 @@ class LargeGranuleAbortTests {
     kvm = KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(2, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, true),
+            DirtyLogMode.DEFAULT, true, true),
         vmm, FreeScheduler.INSTANCE, FaultInjector.none(), new EventLog(256),
         k -> plugin.createMmu(k, plugin.configuration(configuration)));
     mmu = (Arm64Mmu) kvm.arch();

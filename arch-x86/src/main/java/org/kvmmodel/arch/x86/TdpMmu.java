@@ -134,27 +134,35 @@ final class TdpMmu implements ArchMmu {
 
   /**
    * {@code kvm_arch_flush_shadow_memslot} with {@code KVM_X86_QUIRK_SLOT_ZAP_ALL} disabled
-   * ({@code kvm_mmu_zap_memslot}): zap the slot's leaves under the write lock and flush. The
-   * quirk's default, zapping every root by invalidating it, needs multiple roots.
+   * ({@code kvm_mmu_zap_memslot_leafs}): under the write lock, {@code kvm_unmap_gfn_range} zaps
+   * the slot's leaves with {@code may_block} (plain stores, the flush batched and issued before
+   * each yield), and only if a zap is left unflushed does {@code kvm_flush_remote_tlbs_memslot}
+   * flush the slot's range. The quirk's default, zapping every root by invalidating it, needs
+   * multiple roots.
    */
   @Override
   public void flushShadowMemslot(MemorySlot slot) {
     kvm.mmuLock().lock();
     try {
-      ops.zapSlot(slot);
-      kvm.flushRemoteTlbsRange(slot.baseGfn(), slot.npages());
+      if (ops.unmap(new GfnRange(slot, slot.baseGfn(), slot.endGfn(), true))) {
+        kvm.flushRemoteTlbsRange(slot.baseGfn(), slot.npages());
+      }
     } finally {
       kvm.mmuLock().unlock();
     }
   }
 
-  /** {@code kvm_arch_flush_shadow_all} → {@code kvm_mmu_zap_all}. */
+  /**
+   * {@code kvm_arch_flush_shadow_all} → {@code kvm_mmu_zap_all} → {@code kvm_tdp_mmu_zap_all}:
+   * every root zapped under the write lock with no TLB flush, because KVM zaps everything only
+   * once the VMM has exited or the VM is being destroyed, when {@code KVM_RUN} can no longer be
+   * reached.
+   */
   @Override
   public void flushShadowAll() {
     kvm.mmuLock().lock();
     try {
-      ops.zapAll();
-      kvm.flushRemoteTlbs();
+      ops.zapAllExclusive();
     } finally {
       kvm.mmuLock().unlock();
     }

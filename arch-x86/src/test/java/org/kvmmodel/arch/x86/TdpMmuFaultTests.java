@@ -107,7 +107,7 @@ class TdpMmuFaultTests {
             new KvmInstance.Spec(
                 KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
                 new MemslotLimits(2, 3, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-                DirtyLogMode.DEFAULT, true),
+                DirtyLogMode.DEFAULT, true, false),
             vmm, FreeScheduler.INSTANCE, inject,
             dirtyingLog(),
             k -> new TdpMmu(
@@ -669,5 +669,34 @@ class TdpMmuFaultTests {
     assertEquals(mapped, spte(19));
     assertEquals(pfn + " unused=false dirty=true", releases.get(1), "a used page: released dirty");
     assertEquals(1, memory.refcount(pfn));
+  }
+
+  // ---------------------------------------------------------------- memslot and VM zaps
+
+  @Test
+  void zappingAMemslotFlushesItsRangeOnceAndOnlyIfALeafWasZapped() {
+    vm("ept4-ad");
+    assertEquals(0, fault(5, WRITE));
+    assertEquals(0, fault(6, READ));
+    long flushes = kvm.remoteTlbFlushes();
+    mmu.flushShadowMemslot(kvm.gfnToMemslot(0, (64 * MB) >> 12));
+    assertEquals(flushes, kvm.remoteTlbFlushes(), "nothing of the file slot was mapped");
+    mmu.flushShadowMemslot(kvm.gfnToMemslot(0, 5));
+    assertEquals(flushes + 1, kvm.remoteTlbFlushes(),
+        "kvm_unmap_gfn_range's batched zaps, then one kvm_flush_remote_tlbs_memslot");
+    assertFalse(Spte.isShadowPresentPte(spte(5)));
+    assertFalse(Spte.isShadowPresentPte(spte(6)));
+  }
+
+  @Test
+  void zappingEverythingFlushesNothingSinceNoVcpuCanRunAgain() {
+    vm("ept4-ad");
+    assertEquals(0, fault(5, WRITE));
+    assertEquals(0, fault((64 * MB >> 12) + 1, READ));
+    long flushes = kvm.remoteTlbFlushes();
+    mmu.flushShadowAll();
+    assertEquals(flushes, kvm.remoteTlbFlushes(), "kvm_tdp_mmu_zap_all flushes nothing");
+    assertFalse(Spte.isShadowPresentPte(spte(5)));
+    assertFalse(Spte.isShadowPresentPte(spte((64 * MB >> 12) + 1)));
   }
 }

@@ -114,6 +114,7 @@ public final class LivenessCheck extends Check {
         epoch++;
         break;
       case FLUSH_REMOTE_TLBS:
+      case FLUSH_REMOTE_TLBS_RANGE:
         if (changedSinceFlush) {
           changedSinceFlush = false;
           epoch++;

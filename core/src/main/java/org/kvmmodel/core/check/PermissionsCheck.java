@@ -207,7 +207,8 @@ public final class PermissionsCheck extends Check {
       vcpu.forEachCachedTranslation((gfn, pfn, permissions, level) -> {
         long rel = gfn - slot.baseGfn();
         if ((cached[0] < 0 || gfn < cached[0]) && (permissions & GuestAccess.WRITE) != 0
-            && rel >= 0 && rel < slot.npages() && pages.get((int) rel)) {
+            && rel >= 0 && rel < slot.npages() && pages.get((int) rel)
+            && !vcpu.tlbInvalidationPending(gfn, level)) {
           cached[0] = gfn;
         }
       });

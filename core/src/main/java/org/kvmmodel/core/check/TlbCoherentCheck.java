@@ -24,14 +24,19 @@ import org.kvmmodel.core.trace.Tracepoint;
  * tables and a TLB disagree.
  *
  * <p>A vCPU with {@code KVM_REQ_TLB_FLUSH} pending counts as flushed: it cannot enter the
- * guest before handling it. Two kinds of permission loss are exempt from the before-unlock
+ * guest before handling it. Where the arch flushes by range, only the translations whose leaf
+ * a queued ranged invalidation covers count as flushed, so a flush of the wrong range (or one
+ * too small for the leaf it meant) leaves the rest to be judged. Two kinds of permission loss are exempt from the before-unlock
  * rule, because KVM flushes them after dropping mmu_lock on purpose: the write-protection of
  * dirty logging, done by {@code kvm_arch_mmu_enable_log_dirty_pt_masked} while harvesting
  * (the harvested gfn was already reported dirty, so a write through the stale TLB entry loses
  * nothing; {@code kvm_get_dirty_log_protect} flushes after unlock) and by
  * {@code kvm_arch_commit_memory_region} when logging is turned on (flushed before the ioctl
  * returns); and aging ({@code clear_young}), whose leaf change is the format's own
- * make-old transition and which the mmu_notifier contract lets go unflushed.
+ * make-old transition and which the mmu_notifier contract lets go unflushed. Nor is anything
+ * zapped after {@code kvm_mmu_notifier_release} judged: KVM zaps everything only once the VMM
+ * has exited or the VM is being destroyed, when no vCPU can enter the guest again, and
+ * {@code kvm_tdp_mmu_zap_all} flushes nothing for that reason.
  *
  * <p>When an entry is installed, no vCPU's TLB holds a translation of its range that it does
  * not give: another pfn (on every arch), or, where the architecture requires break-before-make
@@ -77,6 +82,12 @@ public final class TlbCoherentCheck extends Check {
    */
   private final Facet installs =
       facet(Facet.of("install-over", "empty", "same-size", "other-size"));
+
+  /**
+   * Set at {@code kvm_mmu_notifier_release}: the VMM has exited or the VM is being destroyed,
+   * so {@code KVM_RUN} cannot be reached again and the zaps that follow need no flush.
+   */
+  private boolean vcpusGone;
 
   public TlbCoherentCheck(KvmInstance kvm) {
     super(ID, kvm);
@@ -124,6 +135,9 @@ public final class TlbCoherentCheck extends Check {
       case INVALIDATE_RANGE_START_DONE:
         judgeRange(seq, actor, a, b);
         break;
+      case MMU_NOTIFIER_RELEASE:
+        vcpusGone = true;
+        break;
       default:
         break;
     }
@@ -131,7 +145,7 @@ public final class TlbCoherentCheck extends Check {
 
   /** Remembers a permission the tables took away under this actor's hold of mmu_lock. */
   private void noteLoss(int actor, long gfn, long old, long value) {
-    if (!holding[actor] || kvm.pageTablePages().pageTables().isEmpty()) {
+    if (!holding[actor] || vcpusGone || kvm.pageTablePages().pageTables().isEmpty()) {
       return;
     }
     PageTableFormat format = kvm.pageTablePages().pageTables().get(0).format();
@@ -221,7 +235,8 @@ public final class TlbCoherentCheck extends Check {
    * (the {@code install*} fields); the first stale one per vCPU fails.
    */
   private void judgeCachedAtInstall(long gfn, long pfn, int permissions, int cachedLevel) {
-    if (staleFound || gfn < installBase || gfn >= installBase + installPages) {
+    if (staleFound || gfn < installBase || gfn >= installBase + installPages
+        || installVcpu.tlbInvalidationPending(gfn, cachedLevel)) {
       return;
     }
     long expected = installFirstPfn + (gfn - installBase);
@@ -261,7 +276,8 @@ public final class TlbCoherentCheck extends Check {
       String[] stale = new String[2]; // the kind and the message of the first stale entry
       vcpu.forEachCachedTranslation(
           (gfn, pfn, permissions, level) -> {
-            if (stale[0] != null || !ranges.contains(gfn)) {
+            if (stale[0] != null || !ranges.contains(gfn)
+                || vcpu.tlbInvalidationPending(gfn, level)) {
               return;
             }
             switch (Stage2Leaves.lookup(kvm, gfn, pfn, leafPfn)) {
@@ -313,7 +329,8 @@ public final class TlbCoherentCheck extends Check {
           long[] first = {-1};
           vcpu.forEachCachedTranslation(
               (gfn, pfn, permissions, level) -> {
-                if (gfn >= gfnStart && gfn < gfnEnd && (first[0] < 0 || gfn < first[0])) {
+                if (gfn >= gfnStart && gfn < gfnEnd && (first[0] < 0 || gfn < first[0])
+                    && !vcpu.tlbInvalidationPending(gfn, level)) {
                   first[0] = gfn;
                 }
               });

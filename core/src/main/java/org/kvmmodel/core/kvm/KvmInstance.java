@@ -18,6 +18,8 @@ import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.api.pt.PageTableEnvironment;
+import org.kvmmodel.api.pt.PageTableGeometry;
+import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
@@ -42,7 +44,8 @@ public final class KvmInstance implements Kvm {
       MmuLockKind lockKind,
       MemslotLimits limits,
       DirtyLogMode dirtyLogMode,
-      boolean elideFlushIfYoung) {}
+      boolean elideFlushIfYoung,
+      boolean rangedRemoteTlbFlush) {}
 
   private final KvmVersion version;
   private final Scheduler scheduler;
@@ -56,6 +59,7 @@ public final class KvmInstance implements Kvm {
   private final Rcu rcu;
   private final VmPageTables pageTables;
   private final LongAdder remoteTlbFlushes = new LongAdder();
+  private final boolean rangedRemoteTlbFlush;
   private final EventLog log;
   private final GuestWrites guestWrites;
   private final List<VcpuRequestTarget> vcpus = new CopyOnWriteArrayList<>();
@@ -76,6 +80,7 @@ public final class KvmInstance implements Kvm {
       Spec spec, MmStruct vmm, Scheduler scheduler, FaultInjector inject, EventLog log) {
     this.log = log;
     this.version = spec.version();
+    this.rangedRemoteTlbFlush = spec.rangedRemoteTlbFlush();
     this.scheduler = scheduler;
     this.mmuLock = new KvmMmuLock(spec.lockKind(), scheduler, log);
     this.invalidate = new MmuInvalidate(mmuLock, scheduler);
@@ -346,9 +351,38 @@ public final class KvmInstance implements Kvm {
     }
   }
 
+  /**
+   * {@code kvm_flush_remote_tlbs_range}: where the arch flushes by range
+   * ({@link org.kvmmodel.api.ArchFeature#RANGED_REMOTE_TLB_FLUSH}), every vCPU drops the
+   * translations of the leaves covering {@code [startGfn, startGfn + pages)} and keeps the rest,
+   * so a range too small leaves stale entries for the checks to find; elsewhere the whole VM is
+   * flushed.
+   */
   @Override
   public void flushRemoteTlbsRange(long startGfn, long pages) {
-    flushRemoteTlbs();
+    if (!rangedRemoteTlbFlush) {
+      flushRemoteTlbs();
+      return;
+    }
+    scheduler.point("kvm_flush_remote_tlbs_range");
+    log.emit(Tracepoint.FLUSH_REMOTE_TLBS_RANGE, startGfn, pages, 0);
+    remoteTlbFlushes.increment();
+    for (VcpuRequestTarget vcpu : vcpus) {
+      vcpu.invalidateRangeAndKick(startGfn, pages);
+    }
+  }
+
+  /**
+   * How many pages a stage-2 leaf at {@code level} (the arch's kernel numbering) maps in this
+   * VM's tables: a TLB entry filled from a block covers the whole block.
+   */
+  public long leafPages(int level) {
+    List<RadixPageTable> tables = pageTables.pageTables();
+    if (tables.isEmpty()) {
+      return 1;
+    }
+    PageTableGeometry geometry = tables.get(0).format().geometry();
+    return geometry.pagesPerEntry(geometry.depthOf(level));
   }
 
   /** How many remote TLB flushes were issued. */

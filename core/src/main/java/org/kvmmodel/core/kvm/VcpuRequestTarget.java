@@ -19,6 +19,22 @@ public interface VcpuRequestTarget {
   /** Sets {@code request} and kicks; returns once the vCPU is outside guest mode. */
   void requestAndKick(int request);
 
+  /**
+   * Queues the invalidation of the translations of the leaves covering
+   * {@code [gfn, gfn + pages)}, which the vCPU applies before it next uses its TLB, and kicks
+   * as {@link #requestAndKick} does: once this returns no vCPU in guest mode holds them, the
+   * effect of the broadcast invalidation behind {@code kvm_arch_flush_remote_tlbs_range}
+   * (queued per vCPU as RISC-V's {@code KVM_REQ_HFENCE} entries are).
+   */
+  void invalidateRangeAndKick(long gfn, long pages);
+
+  /**
+   * Whether the vCPU will drop its translation of {@code gfn}, filled from a leaf at
+   * {@code level}, before it next uses its TLB: {@link #KVM_REQ_TLB_FLUSH} is pending, or a
+   * queued ranged invalidation covers the leaf. A check counts such a translation as flushed.
+   */
+  boolean tlbInvalidationPending(long gfn, int level);
+
   /** The actor name the event log knows this vCPU by. */
   String name();
 

@@ -63,7 +63,8 @@ final class VmModule extends AbstractModule {
                 plugin.readonlyMemory(),
                 MemslotLimits.TASK_SIZE_MAX_4LEVEL),
             settings.dirtyLogMode(),
-            plugin.features().contains(ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG));
+            plugin.features().contains(ArchFeature.ELIDE_TLB_FLUSH_IF_YOUNG),
+            plugin.features().contains(ArchFeature.RANGED_REMOTE_TLB_FLUSH));
     return KvmInstance.create(
         spec, vmm, scheduler, inject, log,
         kvm -> plugin.createMmu(kvm, selection.configuration()),

@@ -64,6 +64,7 @@ public final class RunCounters implements TraceListener {
         spteWrites++;
         break;
       case FLUSH_REMOTE_TLBS:
+      case FLUSH_REMOTE_TLBS_RANGE:
         flushes++;
         break;
       case MMU_LOCK:

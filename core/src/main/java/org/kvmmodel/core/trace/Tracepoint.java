@@ -29,6 +29,7 @@ public enum Tracepoint {
   INVALIDATE_RANGE_END("kvm_mmu_notifier_invalidate_range_end", "start", "end", ""),
   INVALIDATE_RANGE_END_DONE("kvm_mmu_notifier_invalidate_range_end_done", "start", "end", ""),
   FLUSH_REMOTE_TLBS("kvm_flush_remote_tlbs", "", "", ""),
+  FLUSH_REMOTE_TLBS_RANGE("kvm_flush_remote_tlbs_range", "gfn", "pages", ""),
   TABLE_FREED("kvm_mmu_free_page_table", "address", "", ""),
   TABLE_UNLINKED("handle_removed_pt", "address", "level", "gfn"),
   RCU_READ_LOCK("rcu_read_lock", "", "", ""),

@@ -1,6 +1,7 @@
 package org.kvmmodel.core.vcpu;
 
 import java.util.Arrays;
+import java.util.function.IntToLongFunction;
 import org.kvmmodel.api.kvm.GuestAccess;
 
 /**
@@ -63,6 +64,24 @@ public final class Tlb {
   public void flush() {
     Arrays.fill(gfns, EMPTY);
     flushes++;
+  }
+
+  /**
+   * Drops every translation whose leaf overlaps {@code [startGfn, endGfn)}, as an invalidation
+   * by IPA range does: an entry filled from a block goes if any page of the block is in the
+   * range. {@code leafPages} gives the pages a leaf at a level maps.
+   */
+  public void invalidateRange(long startGfn, long endGfn, IntToLongFunction leafPages) {
+    for (int i = 0; i < gfns.length; i++) {
+      if (gfns[i] == EMPTY) {
+        continue;
+      }
+      long span = leafPages.applyAsLong(levels[i]);
+      long base = gfns[i] & -span;
+      if (base < endGfn && startGfn < base + span) {
+        gfns[i] = EMPTY;
+      }
+    }
   }
 
   /** The cached pfn for {@code gfn} whatever the permissions, or -1: for checks. */

@@ -1,5 +1,6 @@
 package org.kvmmodel.core.vcpu;
 
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.kvmmodel.api.kvm.GuestAccess;
@@ -23,6 +24,9 @@ public final class Vcpu implements VcpuRequestTarget {
   /** Re-executions of one access after which the vCPU is livelocked (free mode's bound). */
   private static final int MAX_ATTEMPTS = 1 << 20;
 
+  /** The request bit under which {@link #invalidateRangeAndKick} queues a gfn range. */
+  private static final int TLB_INVALIDATE_RANGE = 1 << 1;
+
   private final int id;
   private final KvmInstance kvm;
   private final Stage2Walker walker;
@@ -31,6 +35,8 @@ public final class Vcpu implements VcpuRequestTarget {
   private final Tlb tlb = new Tlb(64);
   private final Stage2Walk walk = new Stage2Walk();
   private final AtomicInteger requests = new AtomicInteger();
+  /** Queued ranged invalidations, each {start gfn, end gfn}: filled by flushers, drained here. */
+  private final ConcurrentLinkedQueue<long[]> rangeInvalidations = new ConcurrentLinkedQueue<>();
   private final AtomicReference<VcpuMode> mode = new AtomicReference<>(VcpuMode.OUTSIDE_GUEST_MODE);
   private volatile Thread runningOn;
   private long accesses;
@@ -169,6 +175,9 @@ public final class Vcpu implements VcpuRequestTarget {
     if ((pending & KVM_REQ_TLB_FLUSH) != 0) {
       tlb.flush();
     }
+    for (long[] range; (range = rangeInvalidations.poll()) != null; ) {
+      tlb.invalidateRange(range[0], range[1], kvm::leafPages);
+    }
   }
 
   /**
@@ -192,8 +201,29 @@ public final class Vcpu implements VcpuRequestTarget {
   }
 
   @Override
+  public void invalidateRangeAndKick(long gfn, long pages) {
+    rangeInvalidations.add(new long[] {gfn, gfn + pages});
+    requestAndKick(TLB_INVALIDATE_RANGE);
+  }
+
+  @Override
   public boolean requestPending(int request) {
     return (requests.get() & request) != 0;
+  }
+
+  @Override
+  public boolean tlbInvalidationPending(long gfn, int level) {
+    if (requestPending(KVM_REQ_TLB_FLUSH)) {
+      return true;
+    }
+    long span = kvm.leafPages(level);
+    long base = gfn & -span;
+    for (long[] range : rangeInvalidations) {
+      if (range[0] < base + span && base < range[1]) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

@@ -69,7 +69,7 @@ class FollowPfnTests {
         new KvmInstance.Spec(
             KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(2, 3, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, true),
+            DirtyLogMode.DEFAULT, true, false),
         vmm, FreeScheduler.INSTANCE, inject, log, k -> arch);
   }
 

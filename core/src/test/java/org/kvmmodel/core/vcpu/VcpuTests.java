@@ -41,7 +41,7 @@ class VcpuTests {
     return KvmInstance.create(
         new KvmInstance.Spec(KvmVersion.DEFAULT, MmuLockKind.RWLOCK,
             new MemslotLimits(1, 0, true, MemslotLimits.TASK_SIZE_MAX_4LEVEL),
-            DirtyLogMode.DEFAULT, false),
+            DirtyLogMode.DEFAULT, false, false),
         new MmStruct(new HostMemory(1024, 0, 16)), scheduler, FaultInjector.none(),
         new EventLog(256), k -> arch);
   }
