@@ -158,9 +158,10 @@ final class Arm64Mmu implements ArchMmu {
   /**
    * {@code kvm_stage2_unmap_range} → {@code kvm_pgtable_stage2_unmap} per chunk of
    * {@link #applyStage2Range} (yielding between chunks when {@code mayBlock}), mmu_lock held
-   * for write: clear every leaf and, after its entries, every table the walk left empty (cleared with a
-   * range invalidation of its span), then the deferred range invalidation
-   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}. 6.13 puts an
+   * for write: clear every leaf and, after its entries, every table the walk left empty
+   * (cleared with a range invalidation of its span), then the deferred range invalidation
+   * ({@code kvm_tlb_flush_vmid_range}) when {@code stage2_unmap_defer_tlb_flush}, whether or not
+   * the walk cleared anything, as {@code kvm_pgtable_stage2_unmap} does. 6.13 puts an
    * emptied table page at once: no software walker can hold it, since 6.13's shared walkers run
    * under the read lock. The model hands it to the VM's deferred free, which frees it after an
    * RCU grace period, later than the kernel but never earlier.
@@ -168,9 +169,9 @@ final class Arm64Mmu implements ArchMmu {
   private void unmapStage2Range(long startGfn, long endGfn, boolean mayBlock) {
     applyStage2Range(startGfn, endGfn, mayBlock, (start, end) -> {
       PageTableCursor cursor = ops.cursor();
-      long zapped = cursor.zapRangeExclusiveFreeingEmptyTables(start, end);
+      cursor.zapRangeExclusiveFreeingEmptyTables(start, end);
       cursor.clearFlushPending();
-      if (zapped > 0 && format.deferUnmapFlush()) {
+      if (format.deferUnmapFlush()) {
         kvm.flushRemoteTlbsRange(start, end - start);
       }
     });
