@@ -11,7 +11,7 @@ import picocli.CommandLine;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "A plugin-based, multi-architecture model of Linux KVM's memory virtualisation.",
-    subcommands = {ListCommand.class, RunCommand.class, StressCommand.class, ExploreCommand.class, ConformanceCommand.class, MutantsCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ListCommand.class, ScenariosCommand.class, RunCommand.class, StressCommand.class, ExploreCommand.class, ConformanceCommand.class, MutantsCommand.class, DecodeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
   /** Exit status for bad usage or bad configuration. */

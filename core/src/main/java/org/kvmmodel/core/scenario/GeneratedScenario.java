@@ -44,8 +44,9 @@ public final class GeneratedScenario implements Scenario {
 
   @Override
   public String description() {
-    return "a VM composed from the seed: memslots of drawn backings, sizes, alignments and flags,"
-        + " vCPUs with drawn access patterns, host events and VMM operations";
+    return "a host of one or two VMs composed from the seed: memslots of drawn backings, sizes,"
+        + " alignments and flags, vCPUs with drawn access patterns, host events and VMM"
+        + " operations";
   }
 
   @Override
