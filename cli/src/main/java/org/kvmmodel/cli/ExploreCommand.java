@@ -1,7 +1,6 @@
 package org.kvmmodel.cli;
 
 import java.io.PrintWriter;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.kvmmodel.core.config.ModelSettings;
 import org.kvmmodel.core.config.SettingsException;
@@ -65,17 +64,15 @@ final class ExploreCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     ArchPluginRegistry registry = ArchPluginRegistry.discover(Main.class.getClassLoader());
     Exploration result;
-    try {
+    try (TerminalProgress progress = TerminalProgress.of("explore", budget)) {
       Scenario scenario = Scenarios.byName(scenarioName);
       ModelSettings settings = options.settings(registry);
-      result =
-          Explore.search(scenario, settings, registry, check, scenarioSeed, fromSeed, budget,
-              done -> err.printf(Locale.US, "\rexplore: %d/%d", done, budget));
+      result = Explore.search(
+          scenario, settings, registry, check, scenarioSeed, fromSeed, budget, progress);
     } catch (IllegalArgumentException | SettingsException e) {
       err.println("kvmmodel explore: " + e.getMessage());
       return Main.EXIT_USAGE;
     }
-    err.println();
     result.print(out, options.config.reproduceArgument());
     out.flush();
     return result.foundViolation() ? Main.EXIT_CHECK_FAILED : 0;
