@@ -145,13 +145,13 @@ final class Stage2PageTableFormat implements PageTableFormat {
     return true;
   }
 
-  /** {@code stage2_unmap_defer_tlb_flush}: only with FWB (no cache clean is due per page). */
   /** Armv8's break-before-make rule, which {@code stage2_try_break_pte} implements. */
   @Override
   public boolean requiresBreakBeforeMake() {
     return true;
   }
 
+  /** {@code stage2_unmap_defer_tlb_flush}: only with FWB (no cache clean is due per page). */
   boolean deferUnmapFlush() {
     return config.fwb();
   }

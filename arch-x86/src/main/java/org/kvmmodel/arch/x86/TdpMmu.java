@@ -192,6 +192,12 @@ final class TdpMmu implements ArchMmu {
 
   // ---------------------------------------------------------------- guest faults
 
+  /** {@code kvm_tdp_mmu_page_fault}, which faults the pfn in and finishes with its release. */
+  @Override
+  public String guestFaultFunction() {
+    return "kvm_tdp_mmu_page_fault";
+  }
+
   /**
    * {@code handle_ept_violation} / {@code handle_ept_misconfig} → {@code kvm_mmu_page_fault}
    * → {@code kvm_mmu_do_page_fault}: fill the vCPU's {@code struct kvm_page_fault} from the
@@ -214,12 +220,6 @@ final class TdpMmu implements ArchMmu {
    *
    * @throws IllegalArgumentException when {@code walk} translated, or for a negative id
    */
-  /** {@code kvm_tdp_mmu_page_fault}, which faults the pfn in and finishes with its release. */
-  @Override
-  public String guestFaultFunction() {
-    return "kvm_tdp_mmu_page_fault";
-  }
-
   @Override
   public int handleGuestFault(int vcpuId, Stage2Walk walk) {
     if (walk.translated()) {

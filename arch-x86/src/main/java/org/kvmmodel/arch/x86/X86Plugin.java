@@ -52,11 +52,6 @@ public final class X86Plugin implements ArchPlugin {
   }
 
   /**
-   * What the model of x86 does today: huge pages ({@code kvm_mmu_hugepage_adjust}) and root
-   * management are not modelled yet, so {@code HUGE_PAGES} and {@code MULTIPLE_ROOTS} are not
-   * declared.
-   */
-  /**
    * The plugin maps 4 KiB leaves only: the TDP MMU's huge pages (kvm_mmu_hugepage_adjust and
    * its NX recovery) are not modelled yet, which is why it does not declare HUGE_PAGES.
    */
@@ -68,6 +63,11 @@ public final class X86Plugin implements ArchPlugin {
         new ImpossibleSituation("TLB-COHERENT", "install-over=other-size", reason));
   }
 
+  /**
+   * What the model of x86 does today: huge pages ({@code kvm_mmu_hugepage_adjust}) and root
+   * management are not modelled yet, so {@code HUGE_PAGES} and {@code MULTIPLE_ROOTS} are not
+   * declared.
+   */
   @Override
   public Set<ArchFeature> features() {
     return EnumSet.of(

@@ -166,12 +166,12 @@ public final class HostMemory {
 
   // ---- pfn ranges -------------------------------------------------------------------------
 
-  /** pfn_valid: whether {@code pfn} has a struct page (RAM or ZONE_DEVICE). */
   /** Frames with a struct page (RAM then ZONE_DEVICE): the valid pfns are below this. */
   public long structPageCount() {
     return structPages;
   }
 
+  /** pfn_valid: whether {@code pfn} has a struct page (RAM or ZONE_DEVICE). */
   public boolean pfnValid(long pfn) {
     return pfn >= 0 && pfn < structPages;
   }
