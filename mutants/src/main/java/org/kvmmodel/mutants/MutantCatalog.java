@@ -21,6 +21,10 @@ public final class MutantCatalog {
   /** The bugs re-created as mutants, in catalogue order. */
   public static List<CatalogMutant> mutants() {
     return List.of(
+        new CatalogMutant("B02", "x86 TDP MMU: iterator skips an unvisited subtree after yielding",
+            "KVM: x86/mmu: Don't advance iterator after restart due to yielding (3a0f64de479c)",
+            () -> new X86Variant(X86Breakage.ITERATOR_ADVANCES_AFTER_RESTART), HUGE_PAGES,
+            "ept4-ad"),
         new CatalogMutant("B07", "arm64: table to block replacement without TLB invalidation",
             "KVM: arm64: Fix handling of merging tables into a block entry (3a0b870e3448)",
             () -> new Arm64Variant(Arm64Breakage.FAULT_BREAKS_WITHOUT_TLBI), HUGE_PAGES,
@@ -52,11 +56,6 @@ public final class MutantCatalog {
   /** The bugs the plugins cannot express yet, in catalogue order. */
   public static List<UnexpressedBug> unexpressed() {
     return List.of(
-        new UnexpressedBug("B02",
-            "x86 TDP MMU: iterator skips an unvisited subtree after yielding",
-            "a mutation seam in the shared api.pt range walk (PageTableCursor's restart after a"
-                + " yield): a decorated plugin reaches only common KVM's services and the arch"
-                + " hooks, and the walk is every arch's"),
         new UnexpressedBug("B03", "x86 TDP MMU: invalidated roots zapped by an asynchronous worker",
             "several TDP MMU roots in arch-x86 (invalidation, zap of invalidated roots)"),
         new UnexpressedBug("B06",

@@ -2,6 +2,7 @@ package org.kvmmodel.mutants;
 
 import java.lang.reflect.Method;
 import org.kvmmodel.api.kvm.Kvm;
+import org.kvmmodel.api.pt.PageTableEnvironment;
 import org.kvmmodel.arch.x86.X86Plugin;
 
 /**
@@ -25,7 +26,14 @@ public final class X86Variant extends DecoratedPlugin {
      * window, here after {@code fast_page_fault} restores write access with no mmu_lock, by a
      * {@code kvm_set_pfn_dirty} of the gfn's page (DIRTY-PROTECTED).
      */
-    FAST_PATH_DIRTIES_FOLIO
+    FAST_PATH_DIRTIES_FOLIO,
+    /**
+     * Kernels before "KVM: x86/mmu: Don't advance iterator after restart due to yielding": a
+     * range walk that yields mmu_lock restarts at the root and then steps past the root entry
+     * it yielded in, so the rest of that entry's range is never visited and a zap leaves its
+     * leaves mapped (NO-STALE-MAPPING).
+     */
+    ITERATOR_ADVANCES_AFTER_RESTART
   }
 
   private final X86Breakage breakage;
@@ -57,6 +65,12 @@ public final class X86Variant extends DecoratedPlugin {
   @Override
   protected Object intercept(Kvm kvm, Method method, Object[] args, KvmCall call)
       throws Throwable {
+    if (breakage == X86Breakage.ITERATOR_ADVANCES_AFTER_RESTART
+        && method.getName().equals("pageTables")) {
+      PageTableEnvironment env = (PageTableEnvironment) call.proceed();
+      return new PageTableEnvironment(env.allocator(), env.deferredFree(), env.observer(),
+          env.raceHook(), (gfn, rootPages) -> (gfn & -rootPages) + rootPages);
+    }
     if (breakage == X86Breakage.NO_EARLY_RETRY
         && method.getName().equals("mmuInvalidateRetryGfnUnsafe")) {
       return Boolean.FALSE;

@@ -28,6 +28,7 @@ class CatalogMutantsTests {
 
   static Stream<Arguments> expected() {
     return Stream.of(
+        Arguments.of("B02", "PERMISSIONS", "writable-after-log-protect"),
         Arguments.of("B07", "TLB-COHERENT", "replaced-without-break"),
         Arguments.of("B09", "DIRTY-PROTECTED", "no-mmu-lock"),
         Arguments.of("B15", "REFCOUNT-BALANCED", "reference-leaked"),
@@ -58,6 +59,14 @@ class CatalogMutantsTests {
     MutantVerdict v = MutantHunt.hunt(mutant("B09"), Conformance.defaults(), 50, done -> {});
     assertTrue(v.message().matches("folio 0x[0-9a-f]+ marked dirty without mmu_lock held"),
         v.message());
+  }
+
+  @Test
+  void aWalkThatStepsPastWhereItYieldedLeavesGfnsWritableUnderLogging() {
+    MutantVerdict v = MutantHunt.hunt(mutant("B02"), Conformance.defaults(), 50, done -> {});
+    assertTrue(v.message().matches("Turning on dirty logging for slot 0 returned with gfn"
+        + " 0x[0-9a-f]+ still writable at stage 2, and no guest fault or log mark touched it"
+        + " since"), v.message());
   }
 
   @Test

@@ -672,6 +672,7 @@ public final class PageTableCursor {
       table = path[depth];
       if (gfn < end && gfn != yieldedGfn && control.shouldYield()) {
         yieldLock();
+        gfn = pageTable.walkRestart.resumeGfn(gfn, geometry.pagesPerEntry(0));
         yieldedGfn = gfn;
         depth = 0;
         table = pageTable.root;

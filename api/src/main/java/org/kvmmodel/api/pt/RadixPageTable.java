@@ -19,6 +19,7 @@ public final class RadixPageTable {
   final DeferredFree deferredFree;
   final PageTableObserver observer;
   final EntryRaceHook raceHook;
+  final WalkRestart walkRestart;
   final PageTablePage root;
 
   private RadixPageTable(
@@ -29,6 +30,7 @@ public final class RadixPageTable {
     this.deferredFree = environment.deferredFree();
     this.observer = environment.observer();
     this.raceHook = environment.raceHook();
+    this.walkRestart = environment.walkRestart();
     this.root = root;
   }
 
