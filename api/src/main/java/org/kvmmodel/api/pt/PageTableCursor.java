@@ -482,7 +482,7 @@ public final class PageTableCursor {
     long gfn = Math.max(startGfn, 0);
     while (gfn < end) {
       boolean leaf = walk(gfn);
-      long pages = geometry.pagesPerEntry(geometry.depthOf(walkLevel));
+      long pages = geometry.leafPages(walkLevel);
       if (leaf && (gfn & (pages - 1)) == 0 && end - gfn >= pages) {
         slot.point(walkTable, walkIndex, walkLevel, gfn, pages);
         long entry = walkEntry;

@@ -160,13 +160,18 @@ public final class PageTableGeometry {
     return Math.max(kernelLevel(0), kernelLevel(levels() - 1));
   }
 
-  /** Bytes mapped by a leaf at kernel level {@code level}. */
-  public long mappingSize(int level) {
+  /** Pages of {@code 1 << pageShift} mapped by a leaf at kernel level {@code level}. */
+  public long leafPages(int level) {
     int depth = depthOf(level);
     if (depth < 0) {
       throw new IllegalArgumentException("no level " + level);
     }
-    return pagesPerEntry(depth) << pageShift;
+    return pagesPerEntry(depth);
+  }
+
+  /** Bytes mapped by a leaf at kernel level {@code level}. */
+  public long mappingSize(int level) {
+    return leafPages(level) << pageShift;
   }
 
   @Override

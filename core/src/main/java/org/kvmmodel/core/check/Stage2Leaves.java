@@ -78,7 +78,7 @@ public final class Stage2Leaves {
 
   /** Guest frames a leaf at {@code level} maps. */
   static long pagesAt(PageTableFormat format, int level) {
-    return format.geometry().pagesPerEntry(format.geometry().depthOf(level));
+    return format.geometry().leafPages(level);
   }
 
   /** What one table has for a gfn. */

@@ -18,7 +18,6 @@ import org.kvmmodel.api.kvm.KvmPfn;
 import org.kvmmodel.api.kvm.MemorySlot;
 import org.kvmmodel.api.kvm.MmuLock;
 import org.kvmmodel.api.pt.PageTableEnvironment;
-import org.kvmmodel.api.pt.PageTableGeometry;
 import org.kvmmodel.api.pt.RadixPageTable;
 import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.mm.HostMemory;
@@ -381,8 +380,7 @@ public final class KvmInstance implements Kvm {
     if (tables.isEmpty()) {
       return 1;
     }
-    PageTableGeometry geometry = tables.get(0).format().geometry();
-    return geometry.pagesPerEntry(geometry.depthOf(level));
+    return tables.get(0).format().geometry().leafPages(level);
   }
 
   /** How many remote TLB flushes were issued. */

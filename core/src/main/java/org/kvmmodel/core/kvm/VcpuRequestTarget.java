@@ -24,7 +24,8 @@ public interface VcpuRequestTarget {
    * {@code [gfn, gfn + pages)}, which the vCPU applies before it next uses its TLB, and kicks
    * as {@link #requestAndKick} does: once this returns no vCPU in guest mode holds them, the
    * effect of the broadcast invalidation behind {@code kvm_arch_flush_remote_tlbs_range}
-   * (queued per vCPU as RISC-V's {@code KVM_REQ_HFENCE} entries are).
+   * (queued per vCPU as RISC-V's {@code KVM_REQ_HFENCE} entries are). When the queue is full
+   * the vCPU is asked for a whole-TLB flush instead.
    */
   void invalidateRangeAndKick(long gfn, long pages);
 

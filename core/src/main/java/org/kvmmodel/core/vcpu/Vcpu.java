@@ -1,8 +1,8 @@
 package org.kvmmodel.core.vcpu;
 
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntToLongFunction;
 import org.kvmmodel.api.kvm.GuestAccess;
 import org.kvmmodel.api.kvm.Stage2Walk;
 import org.kvmmodel.api.kvm.Stage2Walker;
@@ -35,8 +35,9 @@ public final class Vcpu implements VcpuRequestTarget {
   private final Tlb tlb = new Tlb(64);
   private final Stage2Walk walk = new Stage2Walk();
   private final AtomicInteger requests = new AtomicInteger();
-  /** Queued ranged invalidations, each {start gfn, end gfn}: filled by flushers, drained here. */
-  private final ConcurrentLinkedQueue<long[]> rangeInvalidations = new ConcurrentLinkedQueue<>();
+  private final TlbRangeQueue rangeInvalidations = new TlbRangeQueue();
+  /** {@link KvmInstance#leafPages}, bound once so that draining the queue allocates nothing. */
+  private final IntToLongFunction leafPages;
   private final AtomicReference<VcpuMode> mode = new AtomicReference<>(VcpuMode.OUTSIDE_GUEST_MODE);
   private volatile Thread runningOn;
   private long accesses;
@@ -56,6 +57,7 @@ public final class Vcpu implements VcpuRequestTarget {
     this.walker = walker;
     this.faultHandler = faultHandler;
     this.scheduler = scheduler;
+    this.leafPages = kvm::leafPages;
     kvm.addVcpu(this);
   }
 
@@ -175,9 +177,7 @@ public final class Vcpu implements VcpuRequestTarget {
     if ((pending & KVM_REQ_TLB_FLUSH) != 0) {
       tlb.flush();
     }
-    for (long[] range; (range = rangeInvalidations.poll()) != null; ) {
-      tlb.invalidateRange(range[0], range[1], kvm::leafPages);
-    }
+    rangeInvalidations.drainInto(tlb, leafPages);
   }
 
   /**
@@ -202,8 +202,8 @@ public final class Vcpu implements VcpuRequestTarget {
 
   @Override
   public void invalidateRangeAndKick(long gfn, long pages) {
-    rangeInvalidations.add(new long[] {gfn, gfn + pages});
-    requestAndKick(TLB_INVALIDATE_RANGE);
+    boolean queued = rangeInvalidations.offer(gfn, gfn + pages);
+    requestAndKick(queued ? TLB_INVALIDATE_RANGE : KVM_REQ_TLB_FLUSH);
   }
 
   @Override
@@ -216,14 +216,8 @@ public final class Vcpu implements VcpuRequestTarget {
     if (requestPending(KVM_REQ_TLB_FLUSH)) {
       return true;
     }
-    long span = kvm.leafPages(level);
-    long base = gfn & -span;
-    for (long[] range : rangeInvalidations) {
-      if (range[0] < base + span && base < range[1]) {
-        return true;
-      }
-    }
-    return false;
+    long span = leafPages.applyAsLong(level);
+    return rangeInvalidations.overlaps(gfn & -span, span);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package org.kvmmodel.core.vcpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.mock;
@@ -19,6 +20,7 @@ import org.kvmmodel.core.inject.FaultInjector;
 import org.kvmmodel.core.kvm.DirtyLogMode;
 import org.kvmmodel.core.kvm.KvmInstance;
 import org.kvmmodel.core.kvm.MemslotLimits;
+import org.kvmmodel.core.kvm.VcpuRequestTarget;
 import org.kvmmodel.core.mm.HostMemory;
 import org.kvmmodel.core.mm.MmStruct;
 import org.kvmmodel.core.sched.DeterministicScheduler;
@@ -85,6 +87,35 @@ class VcpuTests {
     assertEquals(List.of("3r", "3w"), handled, "the cached entry was read-only");
     assertEquals(3, v.accesses());
     assertEquals(2, v.faults());
+  }
+
+  @Test
+  void aRangedInvalidationDropsOnlyItsRangeBeforeTheNextAccess() {
+    KvmInstance kvm = vm(FreeScheduler.INSTANCE);
+    Vcpu v = vcpu(kvm, FreeScheduler.INSTANCE);
+    v.access(2 << 12, GuestAccess.READ);
+    v.access(3 << 12, GuestAccess.READ);
+    v.invalidateRangeAndKick(2, 1);
+    assertTrue(v.tlbInvalidationPending(2, 1));
+    assertFalse(v.tlbInvalidationPending(3, 1));
+    v.access(3 << 12, GuestAccess.READ);
+    assertEquals(-1, v.tlb().cachedPfn(2), "dropped at entry");
+    assertEquals(103, v.tlb().cachedPfn(3), "outside the range, kept");
+    assertEquals(0, v.tlb().flushes());
+    assertFalse(v.tlbInvalidationPending(2, 1), "the queue is drained");
+  }
+
+  @Test
+  void aRangedInvalidationThatFindsTheQueueFullAsksForAWholeFlush() {
+    KvmInstance kvm = vm(FreeScheduler.INSTANCE);
+    Vcpu v = vcpu(kvm, FreeScheduler.INSTANCE);
+    for (int i = 0; i < TlbRangeQueue.CAPACITY; i++) {
+      v.invalidateRangeAndKick(i, 1);
+    }
+    assertFalse(v.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH));
+    v.invalidateRangeAndKick(15, 1);
+    assertTrue(v.requestPending(VcpuRequestTarget.KVM_REQ_TLB_FLUSH));
+    assertTrue(v.tlbInvalidationPending(15, 1));
   }
 
   @Test
